@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   create .venv, install pinned packages, run the main job
+#   make test   create .venv, install pinned packages, run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-slow bench lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first and on its own, so the CPU-capable wheel pinned in constraints.txt is the one used
+	$(BIN)/pip install -q -c constraints.txt torch torchaudio
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python recipes/demo.py --out demo_outputs
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow tests
+
+bench: $(STAMP)
+	$(BIN)/python recipes/bench/bench_vae.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check losatok_plugin recipes tests
+
+clean:
+	rm -rf $(VENV) demo_outputs .pytest_cache

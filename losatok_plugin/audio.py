@@ -1,0 +1,93 @@
+"""Input validation for waveforms: shapes, PCM dtypes, non-finite values, sample rate, length.
+
+Policy (documented in the README):
+- ``[N]`` is one clip, ``[B, N]`` a batch of mono clips, ``[B, C, N]`` a batch with C channels;
+  C > 1 is down-mixed by averaging, with a warning.
+- Integer PCM (int16, int32, uint8) is scaled to [-1, 1); float64 is cast to float32; other
+  dtypes are refused.
+- NaN / inf, and clips too short for one token, raise :class:`AudioInputError`.
+- ``sampling_rate`` other than the model's is resampled with ``torchaudio.functional.resample``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+_PCM_SCALE = {torch.int16: 32768.0, torch.int32: 2147483648.0}
+
+
+class AudioInputError(ValueError):
+    """A waveform cannot be encoded as given (bad shape, dtype, values, length or sample rate)."""
+
+
+def to_float_waveform(audio: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Any supported array -> float tensor with int PCM scaled to [-1, 1)."""
+    if isinstance(audio, np.ndarray):
+        if audio.dtype == np.uint16 or audio.dtype == np.uint32:
+            raise AudioInputError(f"unsigned {audio.dtype} PCM is not supported; use int16/int32 or float")
+        audio = torch.from_numpy(np.ascontiguousarray(audio))
+    if not isinstance(audio, torch.Tensor):
+        raise AudioInputError(f"audio must be a torch.Tensor or numpy array, got {type(audio).__name__}")
+    if audio.dtype in _PCM_SCALE:
+        return audio.to(torch.float32) / _PCM_SCALE[audio.dtype]
+    if audio.dtype == torch.uint8:
+        return (audio.to(torch.float32) - 128.0) / 128.0
+    if audio.dtype == torch.float64:
+        return audio.to(torch.float32)
+    if not audio.is_floating_point() or audio.is_complex():
+        raise AudioInputError(f"unsupported audio dtype {audio.dtype}; use float32/float64 or int16/int32 PCM")
+    return audio
+
+
+def prepare_waveform(
+    audio: torch.Tensor | np.ndarray,
+    model_sampling_rate: int,
+    min_samples: int,
+    sampling_rate: int | None = None,
+) -> torch.Tensor:
+    """Validate and normalise a waveform for the encoder.
+
+    Args:
+        audio: ``[N]``, ``[B, N]`` or ``[B, C, N]``; float or integer PCM.
+        model_sampling_rate: the model's rate (16000).
+        min_samples: shortest length (after resampling) that yields one token.
+        sampling_rate: the rate of ``audio`` if it differs from the model's.
+
+    Returns:
+        ``[B, N']`` float waveform at ``model_sampling_rate`` (dtype float32 unless given bf16/fp16).
+    """
+    x = to_float_waveform(audio)
+    if x.dim() == 1:
+        x = x.unsqueeze(0)
+    elif x.dim() == 3:
+        if x.shape[1] > 1:
+            warnings.warn(
+                f"audio has {x.shape[1]} channels; LoSATok is mono, down-mixing by averaging",
+                UserWarning,
+                stacklevel=3,
+            )
+            x = x.mean(dim=1)
+        else:
+            x = x[:, 0]
+    elif x.dim() != 2:
+        raise AudioInputError(f"audio must be [N], [B, N] or [B, C, N], got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise AudioInputError("audio batch is empty")
+    if not torch.isfinite(x).all():
+        bad = (~torch.isfinite(x)).nonzero()[0].tolist()
+        raise AudioInputError(f"audio contains NaN or inf (first at index {bad})")
+    if sampling_rate is not None and int(sampling_rate) != model_sampling_rate:
+        if sampling_rate <= 0:
+            raise AudioInputError(f"sampling_rate must be positive, got {sampling_rate}")
+        import torchaudio
+
+        x = torchaudio.functional.resample(x, int(sampling_rate), model_sampling_rate)
+    if x.shape[-1] < min_samples:
+        raise AudioInputError(
+            f"audio is too short: {x.shape[-1]} samples at {model_sampling_rate} Hz; "
+            f"one latent frame needs at least {min_samples} samples ({min_samples / model_sampling_rate * 1000:.1f} ms)"
+        )
+    return x

@@ -1,0 +1,233 @@
+"""LoSATok architecture configuration: one dataclass, strict loading, reference-format conversion.
+
+The same fields are the ``config.json`` of a ``save_pretrained`` directory (diffusers ``ConfigMixin``).
+Official sizes are the defaults; :func:`tiny_config` gives a test-size model. Reference configs
+(the official ``16k_16k_25Hz_losatok.yml`` and the parity fixture's ``config.json``) are converted by
+:meth:`LoSATokConfig.from_reference`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A configuration is malformed: unknown keys, wrong types or inconsistent sizes."""
+
+
+@dataclass
+class LoSATokConfig:
+    """Sizes of every LoSATok component. Defaults are the official 803.6M-parameter model.
+
+    Token rate = ``sampling_rate / hop_length`` = 25 Hz. ``hop_length`` is derived and validated:
+    semantic hop × patch time == acoustic hop × patch time == ISTFT hop × upsample factor.
+    """
+
+    sampling_rate: int = 16000
+    latent_channels: int = 128
+    # Width shared by the semantic encoder output, the acoustic branch and the decoder input.
+    embed_dim: int = 1280
+    # Semantic encoder (MiDashengLM audio encoder = Dasheng-0.6B design).
+    semantic_depth: int = 32
+    semantic_num_heads: int = 16
+    semantic_mlp_ratio: float = 4.0
+    semantic_n_fft: int = 512
+    semantic_hop: int = 160
+    semantic_n_mels: int = 64
+    semantic_f_max: float = 8000.0
+    semantic_top_db: float = 120.0
+    semantic_patch_time: int = 4
+    semantic_chunk_tokens: int = 252
+    # Compatibility flag: the reference takes the -120 dB floor's maximum over the whole batch tensor.
+    # False (default) is the correct per-item floor; both agree for batch size 1.
+    semantic_batch_global_db_floor: bool = False
+    # Semantic Bottleneck (SemBo) hidden width.
+    bottleneck_hidden_dim: int = 512
+    # Acoustic branch.
+    acoustic_n_fft: int = 1024
+    acoustic_hop: int = 160
+    acoustic_n_mels: int = 128
+    acoustic_patch_time: int = 4
+    # Vocos decoder.
+    decoder_dim: int = 1280
+    decoder_depth: int = 12
+    decoder_intermediate_dim: int = 5120
+    upsample_tokens: int = 2
+    istft_n_fft: int = 1280
+    istft_hop: int = 320
+    # Fixed by the design; stored so that pipelines can read them from config.json.
+    audio_channels: int = 1
+    hop_length: int = 640
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ----------------------------------------------------------------------------------------------
+    @property
+    def frame_rate(self) -> float:
+        """Latent frames per second (25.0 for the official model)."""
+        return self.sampling_rate / self.hop_length
+
+    @property
+    def semantic_chunk_frames(self) -> int:
+        """Mel frames per independent semantic chunk (1008 = 10.08 s officially)."""
+        return self.semantic_chunk_tokens * self.semantic_patch_time
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` when sizes are inconsistent."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", int) and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"config field {f.name!r} must be an int, got {value!r}")
+            if f.type in ("int", int, "float", float) and not isinstance(value, bool) and value <= 0:
+                raise ConfigError(f"config field {f.name!r} must be positive, got {value!r}")
+        if self.embed_dim % self.semantic_num_heads:
+            raise ConfigError(
+                f"embed_dim {self.embed_dim} is not divisible by semantic_num_heads {self.semantic_num_heads}"
+            )
+        hops = {
+            "semantic_hop*semantic_patch_time": self.semantic_hop * self.semantic_patch_time,
+            "acoustic_hop*acoustic_patch_time": self.acoustic_hop * self.acoustic_patch_time,
+            "istft_hop*upsample_tokens": self.istft_hop * self.upsample_tokens,
+        }
+        if len(set(hops.values())) != 1:
+            raise ConfigError(f"token hops disagree: {hops}")
+        derived = next(iter(hops.values()))
+        if self.hop_length != derived:
+            raise ConfigError(f"hop_length {self.hop_length} != derived token hop {derived} ({hops})")
+        if self.audio_channels != 1:
+            raise ConfigError("LoSATok is mono: audio_channels must be 1")
+        if self.istft_n_fft < self.istft_hop or (self.istft_n_fft - self.istft_hop) % 2:
+            raise ConfigError("istft_n_fft - istft_hop must be a non-negative even number")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    # ----------------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LoSATokConfig:
+        """Strict constructor: unknown keys are an error (typos never pass silently).
+
+        ``hop_length`` may be omitted; it is then derived from the decoder sizes.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown LoSATok config keys {unknown}; known keys: {sorted(known)}")
+        data = dict(data)
+        if "hop_length" not in data:
+            data["hop_length"] = int(data.get("istft_hop", cls.istft_hop)) * int(
+                data.get("upsample_tokens", cls.upsample_tokens)
+            )
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> LoSATokConfig:
+        """Load a JSON or YAML file in our format or in a reference format (see :meth:`from_reference`)."""
+        data = _read_mapping(path)
+        known = {f.name for f in fields(cls)}
+        if set(data) <= known:
+            return cls.from_dict(data)
+        return cls.from_reference(data)
+
+    @classmethod
+    def from_reference(cls, data: Mapping[str, Any] | str | Path | None) -> LoSATokConfig:
+        """Convert a reference configuration to ours.
+
+        Accepts ``None`` (official sizes), our own field dict, a path to a JSON/YAML file, the reference
+        ``DashengTokenizerConfig`` dict (``embed_dim``, ``decoder_dim``, ``depth``...), the official yml
+        (``AudioVAE.config_dict``) or the parity fixture's ``config.json`` (``config_dict``,
+        ``semantic_encoder``, ``hidden_dim``).
+        """
+        if data is None:
+            return cls()
+        if isinstance(data, (str, Path)):
+            return cls.from_file(data)
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"config must be None, a dict or a path, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        if set(data) <= known:
+            return cls.from_dict(data)
+        outer: Mapping[str, Any] = data
+        if "AudioVAE.config_dict" in data:
+            tok = data["AudioVAE.config_dict"]
+            sr = data.get("AudioVAE.sample_rate", data.get("sample_rate", 16000))
+        elif "config_dict" in data:
+            tok = data["config_dict"]
+            sr = data.get("sample_rate", 16000)
+        else:
+            tok, sr = data, data.get("sample_rate", 16000)
+        if not isinstance(tok, Mapping) or "embed_dim" not in tok and "decoder_dim" not in tok:
+            raise ConfigError(
+                "unrecognised config format: expected LoSATok fields, a reference DashengTokenizerConfig dict, "
+                "the official yml (AudioVAE.config_dict) or the parity fixture config.json (config_dict)"
+            )
+        sem = outer.get("semantic_encoder", {}) if isinstance(outer.get("semantic_encoder"), Mapping) else {}
+        embed_dim = int(tok.get("embed_dim", cls.embed_dim))
+        if "embed_dim" in sem and int(sem["embed_dim"]) != embed_dim:
+            raise ConfigError("semantic_encoder.embed_dim must equal the tokenizer embed_dim")
+        patch_stride = sem.get("patch_stride", [64, cls.semantic_patch_time])
+        target_length = int(sem.get("target_length", cls.semantic_chunk_tokens * cls.semantic_patch_time))
+        upsample = int(tok.get("upsample_tokens", cls.upsample_tokens))
+        if upsample < 1:
+            raise ConfigError("upsample_tokens < 1 (no upsampler) is not supported by LoSATok checkpoints")
+        cfg = dict(
+            sampling_rate=int(sr),
+            latent_channels=int(tok.get("decoder_dim", cls.latent_channels)),
+            embed_dim=embed_dim,
+            semantic_depth=int(sem.get("depth", tok.get("depth", cls.semantic_depth))),
+            semantic_num_heads=int(sem.get("num_heads", tok.get("num_heads", cls.semantic_num_heads))),
+            semantic_n_mels=int(sem.get("n_mels", cls.semantic_n_mels)),
+            semantic_patch_time=int(patch_stride[-1]),
+            semantic_chunk_tokens=target_length // int(patch_stride[-1]),
+            bottleneck_hidden_dim=int(outer.get("hidden_dim", cls.bottleneck_hidden_dim)),
+            acoustic_hop=int(tok.get("hop_length", cls.acoustic_hop)),
+            acoustic_n_mels=int(tok.get("n_mels_patch", cls.acoustic_n_mels)),
+            acoustic_patch_time=int(tok.get("patch_stride_time", cls.acoustic_patch_time)),
+            decoder_dim=int(tok.get("decoder_embed_dim", cls.decoder_dim)),
+            decoder_depth=int(tok.get("decoder_depth", cls.decoder_depth)),
+            decoder_intermediate_dim=int(tok.get("decoder_intermediate_size", cls.decoder_intermediate_dim)),
+            upsample_tokens=upsample,
+            istft_n_fft=int(tok.get("istft_n_fft", cls.istft_n_fft)),
+            istft_hop=int(tok.get("istft_hop", cls.istft_hop)),
+        )
+        return cls.from_dict(cfg)
+
+
+def tiny_config(**overrides: Any) -> LoSATokConfig:
+    """A few-hundred-thousand-parameter model with the official signal path (for tests and demos)."""
+    base = dict(
+        latent_channels=16,
+        embed_dim=64,
+        semantic_depth=2,
+        semantic_num_heads=4,
+        bottleneck_hidden_dim=64,
+        decoder_dim=64,
+        decoder_depth=2,
+        decoder_intermediate_dim=128,
+    )
+    base.update(overrides)
+    return LoSATokConfig.from_dict(base)
+
+
+def _read_mapping(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text()
+    if path.suffix.lower() in (".yml", ".yaml"):
+        import yaml
+
+        data = yaml.safe_load(text)
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} does not hold a mapping")
+    return data

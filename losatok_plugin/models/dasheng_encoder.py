@@ -1,0 +1,108 @@
+"""The frozen semantic encoder: MiDashengLM's audio encoder (the Dasheng transformer).
+
+Signal path (SPEC §1.1): 64-band power mel (n_fft 512, hop 160) in dB floored at max − 120 dB →
+BatchNorm over mel bins → Conv2d patch embed (64 × 4) → + time / frequency positional embeddings →
+pre-norm transformer blocks → LayerNorm. Audio is processed in independent chunks of
+``chunk_tokens`` tokens (252 tokens = 1008 mel frames = 10.08 s), each restarting the positional
+embedding, exactly as the released models were trained.
+
+State-dict keys follow the Hugging Face MiDashengLM naming (``init_bn.*``, ``patch_embed.proj.*``,
+``blocks.N.*``); the mel buffers are recomputed and not stored.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..nn.attention import TransformerBlock
+from ..nn.mel import MelSpectrogram, power_to_db
+
+
+class PatchEmbed(nn.Module):
+    """``Conv2d(1, D, (n_mels, patch_time), stride = kernel)``: ``[B, 1, F, t] -> [B, D, 1, t // patch_time]``."""
+
+    def __init__(self, n_mels: int, patch_time: int, embed_dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(1, embed_dim, (n_mels, patch_time), stride=(n_mels, patch_time))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: ``[B, 1, n_mels, t]`` -> ``[B, D, 1, t // patch_time]``."""
+        return self.proj(x)
+
+
+class DashengEncoder(nn.Module):
+    """Dasheng audio transformer: ``[B, N]`` 16 kHz audio -> ``[B, T, D]`` at 25 Hz.
+
+    Args:
+        embed_dim: width D (1280 for Dasheng-0.6B / MiDashengLM).
+        depth: number of transformer blocks.
+        num_heads: attention heads.
+        mlp_ratio: MLP width multiplier.
+        sample_rate, n_fft, hop_length, n_mels, f_max, top_db: front-end settings.
+        patch_time: mel frames per token.
+        chunk_tokens: tokens per independent chunk (the length of ``time_pos_embed``).
+        batch_global_db_floor: reproduce the reference's batch-global −120 dB floor (compat flag).
+    """
+
+    def __init__(
+        self,
+        embed_dim: int = 1280,
+        depth: int = 32,
+        num_heads: int = 16,
+        mlp_ratio: float = 4.0,
+        sample_rate: int = 16000,
+        n_fft: int = 512,
+        hop_length: int = 160,
+        n_mels: int = 64,
+        f_max: float = 8000.0,
+        top_db: float = 120.0,
+        patch_time: int = 4,
+        chunk_tokens: int = 252,
+        batch_global_db_floor: bool = False,
+    ) -> None:
+        super().__init__()
+        self.embed_dim = embed_dim
+        self.patch_time = patch_time
+        self.top_db = top_db
+        self.batch_global_db_floor = batch_global_db_floor
+        self.front_end = MelSpectrogram(sample_rate, n_fft, hop_length, n_mels, f_max=f_max, power=2.0)
+        # BatchNorm over the mel bins; BatchNorm1d on [B, F, t] equals the reference's BatchNorm2d on
+        # the rearranged [B, F, 1, t].
+        self.init_bn = nn.BatchNorm1d(n_mels, momentum=0.01)
+        self.patch_embed = PatchEmbed(n_mels, patch_time, embed_dim)
+        self.time_pos_embed = nn.Parameter(torch.randn(1, embed_dim, 1, chunk_tokens) * 0.02)
+        self.freq_pos_embed = nn.Parameter(torch.randn(1, embed_dim, 1, 1) * 0.02)
+        self.blocks = nn.ModuleList([TransformerBlock(embed_dim, num_heads, mlp_ratio) for _ in range(depth)])
+        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+
+    @property
+    def chunk_tokens(self) -> int:
+        """Tokens per independent chunk, read from the positional embedding (252 officially)."""
+        return self.time_pos_embed.shape[-1]
+
+    def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
+        """audio ``[B, N]`` -> BatchNorm-ed dB mel ``[B, n_mels, 1 + N // hop]``."""
+        db = power_to_db(self.front_end(audio), self.top_db, batch_global_floor=self.batch_global_db_floor)
+        return self.init_bn(db)
+
+    def forward_chunk(self, mel: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """One chunk: normalised mel ``[B, n_mels, t]`` (t ≤ chunk frames) -> ``[B, t // patch_time, D]``."""
+        x = self.patch_embed(mel.unsqueeze(1))
+        t = x.shape[-1]
+        x = x + self.time_pos_embed[..., :t] + self.freq_pos_embed
+        x = x.flatten(2).transpose(1, 2)
+        for block in self.blocks:
+            x = block(x, key_padding_mask)
+        return self.norm(x)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """audio: ``[B, N]`` float at 16 kHz -> semantic embedding ``[B, (1 + N // 160) // 4, D]``."""
+        mel = self.log_mel(audio)
+        chunk_frames = self.chunk_tokens * self.patch_time
+        outputs = []
+        for chunk in mel.split(chunk_frames, dim=-1):
+            if chunk.shape[-1] < self.patch_time:  # a tail shorter than one patch yields no token
+                break
+            outputs.append(self.forward_chunk(chunk))
+        return torch.cat(outputs, dim=1)

@@ -1,0 +1,319 @@
+"""LoSATokVAE: the whole tokenizer as a diffusers ``AutoencoderKL``-style model.
+
+audio [B, 1, N] 16 kHz ──► semantic encoder (frozen) ─► semantic_emb [B, T, 1280] ─► SemBo ─► semantic_emb_low [B, T, 128]
+                     └──► acoustic branch ──────────► acoustic_emb [B, T, 1280] ─► to_low ─► acoustic_emb_low [B, T, 128]
+unified_emb_low = acoustic_emb_low + semantic_emb_low ─► Gaussian head ─► mu, logvar [B, T, 128]
+latent z [B, 128, T] (channels first, like ``AutoencoderOobleck``) ─► Vocos decoder ─► audio [B, 1, 640·T]
+
+T = (1 + N // 160) // 4 tokens (25 Hz). The semantic encoder and bottleneck are frozen teachers: they
+always run without gradient and stay in eval mode even under ``model.train()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.autoencoders.vae import DecoderOutput, DiagonalGaussianDistribution
+from diffusers.models.modeling_outputs import AutoencoderKLOutput
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.utils import BaseOutput
+
+from ..audio import AudioInputError, prepare_waveform
+from ..configuration import LoSATokConfig
+from .acoustic_branch import AcousticBranch
+from .dasheng_encoder import DashengEncoder
+from .semantic_bottleneck import SemanticBottleneck
+from .vae_head import GaussianHead
+from .vocos_decoder import VocosDecoder
+
+
+@dataclass
+class LoSATokFeatures(BaseOutput):
+    """Every representation of one encode, channels last ``[B, T, D]`` (reference names and layout).
+
+    ``z`` equals ``mu`` (deterministic encode). High-level tensors have ``embed_dim`` channels
+    (1280), low-level ones ``latent_channels`` (128). Indexable like a dict: ``feats["mu"]``.
+    """
+
+    z: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    semantic_emb: torch.Tensor
+    acoustic_emb: torch.Tensor
+    unified_emb: torch.Tensor
+    semantic_emb_low: torch.Tensor
+    acoustic_emb_low: torch.Tensor
+    unified_emb_low: torch.Tensor
+
+
+class LoSATokGaussian(DiagonalGaussianDistribution):
+    """diffusers' diagonal Gaussian for 3-D audio latents ``[B, C, T]`` (KL / NLL summed over C and T)."""
+
+    def kl(self, other: DiagonalGaussianDistribution | None = None) -> torch.Tensor:
+        """Per-item KL ``[B]`` to N(0, I) or to ``other``."""
+        if self.deterministic:
+            return torch.zeros(self.mean.shape[0], device=self.mean.device)
+        if other is None:
+            return 0.5 * torch.sum(self.mean.pow(2) + self.var - 1.0 - self.logvar, dim=[1, 2])
+        return 0.5 * torch.sum(
+            (self.mean - other.mean).pow(2) / other.var + self.var / other.var - 1.0 - self.logvar + other.logvar,
+            dim=[1, 2],
+        )
+
+    def nll(self, sample: torch.Tensor, dims: tuple[int, ...] = (1, 2)) -> torch.Tensor:
+        """Per-item negative log-likelihood ``[B]`` of ``sample`` ``[B, C, T]``."""
+        if self.deterministic:
+            return torch.zeros(self.mean.shape[0], device=self.mean.device)
+        return 0.5 * torch.sum(
+            np.log(2.0 * np.pi) + self.logvar + (sample - self.mean).pow(2) / self.var, dim=list(dims)
+        )
+
+
+class LoSATokVAE(ModelMixin, ConfigMixin):
+    """LoSATok: 16 kHz mono audio ↔ 128-d latents at 25 Hz, with semantic features on the side.
+
+    Config fields are those of :class:`~losatok_plugin.configuration.LoSATokConfig` (official sizes by
+    default). ``config.sampling_rate`` (16000), ``config.hop_length`` (640), ``config.latent_channels``
+    (128) and ``config.audio_channels`` (1) are what diffusers' audio pipelines read.
+    """
+
+    _supports_gradient_checkpointing = False
+
+    @register_to_config
+    def __init__(
+        self,
+        sampling_rate: int = 16000,
+        latent_channels: int = 128,
+        embed_dim: int = 1280,
+        semantic_depth: int = 32,
+        semantic_num_heads: int = 16,
+        semantic_mlp_ratio: float = 4.0,
+        semantic_n_fft: int = 512,
+        semantic_hop: int = 160,
+        semantic_n_mels: int = 64,
+        semantic_f_max: float = 8000.0,
+        semantic_top_db: float = 120.0,
+        semantic_patch_time: int = 4,
+        semantic_chunk_tokens: int = 252,
+        semantic_batch_global_db_floor: bool = False,
+        bottleneck_hidden_dim: int = 512,
+        acoustic_n_fft: int = 1024,
+        acoustic_hop: int = 160,
+        acoustic_n_mels: int = 128,
+        acoustic_patch_time: int = 4,
+        decoder_dim: int = 1280,
+        decoder_depth: int = 12,
+        decoder_intermediate_dim: int = 5120,
+        upsample_tokens: int = 2,
+        istft_n_fft: int = 1280,
+        istft_hop: int = 320,
+        audio_channels: int = 1,
+        hop_length: int = 640,
+    ) -> None:
+        super().__init__()
+        cfg = LoSATokConfig.from_dict({k: v for k, v in locals().items() if k not in ("self", "__class__")})
+        self.semantic_encoder = DashengEncoder(
+            embed_dim=cfg.embed_dim,
+            depth=cfg.semantic_depth,
+            num_heads=cfg.semantic_num_heads,
+            mlp_ratio=cfg.semantic_mlp_ratio,
+            sample_rate=cfg.sampling_rate,
+            n_fft=cfg.semantic_n_fft,
+            hop_length=cfg.semantic_hop,
+            n_mels=cfg.semantic_n_mels,
+            f_max=cfg.semantic_f_max,
+            top_db=cfg.semantic_top_db,
+            patch_time=cfg.semantic_patch_time,
+            chunk_tokens=cfg.semantic_chunk_tokens,
+            batch_global_db_floor=cfg.semantic_batch_global_db_floor,
+        )
+        self.bottleneck = SemanticBottleneck(cfg.embed_dim, cfg.latent_channels, cfg.bottleneck_hidden_dim)
+        self.acoustic = AcousticBranch(
+            embed_dim=cfg.embed_dim,
+            latent_dim=cfg.latent_channels,
+            sample_rate=cfg.sampling_rate,
+            n_fft=cfg.acoustic_n_fft,
+            hop_length=cfg.acoustic_hop,
+            n_mels=cfg.acoustic_n_mels,
+            patch_time=cfg.acoustic_patch_time,
+        )
+        self.gaussian = GaussianHead(cfg.latent_channels)
+        self.decoder = VocosDecoder(
+            latent_dim=cfg.latent_channels,
+            embed_dim=cfg.embed_dim,
+            dim=cfg.decoder_dim,
+            intermediate_dim=cfg.decoder_intermediate_dim,
+            num_layers=cfg.decoder_depth,
+            upsample=cfg.upsample_tokens,
+            n_fft=cfg.istft_n_fft,
+            hop_length=cfg.istft_hop,
+        )
+        self._min_samples = max(
+            cfg.semantic_hop * (cfg.semantic_patch_time - 1),
+            cfg.acoustic_hop * (cfg.acoustic_patch_time - 1),
+            cfg.semantic_n_fft // 2 + 1,  # reflect padding needs more samples than the pad
+            cfg.acoustic_n_fft // 2 + 1,
+        )
+        self.semantic_encoder.requires_grad_(False)
+        self.semantic_encoder.eval()
+
+    # -- facade properties ------------------------------------------------------------------------
+    @property
+    def sampling_rate(self) -> int:
+        """Audio sample rate in Hz (16000)."""
+        return self.config.sampling_rate
+
+    sample_rate = sampling_rate
+
+    @property
+    def hop_length(self) -> int:
+        """Audio samples per latent frame (640)."""
+        return self.config.hop_length
+
+    @property
+    def frame_rate(self) -> float:
+        """Latent frames per second (25.0)."""
+        return self.config.sampling_rate / self.config.hop_length
+
+    @property
+    def latent_dim(self) -> int:
+        """Latent channels C (128)."""
+        return self.config.latent_channels
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest input (in samples at 16 kHz) that yields one latent frame."""
+        return self._min_samples
+
+    def num_frames(self, num_samples: int) -> int:
+        """Latent frames T for an input of ``num_samples`` samples: ``(1 + N // 160) // 4``."""
+        return (1 + num_samples // self.config.semantic_hop) // self.config.semantic_patch_time
+
+    def train(self, mode: bool = True) -> LoSATokVAE:
+        """Like ``nn.Module.train`` but the frozen semantic encoder always stays in eval mode."""
+        super().train(mode)
+        self.semantic_encoder.eval()
+        return self
+
+    # -- encoder ------------------------------------------------------------------------------------
+    def prepare_audio(self, audio: torch.Tensor | np.ndarray, sampling_rate: int | None = None) -> torch.Tensor:
+        """Validate a waveform (see :mod:`losatok_plugin.audio`) -> ``[B, N]`` on the model's device/dtype."""
+        x = prepare_waveform(audio, self.config.sampling_rate, self._min_samples, sampling_rate)
+        return x.to(device=self.device, dtype=self.dtype)
+
+    def encode_features(
+        self, audio: torch.Tensor | np.ndarray, sampling_rate: int | None = None
+    ) -> LoSATokFeatures:
+        """All encoder representations of ``audio``.
+
+        Args:
+            audio: ``[B, 1, N]``, ``[B, N]`` or ``[N]`` float at 16 kHz (see :meth:`prepare_audio`).
+            sampling_rate: rate of ``audio`` if not 16000 (resampled with torchaudio).
+
+        Returns:
+            :class:`LoSATokFeatures`, every tensor ``[B, T, D]``.
+        """
+        x = self.prepare_audio(audio, sampling_rate)
+        with torch.no_grad():
+            semantic_emb = self.semantic_encoder(x)
+            semantic_low = self.bottleneck.encode(semantic_emb)
+        acoustic = self.acoustic(x)
+        t = min(semantic_emb.shape[1], acoustic.high.shape[1])
+        semantic_emb, semantic_low = semantic_emb[:, :t], semantic_low[:, :t]
+        acoustic_high, acoustic_low = acoustic.high[:, :t], acoustic.low[:, :t]
+        unified_low = acoustic_low + semantic_low
+        params = self.gaussian(unified_low)
+        return LoSATokFeatures(
+            z=params.mu,
+            mu=params.mu,
+            logvar=params.logvar,
+            semantic_emb=semantic_emb,
+            acoustic_emb=acoustic_high,
+            unified_emb=semantic_emb + acoustic_high,
+            semantic_emb_low=semantic_low,
+            acoustic_emb_low=acoustic_low,
+            unified_emb_low=unified_low,
+        )
+
+    def encode(
+        self, audio: torch.Tensor | np.ndarray, return_dict: bool = True, sampling_rate: int | None = None
+    ) -> AutoencoderKLOutput | tuple[LoSATokGaussian]:
+        """Encode audio to the latent posterior.
+
+        Args:
+            audio: ``[B, 1, N]`` (or ``[B, N]``) float audio at 16 kHz.
+            return_dict: return an ``AutoencoderKLOutput`` (else a 1-tuple).
+            sampling_rate: rate of ``audio`` if not 16000.
+
+        Returns:
+            ``latent_dist`` with ``.mean`` = mu ``[B, C, T]`` and ``.logvar`` ``[B, C, T]`` (clamped ±20).
+        """
+        feats = self.encode_features(audio, sampling_rate)
+        params = torch.cat([feats.mu, feats.logvar], dim=-1).transpose(1, 2)
+        dist = LoSATokGaussian(params)
+        if not return_dict:
+            return (dist,)
+        return AutoencoderKLOutput(latent_dist=dist)
+
+    # -- decoder ------------------------------------------------------------------------------------
+    def decode(self, z: torch.Tensor, return_dict: bool = True) -> DecoderOutput | tuple[torch.Tensor]:
+        """Decode latents to audio.
+
+        Args:
+            z: ``[B, C, T]`` latents (channels first), C = ``latent_channels``.
+            return_dict: return a ``DecoderOutput`` (else a 1-tuple).
+
+        Returns:
+            ``sample``: audio ``[B, 1, hop_length · T]`` at 16 kHz.
+        """
+        if not isinstance(z, torch.Tensor) or z.dim() != 3 or z.shape[1] != self.config.latent_channels:
+            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise AudioInputError(
+                f"decode expects latents [B, {self.config.latent_channels}, T] (channels first), got {shape}"
+            )
+        if z.shape[-1] == 0:
+            raise AudioInputError("decode got latents with T = 0 frames")
+        if not torch.isfinite(z).all():
+            raise AudioInputError("latents contain NaN or inf")
+        audio = self.decoder(z.to(device=self.device, dtype=self.dtype)).unsqueeze(1)
+        if not return_dict:
+            return (audio,)
+        return DecoderOutput(sample=audio)
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        sample_posterior: bool = False,
+        return_dict: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> DecoderOutput | tuple[torch.Tensor]:
+        """``decode(encode(sample))``: audio ``[B, 1, N]`` -> audio ``[B, 1, 640 · T]``.
+
+        Args:
+            sample: ``[B, 1, N]`` audio at 16 kHz.
+            sample_posterior: decode a posterior sample instead of the mean.
+            generator: RNG for the posterior sample.
+        """
+        dist = self.encode(sample).latent_dist
+        z = dist.sample(generator=generator) if sample_posterior else dist.mode()
+        return self.decode(z, return_dict=return_dict)
+
+    # -- loading ------------------------------------------------------------------------------------
+    @classmethod
+    def from_reference_checkpoint(
+        cls,
+        checkpoint: str | Path | dict[str, torch.Tensor],
+        config: LoSATokConfig | dict[str, Any] | str | Path | None = None,
+    ) -> LoSATokVAE:
+        """Build a model from an official-layout LoSATok checkpoint (``.pth`` or ``.safetensors``).
+
+        See :func:`losatok_plugin.reference_checkpoint.load_reference_checkpoint`.
+        """
+        from ..reference_checkpoint import load_reference_checkpoint
+
+        return load_reference_checkpoint(checkpoint, config, model_cls=cls)

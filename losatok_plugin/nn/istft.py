@@ -1,0 +1,43 @@
+"""Inverse STFT with "same" padding (the Vocos ISTFT head's synthesis).
+
+``torch.istft`` only supports ``center=True``; a vocoder wants frame-aligned ("same") output whose
+length is exactly ``hop × frames``. We overlap-add windowed ``irfft`` frames with ``fold``, divide
+by the summed squared window, and trim ``(n_fft - hop) / 2`` samples at both ends.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ISTFT(nn.Module):
+    """Complex spectrogram ``[B, n_fft/2+1, F] -> [B, hop·F]`` audio.
+
+    Args:
+        n_fft: FFT size (= window length).
+        hop_length: hop in samples.
+    """
+
+    def __init__(self, n_fft: int, hop_length: int) -> None:
+        super().__init__()
+        if (n_fft - hop_length) % 2:
+            raise ValueError("n_fft - hop_length must be even for same padding")
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.pad = (n_fft - hop_length) // 2
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        """spec: ``[B, n_fft // 2 + 1, F]`` complex -> audio ``[B, hop_length * F]`` real."""
+        if spec.dim() != 3:
+            raise ValueError(f"ISTFT expects [B, bins, frames], got {tuple(spec.shape)}")
+        n_frames = spec.shape[-1]
+        frames = torch.fft.irfft(spec, self.n_fft, dim=1, norm="backward") * self.window[None, :, None]
+        out_len = (n_frames - 1) * self.hop_length + self.n_fft
+        fold = dict(output_size=(1, out_len), kernel_size=(1, self.n_fft), stride=(1, self.hop_length))
+        audio = F.fold(frames, **fold)[:, 0, 0, self.pad : out_len - self.pad]
+        win_sq = self.window.square()[None, :, None].expand(1, -1, n_frames)
+        envelope = F.fold(win_sq, **fold)[0, 0, 0, self.pad : out_len - self.pad]
+        return audio / envelope
