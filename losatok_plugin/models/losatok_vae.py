@@ -7,6 +7,9 @@ latent z [B, 128, T] (channels first, like ``AutoencoderOobleck``) ─► Vocos 
 
 T = (1 + N // 160) // 4 tokens (25 Hz). The semantic encoder and bottleneck are frozen teachers: they
 always run without gradient and stay in eval mode even under ``model.train()``.
+
+This module's path (``losatok_plugin.models.losatok_vae``) is what diffusers writes into a saved
+pipeline's ``model_index.json``: keep it stable.
 """
 
 from __future__ import annotations
@@ -317,3 +320,4 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         from ..reference_checkpoint import load_reference_checkpoint
 
         return load_reference_checkpoint(checkpoint, config, model_cls=cls)
+
