@@ -198,6 +198,63 @@ class LoSATokConfig:
         return cls.from_dict(cfg)
 
 
+def load_dataclass(cls: type, data: Mapping[str, Any] | None, where: str = "") -> Any:
+    """Build a (nested) config dataclass from a mapping, strictly.
+
+    Unknown keys raise :class:`ConfigError` naming the dotted path and the known keys; nested dataclass
+    fields are built recursively; lists become tuples where the field default is a tuple.
+    """
+    import typing
+
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    if cls is LoSATokConfig:
+        try:
+            return LoSATokConfig.from_dict(data)
+        except ConfigError as e:
+            raise ConfigError(f"{where}: {e}" if where else str(e)) from None
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown config keys {[f'{where}.{k}' if where else k for k in unknown]}; "
+                          f"known keys{' of ' + where if where else ''}: {sorted(known)}")
+    kwargs = {}
+    for name, value in data.items():
+        hint = hints[name]
+        path = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = load_dataclass(hint, value, path)
+        elif isinstance(value, list) and typing.get_origin(hint) is tuple:
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where or cls.__name__}: {e}") from None
+
+
+def load_yaml_config(cls: type, path: str | Path, overrides: list[str] | None = None) -> Any:
+    """Read a YAML file into ``cls`` strictly; ``overrides`` are ``dotted.key=value`` strings (YAML values)."""
+    import yaml
+
+    data = _read_mapping(path)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        key, raw = item.split("=", 1)
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part} is not a section")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return load_dataclass(cls, data)
+
+
 def tiny_config(**overrides: Any) -> LoSATokConfig:
     """A few-hundred-thousand-parameter model with the official signal path (for tests and demos)."""
     base = dict(

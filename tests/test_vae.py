@@ -153,3 +153,15 @@ def test_return_dict_false(tiny_vae):
         (dist,) = tiny_vae.encode(x, return_dict=False)
         (audio,) = tiny_vae.decode(dist.mode(), return_dict=False)
     assert audio.shape == (1, 1, 640 * dist.mean.shape[-1])
+
+
+def test_chunk_batching_does_not_change_numbers():
+    torch.manual_seed(0)
+    vae = LoSATokVAE(**tiny_config(semantic_chunk_tokens=8).to_dict()).eval()
+    x = synth_audio(160 * 32 * 6 + 160 * 9)  # 6 full chunks + a tail
+    with torch.no_grad():
+        vae.semantic_encoder.chunks_per_batch = 1
+        one = vae.semantic_encoder(x)
+        vae.semantic_encoder.chunks_per_batch = 4
+        four = vae.semantic_encoder(x)
+    torch.testing.assert_close(one, four, atol=1e-5, rtol=1e-5)

@@ -210,20 +210,28 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         return x.to(device=self.device, dtype=self.dtype)
 
     def encode_features(
-        self, audio: torch.Tensor | np.ndarray, sampling_rate: int | None = None
+        self,
+        audio: torch.Tensor | np.ndarray,
+        sampling_rate: int | None = None,
+        semantic_emb: torch.Tensor | None = None,
     ) -> LoSATokFeatures:
         """All encoder representations of ``audio``.
 
         Args:
             audio: ``[B, 1, N]``, ``[B, N]`` or ``[N]`` float at 16 kHz (see :meth:`prepare_audio`).
             sampling_rate: rate of ``audio`` if not 16000 (resampled with torchaudio).
+            semantic_emb: precomputed teacher features ``[B, T', D]`` (a feature cache); the frozen
+                semantic encoder is then skipped.
 
         Returns:
             :class:`LoSATokFeatures`, every tensor ``[B, T, D]``.
         """
         x = self.prepare_audio(audio, sampling_rate)
         with torch.no_grad():
-            semantic_emb = self.semantic_encoder(x)
+            if semantic_emb is None:
+                semantic_emb = self.semantic_encoder(x)
+            else:
+                semantic_emb = semantic_emb.to(device=x.device, dtype=x.dtype)
             semantic_low = self.bottleneck.encode(semantic_emb)
         acoustic = self.acoustic(x)
         t = min(semantic_emb.shape[1], acoustic.high.shape[1])
