@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 from losatok_plugin import LoSATokVAE, tiny_config  # noqa: E402
 from losatok_plugin.eval import mel_distance, si_sdr  # noqa: E402
 from losatok_plugin.eval.plots import plot_mel_comparison  # noqa: E402
+from losatok_plugin.loading import load_vae  # noqa: E402
 
 EXAMPLES = REPO / "recipes" / "assets" / "examples"
 DEFAULT_MODEL = REPO / "losatok_plugin" / "pretrained" / "losatok-mini"
@@ -60,10 +61,7 @@ def load_clips() -> dict[str, torch.Tensor]:
 
 def load_model(spec: str | None) -> tuple[LoSATokVAE, str]:
     if spec:
-        path = Path(spec)
-        if path.is_dir():
-            return LoSATokVAE.from_pretrained(path), str(path)
-        return LoSATokVAE.from_reference_checkpoint(path), str(path)
+        return load_vae(spec), str(spec)
     if (DEFAULT_MODEL / "config.json").is_file():
         return LoSATokVAE.from_pretrained(DEFAULT_MODEL), "losatok-mini (embedded)"
     print(

@@ -20,3 +20,29 @@ def synth_audio(n: int, batch: int = 1, seed: int = 0, sr: int = 16000) -> torch
         x = x + 0.05 * torch.randn(n, generator=g, dtype=torch.float64)
         out.append(0.5 * x / x.abs().max())
     return torch.stack(out).float()
+
+
+def write_corpus(folder: Path, n: int = 4, seconds: float = 1.28, sr: int = 16000, seed: int = 0) -> list[Path]:
+    """Sines, noise and clicks as wav files (the last one stereo at 22.05 kHz). Returns their paths."""
+    import numpy as np
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        rate = 22050 if i == n - 1 else sr
+        t = np.arange(int(seconds * rate)) / rate
+        kind = i % 3
+        if kind == 0:
+            x = 0.4 * np.sin(2 * np.pi * (220 + 110 * i) * t)
+        elif kind == 1:
+            x = 0.1 * rng.standard_normal(t.shape)
+        else:
+            x = np.zeros_like(t)
+            x[:: int(rate * 0.1)] = 0.8
+        data = np.stack([x, 0.5 * x], axis=1) if i == n - 1 else x
+        p = folder / f"clip{i}.wav"
+        sf.write(str(p), data.astype("float32"), rate)
+        paths.append(p)
+    return paths

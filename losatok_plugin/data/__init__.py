@@ -1,0 +1,19 @@
+"""Data: manifests, audio loading, training datasets, teacher-feature caches."""
+
+from .audio_io import AudioReadError, load_audio
+from .manifest import DOMAINS, ManifestEntry, build_manifest, read_manifest, write_manifest
+
+__all__ = [
+    "DOMAINS",
+    "AudioReadError",
+    "ManifestEntry",
+    "build_manifest",
+    "load_audio",
+    "read_manifest",
+    "write_manifest",
+]
+
+from .dataset import AudioCropDataset  # noqa: E402
+from .feature_cache import FeatureCache, FeatureCacheError, build_feature_cache  # noqa: E402
+
+__all__ += ["AudioCropDataset", "FeatureCache", "FeatureCacheError", "build_feature_cache"]

@@ -1,0 +1,106 @@
+"""Training dataset: random fixed-length crops on the latent-frame grid, optional cached teacher features.
+
+Crops start on multiples of ``hop`` (640 samples = one 25 Hz latent frame) so that audio crops and
+cached feature windows line up exactly. Files that cannot be read, or are shorter than one crop, are
+skipped at construction and reported in ``dataset.skipped`` (path, reason).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from typing import Sequence
+
+import soundfile as sf
+import torch
+from torch.utils.data import Dataset
+
+from .audio_io import AudioReadError, load_audio
+from .feature_cache import FeatureCache
+from .manifest import ManifestEntry
+
+
+class AudioCropDataset(Dataset):
+    """Random crops of ``crop_frames`` latent frames.
+
+    Items: ``{"audio": [crop_frames * hop]`` (if ``return_audio``), ``"semantic_emb": [crop_frames, D]``
+    (if a feature cache is given), ``"index": int}``.
+
+    Args:
+        entries: manifest entries.
+        crop_frames: crop length in latent frames (25 per second).
+        sample_rate: model rate (16000).
+        hop: samples per latent frame (640).
+        feature_cache: cached teacher features (``None``: the trainer runs the teacher online).
+        return_audio: load audio (False for SemBo training on cached features only).
+    """
+
+    def __init__(
+        self,
+        entries: Sequence[ManifestEntry],
+        crop_frames: int,
+        sample_rate: int = 16000,
+        hop: int = 640,
+        feature_cache: FeatureCache | None = None,
+        return_audio: bool = True,
+    ) -> None:
+        if crop_frames < 1:
+            raise ValueError("crop_frames must be >= 1")
+        if not return_audio and feature_cache is None:
+            raise ValueError("return_audio=False needs a feature cache")
+        self.crop_frames, self.sample_rate, self.hop = crop_frames, sample_rate, hop
+        self.cache, self.return_audio = feature_cache, return_audio
+        self.items: list[tuple[ManifestEntry, int, int]] = []  # entry, native sample rate, usable frames
+        self.skipped: list[tuple[str, str]] = []
+        for e in entries:
+            try:
+                info = sf.info(e.path)
+            except Exception as err:  # noqa: BLE001
+                self.skipped.append((e.path, f"unreadable: {err}"))
+                continue
+            frames = math.floor(info.frames * sample_rate / info.samplerate) // hop
+            if self.cache is not None:
+                if e.path not in self.cache:
+                    self.skipped.append((e.path, "not in the feature cache"))
+                    continue
+                frames = min(frames, self.cache.frames(e.path))
+            if frames < crop_frames:
+                self.skipped.append((e.path, f"shorter than one crop ({frames} < {crop_frames} frames)"))
+                continue
+            self.items.append((e, info.samplerate, frames))
+        if not self.items:
+            raise ValueError(f"no usable files ({len(self.skipped)} skipped: {self.skipped[:3]})")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor | int]:
+        for attempt in range(10):
+            try:
+                return self._load(i)
+            except AudioReadError as err:  # decodable header, corrupt data: warn and take another file
+                warnings.warn(f"skipping unreadable audio ({err})", UserWarning, stacklevel=2)
+                i = random.randrange(len(self.items))
+        raise AudioReadError("10 consecutive unreadable files")
+
+    def _load(self, i: int) -> dict[str, torch.Tensor | int]:
+        entry, native_sr, frames = self.items[i]
+        start = random.randint(0, frames - self.crop_frames)
+        out: dict[str, torch.Tensor | int] = {"index": i}
+        if self.return_audio:
+            n = self.crop_frames * self.hop
+            s0 = start * self.hop
+            if native_sr == self.sample_rate:
+                audio = load_audio(entry.path, self.sample_rate, start=s0, frames=n)
+            else:  # read a little more in the native rate, resample, trim
+                ratio = native_sr / self.sample_rate
+                audio = load_audio(
+                    entry.path, self.sample_rate, start=int(s0 * ratio), frames=int(math.ceil(n * ratio)) + 1
+                )
+            if audio.shape[0] < n:
+                audio = torch.nn.functional.pad(audio, (0, n - audio.shape[0]))
+            out["audio"] = audio[:n]
+        if self.cache is not None:
+            out["semantic_emb"] = self.cache.get(entry.path, start, self.crop_frames)
+        return out

@@ -1,0 +1,124 @@
+"""Training configuration: nested dataclasses loaded strictly from YAML (unknown keys are errors).
+
+Loss weights are keyed by the logged loss names (``mel``, ``semantic``, ``kl``, ``fm``, ``adv``), as in
+DAC's ``lambdas``; they never live in model constructors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..configuration import ConfigError, LoSATokConfig, load_yaml_config
+
+
+@dataclass
+class DataConfig:
+    """Where audio comes from and how it is cut."""
+
+    train_manifest: str = ""
+    valid_manifest: str = ""  # optional: clips for audio / mel examples in TensorBoard
+    crop_seconds: float = 2.0
+    batch_size: int = 8
+    num_workers: int = 0
+    feature_cache: str = ""  # teacher feature cache folder; "" runs the teacher online
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up and cosine decay."""
+
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.8, 0.99)
+    weight_decay: float = 0.01
+    warmup_steps: int = 1000
+    min_lr_ratio: float = 0.0
+    grad_clip: float = 1.0  # max global grad norm; 0 disables clipping
+
+
+@dataclass
+class RunConfig:
+    """Bookkeeping: steps, precision, logging and checkpoint cadence."""
+
+    output_dir: str = "runs/losatok"
+    max_steps: int = 100_000
+    seed: int = 0
+    mixed_precision: str = "no"  # no | fp16 | bf16 (accelerate)
+    grad_accum_steps: int = 1
+    cpu: bool = False  # force CPU even when a GPU is present
+    log_every: int = 10
+    save_every: int = 1000
+    sample_every: int = 1000  # audio examples and mel images; 0 disables
+    keep_checkpoints: int = 3
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            raise ConfigError(f"run.mixed_precision must be no/fp16/bf16, got {self.mixed_precision!r}")
+        for name in ("max_steps", "grad_accum_steps", "log_every", "save_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"run.{name} must be >= 1")
+
+
+@dataclass
+class SemboStageConfig:
+    """Stage 1: train the Semantic Bottleneck on frozen teacher features."""
+
+    model: LoSATokConfig = field(default_factory=LoSATokConfig)
+    teacher: str = ""  # LoSATokVAE folder or official checkpoint holding the teacher; "" = random (tests)
+    recon_weight: float = 1000.0  # λ on the cosine reconstruction term (paper 1e3)
+    relation_weight: float = 1.0  # 0 trains without the time-relation loss (ablation)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3))
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+@dataclass
+class DiscriminatorConfig:
+    """Multi-period + multi-resolution STFT discriminators and their optimiser."""
+
+    use_mpd: bool = True
+    use_mrd: bool = True
+    periods: tuple[int, ...] = (2, 3, 5, 7, 11)
+    resolutions: tuple[tuple[int, int], ...] = ((2048, 512), (1024, 256), (512, 128))
+    channels: int = 32
+    gan_loss: str = "hinge"  # hinge | lsgan
+    warmup_steps: int = 0  # generator-only steps before the discriminators join
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+@dataclass
+class TokenizerStageConfig:
+    """Stage 2: train the acoustic branch, Gaussian head and decoder with teacher and SemBo frozen."""
+
+    model: LoSATokConfig = field(default_factory=LoSATokConfig)
+    init_from: str = ""  # stage-1 export, LoSATokVAE folder or official checkpoint; "" = random (tests)
+    semantic_loss_mode: str = "both"  # both | high_only | low_only
+    kl_clamp: float | None = None
+    sample_posterior: bool = True
+    loss_weights: dict[str, float] = field(
+        default_factory=lambda: {"mel": 45.0, "semantic": 45.0, "kl": 0.01, "fm": 1.0, "adv": 1.0}
+    )
+    ema_decay: float | None = None  # e.g. 0.999 keeps an EMA of generator weights, exported at the end
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        from ..losses.semantic import SEMANTIC_LOSS_MODES
+
+        if self.semantic_loss_mode not in SEMANTIC_LOSS_MODES:
+            raise ConfigError(f"semantic_loss_mode must be one of {SEMANTIC_LOSS_MODES}")
+        defaults = {"mel": 45.0, "semantic": 45.0, "kl": 0.01, "fm": 1.0, "adv": 1.0}
+        unknown = set(self.loss_weights) - set(defaults)
+        if unknown:
+            raise ConfigError(f"unknown loss_weights keys {sorted(unknown)}; known: {sorted(defaults)}")
+        self.loss_weights = {**defaults, **{k: float(v) for k, v in self.loss_weights.items()}}
+        if self.discriminator.gan_loss not in ("hinge", "lsgan"):
+            raise ConfigError("discriminator.gan_loss must be hinge or lsgan")
+
+
+def load_stage_config(cls: type, path: str | Path, overrides: list[str] | None = None):
+    """Load a stage config YAML (``SemboStageConfig`` or ``TokenizerStageConfig``) with dotted overrides."""
+    return load_yaml_config(cls, path, overrides)

@@ -1,0 +1,127 @@
+"""Stage 1: train the Semantic Bottleneck (SemBo) on frozen teacher features.
+
+Loss: ``λ · cosine-MSE(recon, emb) + time-relation(low, emb)`` (losses/time_relation.py), AdamW with
+betas (0.8, 0.99), warm-up + cosine schedule. Features come from a feature cache (fast) or from the
+teacher run online on audio crops. The export (``<output_dir>/final``) is a ``save_pretrained``
+LoSATokVAE holding the teacher and the trained bottleneck: stage 2's ``init_from``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..data import AudioCropDataset, FeatureCache, read_manifest
+from ..losses.time_relation import semantic_bottleneck_loss
+from .config import SemboStageConfig
+from .engine import Trainer, adamw, cosine_with_warmup, infinite
+from .models import build_stage_model
+
+
+def make_loader(cfg, hop: int, sample_rate: int, need_audio: bool) -> tuple[DataLoader, AudioCropDataset]:
+    cache = FeatureCache(cfg.data.feature_cache) if cfg.data.feature_cache else None
+    crop_frames = max(1, round(cfg.data.crop_seconds * sample_rate / hop))
+    dataset = AudioCropDataset(
+        read_manifest(cfg.data.train_manifest),
+        crop_frames,
+        sample_rate=sample_rate,
+        hop=hop,
+        feature_cache=cache,
+        return_audio=need_audio or cache is None,
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=cfg.data.batch_size,
+        shuffle=True,
+        drop_last=len(dataset) >= cfg.data.batch_size,
+        num_workers=cfg.data.num_workers,
+        persistent_workers=cfg.data.num_workers > 0,
+    )
+    return loader, dataset
+
+
+def report_skipped(trainer: Trainer, dataset: AudioCropDataset) -> None:
+    if dataset.skipped and trainer.is_main:
+        lines = "".join(f"{p}\t{r}\n" for p, r in dataset.skipped)
+        (trainer.out / "skipped_files.tsv").write_text(lines)
+        print(f"[losatok] skipped {len(dataset.skipped)} files (see {trainer.out / 'skipped_files.tsv'})", flush=True)
+
+
+def train_sembo(cfg: SemboStageConfig, resume: bool = False) -> Path:
+    """Run stage 1 to ``cfg.run.max_steps`` (or until SIGINT/SIGTERM); returns the export folder."""
+    trainer = Trainer(cfg.run, cfg)
+    acc = trainer.accelerator
+    vae = build_stage_model(cfg.model, cfg.teacher, frozen=("semantic_encoder",))
+    teacher = vae.semantic_encoder.to(acc.device).eval()
+    bottleneck = vae.bottleneck
+    loader, dataset = make_loader(cfg, vae.hop_length, vae.sampling_rate, need_audio=False)
+    report_skipped(trainer, dataset)
+    optimizer = adamw(bottleneck.parameters(), cfg.optim)
+    scheduler = cosine_with_warmup(optimizer, cfg.optim, cfg.run.max_steps)
+    bottleneck, optimizer, loader = acc.prepare(bottleneck, optimizer, loader)
+    if resume and (restored := trainer.resume()) is not None:
+        modules, state = restored
+        acc.unwrap_model(bottleneck).load_state_dict(modules["bottleneck"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+
+    def save() -> Path:
+        return trainer.save(
+            {"bottleneck": bottleneck},
+            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+        )
+
+    bar = trainer.progress(cfg.run.max_steps)
+    batches = infinite(loader)
+    with trainer.stop.installed():
+        while trainer.step < cfg.run.max_steps:
+            with acc.accumulate(bottleneck):
+                batch = next(batches)
+                if "semantic_emb" in batch:
+                    emb = batch["semantic_emb"]
+                else:
+                    with torch.no_grad():
+                        emb = teacher(batch["audio"])
+                with acc.autocast():
+                    out = bottleneck(emb)
+                    losses = semantic_bottleneck_loss(
+                        emb, out.recon, out.low, cfg.recon_weight, cfg.relation_weight
+                    )
+                acc.backward(losses["sembo/total"])
+                if acc.sync_gradients and cfg.optim.grad_clip > 0:
+                    acc.clip_grad_norm_(bottleneck.parameters(), cfg.optim.grad_clip)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            if not acc.sync_gradients:
+                continue
+            scheduler.step()
+            trainer.step += 1
+            bar.update(1)
+            if trainer.step % cfg.run.log_every == 0 or trainer.step == 1:
+                values = {k: acc.reduce(v.detach(), "mean").item() for k, v in losses.items()}
+                trainer.log_scalars(values, {"lr": scheduler.get_last_lr()[0]})
+                bar.set_postfix(loss=f"{values['sembo/total']:.4f}")
+            stop = trainer.should_stop()
+            if trainer.step % cfg.run.save_every == 0 or stop:
+                save()
+            if stop:
+                if trainer.is_main:
+                    print(f"[losatok] stopped by signal at step {trainer.step}; checkpoint saved", flush=True)
+                bar.close()
+                trainer.close()
+                return trainer.out / "checkpoints"
+    bar.close()
+    if trainer.step % cfg.run.save_every:
+        save()
+    trainer.write_replica_digest(acc.unwrap_model(bottleneck).state_dict())
+    export = trainer.out / "final"
+    if trainer.is_main:
+        vae.bottleneck.load_state_dict(acc.unwrap_model(bottleneck).state_dict())
+        vae.requires_grad_(True)
+        vae.cpu().save_pretrained(export)
+        print(f"[losatok] SemBo export: {export}", flush=True)
+    trainer.barrier()
+    trainer.close()
+    return export

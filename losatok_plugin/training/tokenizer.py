@@ -1,0 +1,232 @@
+"""Stage 2: train the tokenizer (acoustic branch, Gaussian head, Vocos decoder) with teacher and SemBo frozen.
+
+Generator loss = Σ weight[name] · loss[name] over the logged names
+``mel`` (multi-scale mel L1), ``semantic`` (dual-level, mode both/high_only/low_only), ``kl``
+(optional per-dim clamp), ``adv`` and ``fm`` (multi-period + multi-resolution STFT discriminators,
+hinge or least squares; they join after ``discriminator.warmup_steps``). Optional EMA of generator
+weights; gradient clipping on both sides. The export (``<output_dir>/final``) is a ``save_pretrained``
+LoSATokVAE.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..discriminators import MultiPeriodDiscriminator, MultiResolutionDiscriminator
+from ..losses import dual_semantic_loss, kl_loss
+from ..losses.adversarial import discriminator_loss, feature_matching_loss, generator_adversarial_loss
+from ..losses.mel import MultiScaleMelLoss
+from ..models.losatok_vae import LoSATokVAE
+from ..models.vae_head import GaussianParams
+from .config import DiscriminatorConfig, TokenizerStageConfig
+from .engine import Trainer, adamw, cosine_with_warmup, infinite
+from .models import build_stage_model
+from .sembo import make_loader, report_skipped
+
+TRAINABLE = ("acoustic", "gaussian", "decoder")
+FROZEN = ("semantic_encoder", "bottleneck")
+
+
+class GeneratorStep(nn.Module):
+    """The VAE's training forward, wrapped so that DDP sees one ``forward`` per step.
+
+    ``audio [B, N]`` (N a multiple of 640), optional cached ``semantic_emb [B, T, D]`` ->
+    ``(features, posterior sample z [B, C, T], reconstruction [B, 640·T])``.
+    """
+
+    def __init__(self, vae: LoSATokVAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, audio: torch.Tensor, semantic_emb: torch.Tensor | None = None, sample: bool = True):
+        feats = self.vae.encode_features(audio, semantic_emb=semantic_emb)
+        params = GaussianParams(feats.mu, feats.logvar)
+        z = params.sample() if sample else params.mu
+        z = z.transpose(1, 2)
+        return feats, z, self.vae.decoder(z)
+
+
+class Discriminators(nn.Module):
+    """MPD and/or MRD as one module: ``[B, N] -> (logits list, feature-map lists)``."""
+
+    def __init__(self, cfg: DiscriminatorConfig) -> None:
+        super().__init__()
+        self.parts = nn.ModuleList()
+        if cfg.use_mpd:
+            self.parts.append(MultiPeriodDiscriminator(tuple(cfg.periods), cfg.channels))
+        if cfg.use_mrd:
+            self.parts.append(MultiResolutionDiscriminator(tuple(tuple(r) for r in cfg.resolutions), cfg.channels))
+        if not len(self.parts):
+            raise ValueError("enable at least one discriminator (use_mpd / use_mrd)")
+
+    def forward(self, x: torch.Tensor):
+        """x ``[B, N]`` -> lists of logits and of feature-map lists over all sub-discriminators."""
+        logits, feats = [], []
+        for part in self.parts:
+            lo, fe = part(x)
+            logits += lo
+            feats += fe
+        return logits, feats
+
+
+def _split(items, n: int):
+    """Split batched (real ‖ fake) discriminator outputs into the real and the fake halves."""
+    return [t[:n] for t in items], [t[n:] for t in items]
+
+
+class EMA:
+    """Exponential moving average of trainable generator weights."""
+
+    def __init__(self, module: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in self._params(module).items()}
+
+    @staticmethod
+    def _params(module: nn.Module) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in module.named_parameters() if v.requires_grad}
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        for k, v in self._params(module).items():
+            self.shadow[k].lerp_(v.detach().float(), 1 - self.decay)
+
+    def copy_to(self, module: nn.Module) -> None:
+        params = dict(module.named_parameters())
+        with torch.no_grad():
+            for k, v in self.shadow.items():
+                params[k].copy_(v.to(params[k].dtype))
+
+
+def trainable_state(vae: LoSATokVAE) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in vae.state_dict().items() if k.split(".")[0] in TRAINABLE}
+
+
+def train_tokenizer(cfg: TokenizerStageConfig, resume: bool = False) -> Path:
+    """Run stage 2 to ``cfg.run.max_steps`` (or until SIGINT/SIGTERM); returns the export folder."""
+    trainer = Trainer(cfg.run, cfg)
+    acc = trainer.accelerator
+    vae = build_stage_model(cfg.model, cfg.init_from, frozen=FROZEN, optional=TRAINABLE)
+    vae.train()
+    gen = GeneratorStep(vae)
+    disc = Discriminators(cfg.discriminator)
+    mel_loss = MultiScaleMelLoss(vae.sampling_rate).to(acc.device)
+    loader, dataset = make_loader(cfg, vae.hop_length, vae.sampling_rate, need_audio=True)
+    report_skipped(trainer, dataset)
+    opt_g = adamw([p for p in gen.parameters() if p.requires_grad], cfg.optim)
+    opt_d = adamw(disc.parameters(), cfg.discriminator.optim)
+    sched_g = cosine_with_warmup(opt_g, cfg.optim, cfg.run.max_steps)
+    sched_d = cosine_with_warmup(opt_d, cfg.discriminator.optim, cfg.run.max_steps)
+    gen, disc, opt_g, opt_d, loader = acc.prepare(gen, disc, opt_g, opt_d, loader)
+    ema = EMA(acc.unwrap_model(gen).vae, cfg.ema_decay) if cfg.ema_decay else None
+    if resume and (restored := trainer.resume()) is not None:
+        modules, state = restored
+        acc.unwrap_model(gen).vae.load_state_dict(modules["generator"], strict=False)
+        acc.unwrap_model(disc).load_state_dict(modules["discriminator"])
+        if ema is not None and "ema" in modules:
+            ema.shadow = {k: v.float() for k, v in modules["ema"].items()}
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        sched_g.load_state_dict(state["sched_g"])
+        sched_d.load_state_dict(state["sched_d"])
+    w = cfg.loss_weights
+    kind = cfg.discriminator.gan_loss
+
+    def save() -> Path:
+        modules = {"generator": trainable_state(acc.unwrap_model(gen).vae), "discriminator": disc}
+        if ema is not None:
+            modules["ema"] = ema.shadow
+        return trainer.save(
+            modules,
+            {"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+             "sched_g": sched_g.state_dict(), "sched_d": sched_d.state_dict()},  # fmt: skip
+        )
+
+    bar = trainer.progress(cfg.run.max_steps)
+    batches = infinite(loader)
+    with trainer.stop.installed():
+        while trainer.step < cfg.run.max_steps:
+            use_disc = trainer.step >= cfg.discriminator.warmup_steps and (w["adv"] > 0 or w["fm"] > 0)
+            with acc.accumulate(gen, disc):
+                batch = next(batches)
+                audio = batch["audio"]
+                with acc.autocast():
+                    feats, _, recon = gen(audio, batch.get("semantic_emb"), cfg.sample_posterior)
+                target = audio[:, : recon.shape[-1]]
+                losses: dict[str, torch.Tensor] = {}
+                if use_disc:  # discriminator update on detached reconstructions
+                    with acc.autocast():
+                        logits, _ = disc(torch.cat([target, recon.detach()]))
+                        real, fake = _split(logits, target.shape[0])
+                        losses["disc"] = discriminator_loss(real, fake, kind)
+                    acc.backward(losses["disc"])
+                    if acc.sync_gradients and cfg.discriminator.optim.grad_clip > 0:
+                        acc.clip_grad_norm_(disc.parameters(), cfg.discriminator.optim.grad_clip)
+                    opt_d.step()
+                    opt_d.zero_grad(set_to_none=True)
+                with acc.autocast():
+                    losses["mel"] = mel_loss(recon.float(), target.float())
+                    losses["semantic"] = dual_semantic_loss(
+                        feats.acoustic_emb, feats.semantic_emb, feats.acoustic_emb_low, feats.semantic_emb_low,
+                        cfg.semantic_loss_mode,
+                    )["semantic/total"]  # fmt: skip
+                    losses["kl"] = kl_loss(feats.mu.float(), feats.logvar.float(), cfg.kl_clamp)
+                    if use_disc:
+                        logits, fmaps = disc(torch.cat([target, recon]))
+                        _, fake = _split(logits, target.shape[0])
+                        real_f, fake_f = zip(*[_split(f, target.shape[0]) for f in fmaps])
+                        losses["adv"] = generator_adversarial_loss(fake, kind)
+                        losses["fm"] = feature_matching_loss(list(real_f), list(fake_f))
+                    total = sum(w[k] * losses[k] for k in ("mel", "semantic", "kl", "adv", "fm") if k in losses)
+                losses["total"] = total
+                acc.backward(total)
+                if acc.sync_gradients and cfg.optim.grad_clip > 0:
+                    acc.clip_grad_norm_([p for p in gen.parameters() if p.requires_grad], cfg.optim.grad_clip)
+                opt_g.step()
+                opt_g.zero_grad(set_to_none=True)
+                opt_d.zero_grad(set_to_none=True)  # the generator pass also left gradients in D
+            if not acc.sync_gradients:
+                continue
+            sched_g.step()
+            if use_disc:
+                sched_d.step()
+            if ema is not None:
+                ema.update(acc.unwrap_model(gen).vae)
+            trainer.step += 1
+            bar.update(1)
+            if trainer.step % cfg.run.log_every == 0 or trainer.step == 1:
+                values = {k: acc.reduce(v.detach().float(), "mean").item() for k, v in losses.items()}
+                trainer.log_scalars(values, {"lr": sched_g.get_last_lr()[0]})
+                bar.set_postfix(mel=f"{values['mel']:.3f}", total=f"{values['total']:.3f}")
+            if cfg.run.sample_every and trainer.step % cfg.run.sample_every == 0:
+                with torch.no_grad():
+                    _, _, example = acc.unwrap_model(gen)(audio[:1], None if "semantic_emb" not in batch
+                                                          else batch["semantic_emb"][:1], False)  # fmt: skip
+                trainer.log_audio_example("train_example", audio[0, : example.shape[-1]], example[0],
+                                          vae.sampling_rate)  # fmt: skip
+            stop = trainer.should_stop()
+            if trainer.step % cfg.run.save_every == 0 or stop:
+                save()
+            if stop:
+                if trainer.is_main:
+                    print(f"[losatok] stopped by signal at step {trainer.step}; checkpoint saved", flush=True)
+                bar.close()
+                trainer.close()
+                return trainer.out / "checkpoints"
+    bar.close()
+    if trainer.step % cfg.run.save_every:
+        save()
+    trainer.write_replica_digest(trainable_state(acc.unwrap_model(gen).vae) | acc.unwrap_model(disc).state_dict())
+    export = trainer.out / "final"
+    if trainer.is_main:
+        final = acc.unwrap_model(gen).vae
+        if ema is not None:
+            ema.copy_to(final)
+        final.requires_grad_(True)
+        final.eval().cpu().save_pretrained(export)
+        print(f"[losatok] tokenizer export: {export}", flush=True)
+    trainer.barrier()
+    trainer.close()
+    return export

@@ -1,0 +1,203 @@
+"""Training recipes: 2-step smoke runs, overfitting, frozen parts, signals + resume, 2-process gloo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from losatok_plugin import LoSATokVAE, tiny_config
+from losatok_plugin.configuration import ConfigError, load_dataclass
+from losatok_plugin.data import build_manifest, write_manifest
+from losatok_plugin.losses import dual_semantic_loss
+from losatok_plugin.training import SemboStageConfig, TokenizerStageConfig, train_sembo, train_tokenizer
+from losatok_plugin.training.config import load_stage_config
+from losatok_plugin.training.models import build_stage_model
+from losatok_plugin.training.tokenizer import FROZEN, GeneratorStep
+
+from .helpers import write_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    write_corpus(root / "audio", n=4, seconds=1.28)
+    manifest = write_manifest(build_manifest(root / "audio", progress=False)[0], root / "train.jsonl")
+    one = root / "one"
+    write_corpus(one, n=1, seconds=0.64)  # exactly one crop: a single repeated batch
+    single = write_manifest(build_manifest(one, progress=False)[0], root / "single.jsonl")
+    teacher = root / "teacher"
+    torch.manual_seed(0)
+    LoSATokVAE(**tiny_config().to_dict()).save_pretrained(teacher)
+    return {"manifest": manifest, "single": single, "teacher": teacher}
+
+
+def stage_dict(out: Path, manifest: Path, steps: int, **extra) -> dict:
+    d = {
+        "model": tiny_config().to_dict(),
+        "data": {"train_manifest": str(manifest), "crop_seconds": 0.64, "batch_size": 2},
+        "optim": {"warmup_steps": 0, "lr": 1e-3},
+        "run": {"output_dir": str(out), "max_steps": steps, "save_every": 1000, "log_every": 1,
+                "progress": False, "cpu": True, "sample_every": 0},
+    }  # fmt: skip
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(d.get(k), dict):
+            d[k] = {**d[k], **v}
+        else:
+            d[k] = v
+    return d
+
+
+def metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_sembo_two_steps(tmp_path, corpus):
+    cfg = load_dataclass(SemboStageConfig, stage_dict(tmp_path / "run", corpus["manifest"], 2,
+                                                      teacher=str(corpus["teacher"])))  # fmt: skip
+    export = train_sembo(cfg)
+    rows = metrics(tmp_path / "run")
+    assert [r["step"] for r in rows] == [1, 2]
+    assert all(torch.isfinite(torch.tensor(r["sembo/total"])) for r in rows)
+    trained, source = LoSATokVAE.from_pretrained(export), LoSATokVAE.from_pretrained(corpus["teacher"])
+    for k, v in source.semantic_encoder.state_dict().items():
+        assert torch.equal(v, trained.semantic_encoder.state_dict()[k]), k  # teacher frozen
+    assert not torch.equal(source.bottleneck.downsample[0].weight, trained.bottleneck.downsample[0].weight)
+    assert (tmp_path / "run" / "checkpoints" / "latest").read_text() == "step_00000002"
+
+
+def test_tokenizer_two_steps_with_discriminators(tmp_path, corpus):
+    d = stage_dict(tmp_path / "run", corpus["manifest"], 2, init_from=str(corpus["teacher"]), ema_decay=0.9,
+                   discriminator={"channels": 4, "warmup_steps": 0}, run={"sample_every": 2})  # fmt: skip
+    export = train_tokenizer(load_dataclass(TokenizerStageConfig, d))
+    rows = metrics(tmp_path / "run")
+    for key in ("mel", "semantic", "kl", "adv", "fm", "disc", "total"):
+        assert all(torch.isfinite(torch.tensor(r[key])) for r in rows), key
+    trained, source = LoSATokVAE.from_pretrained(export), LoSATokVAE.from_pretrained(corpus["teacher"])
+    for name in FROZEN:
+        for k, v in getattr(source, name).state_dict().items():
+            assert torch.equal(v, getattr(trained, name).state_dict()[k]), f"{name}.{k}"
+    assert not torch.equal(source.decoder.head.out.weight, trained.decoder.head.out.weight)
+    assert list((tmp_path / "run" / "tb").glob("events.*"))
+    assert list((tmp_path / "run" / "samples").glob("*.png"))
+
+
+def test_frozen_parts_receive_no_gradient(corpus):
+    cfg = tiny_config()
+    vae = build_stage_model(cfg, str(corpus["teacher"]), frozen=FROZEN).train()
+    feats, z, recon = GeneratorStep(vae)(torch.randn(2, 640 * 8) * 0.1)
+    loss = recon.pow(2).mean() + dual_semantic_loss(feats.acoustic_emb, feats.semantic_emb, feats.acoustic_emb_low,
+                                                    feats.semantic_emb_low)["semantic/total"]  # fmt: skip
+    loss.backward()
+    for name in FROZEN:
+        assert all(p.grad is None and not p.requires_grad for p in getattr(vae, name).parameters()), name
+    assert vae.acoustic.to_low.weight.grad is not None and vae.decoder.head.out.weight.grad is not None
+
+
+def test_sembo_overfits_one_batch(tmp_path, corpus):
+    d = stage_dict(tmp_path / "run", corpus["single"], 50, teacher=str(corpus["teacher"]),
+                   data={"batch_size": 1}, optim={"lr": 3e-3})  # fmt: skip
+    train_sembo(load_dataclass(SemboStageConfig, d))
+    losses = [r["sembo/total"] for r in metrics(tmp_path / "run")]
+    assert len(losses) == 50 and losses[-1] < 0.2 * losses[0], losses[::10]
+
+
+def test_tokenizer_overfits_one_batch(tmp_path, corpus):
+    d = stage_dict(tmp_path / "run", corpus["single"], 50, init_from=str(corpus["teacher"]),
+                   data={"batch_size": 1}, optim={"lr": 2e-3}, sample_posterior=False,
+                   discriminator={"warmup_steps": 1000})  # fmt: skip
+    train_tokenizer(load_dataclass(TokenizerStageConfig, d))
+    rows = metrics(tmp_path / "run")
+    mel = [r["mel"] for r in rows]
+    sem = [r["semantic"] for r in rows]
+    assert mel[-1] < 0.7 * mel[0], mel[::10]
+    assert sem[-1] < 0.5 * sem[0], sem[::10]
+
+
+def test_unknown_config_keys_are_errors(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"run": {"max_step": 3}}))
+    with pytest.raises(ConfigError, match=r"run\.max_step"):
+        load_stage_config(SemboStageConfig, path)
+    path.write_text(yaml.safe_dump({"loss_weights": {"mell": 1.0}}))
+    with pytest.raises(ConfigError, match="mell"):
+        load_stage_config(TokenizerStageConfig, path)
+    path.write_text(yaml.safe_dump({"model": {"embed_dim": 64, "semantic_num_heads": 5}}))
+    with pytest.raises(ConfigError, match="divisible"):
+        load_stage_config(TokenizerStageConfig, path)
+
+
+@pytest.mark.parametrize("name", ["sembo_mini", "sembo_paper", "tokenizer_mini", "tokenizer_paper"])
+def test_shipped_configs_load(name):
+    cls = SemboStageConfig if name.startswith("sembo") else TokenizerStageConfig
+    cfg = load_stage_config(cls, REPO / "recipes" / "configs" / f"{name}.yaml", ["run.max_steps=7"])
+    assert cfg.run.max_steps == 7
+
+
+def _run_cli(args: list[str], **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, str(REPO / "recipes" / "train.py"), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)  # fmt: skip
+
+
+def test_sigterm_saves_and_resume_continues(tmp_path, corpus):
+    out = tmp_path / "run"
+    cfg_path = tmp_path / "sembo.yaml"
+    cfg_path.write_text(yaml.safe_dump(stage_dict(out, corpus["manifest"], 100_000, teacher=str(corpus["teacher"]))))
+    proc = _run_cli(["sembo", "--config", str(cfg_path)])
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (out / "metrics.jsonl").is_file() and len(metrics(out)) >= 5:
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"training did not reach step 5: {proc.communicate()[0]}")
+    proc.send_signal(signal.SIGTERM)
+    log = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, log
+    assert "stopped by signal" in log
+    last_logged = metrics(out)[-1]["step"]
+    latest = (out / "checkpoints" / "latest").read_text()
+    assert latest == f"step_{last_logged:08d}", (latest, last_logged)  # no completed step lost
+    saved = load_file(str(out / "checkpoints" / latest / "bottleneck.safetensors"))
+    resume = _run_cli(["sembo", "--config", str(cfg_path), "--resume", f"run.max_steps={last_logged + 3}"])
+    log = resume.communicate(timeout=300)[0]
+    assert resume.returncode == 0, log
+    assert f"resumed from" in log and f"at step {last_logged}" in log
+    steps = [r["step"] for r in metrics(out)]
+    assert steps[-4:] == [last_logged, last_logged + 1, last_logged + 2, last_logged + 3]
+    assert steps.count(last_logged + 1) == 1
+    assert saved.keys() == load_file(str(out / "checkpoints" / latest / "bottleneck.safetensors")).keys()
+    assert (out / "final" / "config.json").is_file()
+
+
+@pytest.mark.parametrize("stage", ["sembo", "tokenizer"])
+def test_two_processes_gloo_keep_replicas_identical(tmp_path, corpus, stage):
+    out = tmp_path / "run"
+    extra = {"teacher": str(corpus["teacher"])} if stage == "sembo" else {
+        "init_from": str(corpus["teacher"]), "discriminator": {"channels": 4, "warmup_steps": 0}}  # fmt: skip
+    d = stage_dict(out, corpus["manifest"], 3, **extra)
+    d["data"]["batch_size"] = 1
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(REPO / "recipes" / "train.py"), stage, "--config", str(cfg_path)]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    digests = [(out / "replicas" / f"rank{r}.sha256").read_text() for r in (0, 1)]
+    assert digests[0] == digests[1]
+    assert (out / "final" / "config.json").is_file()
+    assert [r["step"] for r in metrics(out)] == [1, 2, 3]
