@@ -11,10 +11,10 @@ from torch.nn.utils.parametrizations import weight_norm
 class PeriodDiscriminator(nn.Module):
     """One period ``p``: ``[B, N] -> (logits [B, 1, T', p], feature maps)``."""
 
-    def __init__(self, period: int, channels: int = 32, max_channels: int = 512) -> None:
+    def __init__(self, period: int, channels: int = 32) -> None:
         super().__init__()
         self.period = period
-        chans = [1] + [min(channels * 4**i, max_channels) for i in range(4)]
+        chans = [1] + [min(channels * 4**i, channels * 16) for i in range(4)]  # 32 -> 32, 128, 512, 512
         self.convs = nn.ModuleList(
             [weight_norm(nn.Conv2d(chans[i], chans[i + 1], (5, 1), (3, 1), padding=(2, 0))) for i in range(4)]
         )

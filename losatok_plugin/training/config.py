@@ -84,6 +84,7 @@ class DiscriminatorConfig:
     channels: int = 32
     gan_loss: str = "hinge"  # hinge | lsgan
     warmup_steps: int = 0  # generator-only steps before the discriminators join
+    segment_seconds: float = 0.0  # discriminate a random window of this length (0 = the whole crop)
     optim: OptimConfig = field(default_factory=OptimConfig)
 
 

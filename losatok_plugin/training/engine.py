@@ -85,7 +85,7 @@ class Trainer:
         set_seed(run.seed + self.accelerator.process_index)
         self.step = 0
         self.stop = StopFlag()
-        self._t0 = time.perf_counter()
+        self._last_log: tuple[int, float] | None = None
         self._writer = None
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -127,6 +127,10 @@ class Trainer:
         """TensorBoard scalars (every loss term, by its logged name) and a JSONL line per call."""
         if not self.is_main:
             return
+        now = time.perf_counter()
+        if self._last_log is not None and self.step > self._last_log[0]:
+            extra = {**(extra or {}), "steps_per_s": (self.step - self._last_log[0]) / (now - self._last_log[1])}
+        self._last_log = (self.step, now)
         row = {"step": self.step, **losses, **(extra or {})}
         for k, v in row.items():
             if k != "step":

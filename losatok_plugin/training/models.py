@@ -41,7 +41,7 @@ def build_stage_model(
             _copy(getattr(model, name), getattr(src, name), name, strict=True)
         for name in optional:
             if _copy(getattr(model, name), getattr(src, name), name, strict=False):
-                print(f"[losatok] initialised {name} from {source}", flush=True)
+                print(f"[losatok] {name}: weights copied from {source} (shapes match)", flush=True)
         del src
     for name in frozen:
         getattr(model, name).requires_grad_(False)

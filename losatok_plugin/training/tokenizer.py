@@ -72,6 +72,15 @@ class Discriminators(nn.Module):
         return logits, feats
 
 
+def _window(target: torch.Tensor, recon: torch.Tensor, seconds: float, sample_rate: int):
+    """The same random window of real and reconstructed audio (``seconds`` <= 0: everything)."""
+    n = int(seconds * sample_rate)
+    if n <= 0 or n >= target.shape[-1]:
+        return target, recon
+    start = int(torch.randint(0, target.shape[-1] - n + 1, ()).item())
+    return target[..., start : start + n], recon[..., start : start + n]
+
+
 def _split(items, n: int):
     """Split batched (real ‖ fake) discriminator outputs into the real and the fake halves."""
     return [t[:n] for t in items], [t[n:] for t in items]
@@ -157,8 +166,9 @@ def train_tokenizer(cfg: TokenizerStageConfig, resume: bool = False) -> Path:
                 target = audio[:, : recon.shape[-1]]
                 losses: dict[str, torch.Tensor] = {}
                 if use_disc:  # discriminator update on detached reconstructions
+                    d_real, d_fake = _window(target, recon, cfg.discriminator.segment_seconds, vae.sampling_rate)
                     with acc.autocast():
-                        logits, _ = disc(torch.cat([target, recon.detach()]))
+                        logits, _ = disc(torch.cat([d_real, d_fake.detach()]))
                         real, fake = _split(logits, target.shape[0])
                         losses["disc"] = discriminator_loss(real, fake, kind)
                     acc.backward(losses["disc"])
@@ -174,7 +184,7 @@ def train_tokenizer(cfg: TokenizerStageConfig, resume: bool = False) -> Path:
                     )["semantic/total"]  # fmt: skip
                     losses["kl"] = kl_loss(feats.mu.float(), feats.logvar.float(), cfg.kl_clamp)
                     if use_disc:
-                        logits, fmaps = disc(torch.cat([target, recon]))
+                        logits, fmaps = disc(torch.cat([d_real, d_fake]))
                         _, fake = _split(logits, target.shape[0])
                         real_f, fake_f = zip(*[_split(f, target.shape[0]) for f in fmaps])
                         losses["adv"] = generator_adversarial_loss(fake, kind)
