@@ -46,3 +46,15 @@ def write_corpus(folder: Path, n: int = 4, seconds: float = 1.28, sr: int = 1600
         sf.write(str(p), data.astype("float32"), rate)
         paths.append(p)
     return paths
+
+
+def speechlike(seconds: float = 3.0, sr: int = 16000, seed: int = 0) -> torch.Tensor:
+    """Voiced, syllable-modulated harmonic signal that PESQ's voice activity detector accepts, ``[N]``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    phase = 2 * np.pi * np.cumsum(120 + 30 * np.sin(2 * np.pi * 0.7 * t)) / sr
+    x = sum(np.sin(k * phase) / k for k in range(1, 30))
+    x = x * np.clip(np.sin(2 * np.pi * 4 * t), 0, None) ** 0.5 + 0.01 * rng.standard_normal(t.shape)
+    return torch.tensor(0.3 * x / np.abs(x).max(), dtype=torch.float32)

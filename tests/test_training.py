@@ -93,6 +93,25 @@ def test_tokenizer_two_steps_with_discriminators(tmp_path, corpus):
     assert list((tmp_path / "run" / "samples").glob("*.png"))
 
 
+def test_feature_cache_training_grad_accumulation_and_bf16(tmp_path, corpus):
+    from losatok_plugin.data import build_feature_cache, read_manifest
+
+    teacher = LoSATokVAE.from_pretrained(corpus["teacher"])
+    build_feature_cache(read_manifest(corpus["manifest"]), teacher.semantic_encoder, tmp_path / "cache", dim=64,
+                        teacher_id="tiny", progress=False)  # fmt: skip
+    data = {"feature_cache": str(tmp_path / "cache")}
+    d = stage_dict(tmp_path / "s1", corpus["manifest"], 2, teacher=str(corpus["teacher"]), data=data,
+                   run={"grad_accum_steps": 2, "mixed_precision": "bf16"})  # fmt: skip
+    export = train_sembo(load_dataclass(SemboStageConfig, d))
+    assert [r["step"] for r in metrics(tmp_path / "s1")] == [1, 2]  # 4 batches, 2 optimiser steps
+    d = stage_dict(tmp_path / "s2", corpus["manifest"], 2, init_from=str(export), data=data,
+                   discriminator={"channels": 4, "warmup_steps": 1, "segment_seconds": 0.32})  # fmt: skip
+    train_tokenizer(load_dataclass(TokenizerStageConfig, d))
+    rows = metrics(tmp_path / "s2")
+    assert "disc" not in rows[0] and "disc" in rows[1]  # discriminators join after the warm-up
+    assert all(torch.isfinite(torch.tensor(r["total"])) for r in rows)
+
+
 def test_frozen_parts_receive_no_gradient(corpus):
     cfg = tiny_config()
     vae = build_stage_model(cfg, str(corpus["teacher"]), frozen=FROZEN).train()

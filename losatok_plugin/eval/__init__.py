@@ -1,5 +1,5 @@
-"""Evaluation: reconstruction metrics and plots (heavier tools live behind the ``[eval]`` extra)."""
+"""Evaluation: reconstruction metrics, representation probes, redundancy analysis, Fréchet distance."""
 
-from .metrics import align_lengths, mel_distance, si_sdr
+from .metrics import align_lengths, mel_distance, pesq_wb, si_sdr, stft_distance, stoi
 
-__all__ = ["align_lengths", "mel_distance", "si_sdr"]
+__all__ = ["align_lengths", "mel_distance", "pesq_wb", "si_sdr", "stft_distance", "stoi"]

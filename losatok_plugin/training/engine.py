@@ -164,6 +164,20 @@ class Trainer:
         )  # fmt: skip
 
     # -- checkpoints ----------------------------------------------------------------------------------
+    def checkpoint_or_stop(self, save) -> bool:
+        """After a step: checkpoint every ``save_every`` steps or on SIGINT/SIGTERM. True = stop now."""
+        stop = self.should_stop()
+        if self.step % self.run.save_every == 0 or stop:
+            save()
+        if stop and self.is_main:
+            print(f"[losatok] stopped by signal at step {self.step}; checkpoint saved", flush=True)
+        return stop
+
+    def final_checkpoint(self, save) -> None:
+        """At the end of training: a last checkpoint unless this step was just saved."""
+        if self.step % self.run.save_every:
+            save()
+
     def save(self, modules: dict[str, Any], train_state: dict[str, Any]) -> Path:
         unwrapped = {
             k: (self.accelerator.unwrap_model(v) if isinstance(v, torch.nn.Module) else v) for k, v in modules.items()
@@ -206,3 +220,8 @@ class Trainer:
         if self._writer is not None:
             self._writer.close()
         self.accelerator.end_training()
+        # Let a later train() in the same process (tests, notebooks) choose another precision / accumulation.
+        from accelerate.state import AcceleratorState, GradientState
+
+        AcceleratorState._reset_state()
+        GradientState._reset_state()

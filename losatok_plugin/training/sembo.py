@@ -103,18 +103,12 @@ def train_sembo(cfg: SemboStageConfig, resume: bool = False) -> Path:
                 values = {k: acc.reduce(v.detach(), "mean").item() for k, v in losses.items()}
                 trainer.log_scalars(values, {"lr": scheduler.get_last_lr()[0]})
                 bar.set_postfix(loss=f"{values['sembo/total']:.4f}")
-            stop = trainer.should_stop()
-            if trainer.step % cfg.run.save_every == 0 or stop:
-                save()
-            if stop:
-                if trainer.is_main:
-                    print(f"[losatok] stopped by signal at step {trainer.step}; checkpoint saved", flush=True)
+            if trainer.checkpoint_or_stop(save):
                 bar.close()
                 trainer.close()
                 return trainer.out / "checkpoints"
     bar.close()
-    if trainer.step % cfg.run.save_every:
-        save()
+    trainer.final_checkpoint(save)
     trainer.write_replica_digest(acc.unwrap_model(bottleneck).state_dict())
     export = trainer.out / "final"
     if trainer.is_main:

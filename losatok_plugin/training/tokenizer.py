@@ -216,18 +216,12 @@ def train_tokenizer(cfg: TokenizerStageConfig, resume: bool = False) -> Path:
                                                           else batch["semantic_emb"][:1], False)  # fmt: skip
                 trainer.log_audio_example("train_example", audio[0, : example.shape[-1]], example[0],
                                           vae.sampling_rate)  # fmt: skip
-            stop = trainer.should_stop()
-            if trainer.step % cfg.run.save_every == 0 or stop:
-                save()
-            if stop:
-                if trainer.is_main:
-                    print(f"[losatok] stopped by signal at step {trainer.step}; checkpoint saved", flush=True)
+            if trainer.checkpoint_or_stop(save):
                 bar.close()
                 trainer.close()
                 return trainer.out / "checkpoints"
     bar.close()
-    if trainer.step % cfg.run.save_every:
-        save()
+    trainer.final_checkpoint(save)
     trainer.write_replica_digest(trainable_state(acc.unwrap_model(gen).vae) | acc.unwrap_model(disc).state_dict())
     export = trainer.out / "final"
     if trainer.is_main:

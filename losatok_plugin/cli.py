@@ -1,0 +1,183 @@
+"""The ``losatok`` command (also ``python -m losatok_plugin``). Each subcommand is one library call.
+
+    losatok eval recon --manifest test.jsonl --model MODEL --out eval/recon
+    losatok eval probe --manifest task1.jsonl --manifest task2.jsonl --model MODEL --rep mu --rep unified_emb --out eval/probe
+    losatok eval rank  --manifest speech.jsonl --model MODEL --rep semantic_emb --rep mu --out eval/rank
+    losatok eval fd    --ref real.jsonl --gen generated.jsonl --model MODEL --rep semantic_emb --out eval/fd
+
+MODEL is a ``save_pretrained`` folder or an official checkpoint. Outputs are JSON + PNG in ``--out``;
+a short table is printed. Exit code 1 when files were missing or unreadable (the rest is evaluated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _model(spec: str, device: str):
+    from .loading import load_vae
+
+    return load_vae(spec).eval().to(device)
+
+
+def _entries(paths: list[str]):
+    from .data import read_manifest
+
+    out = []
+    for p in paths:
+        out += read_manifest(p)
+    return out
+
+
+def _report_missing(missing: list[tuple[str, str]]) -> int:
+    for path, reason in missing:
+        print(f"  missing/unreadable: {path}: {reason}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+def cmd_recon(args) -> int:
+    from .eval.recon import METRICS, evaluate_reconstruction
+
+    model = _model(args.model, args.device) if args.model else None
+    report = evaluate_reconstruction(_entries(args.manifest), args.out, model=model, recon_dir=args.recon_dir,
+                                     plots=args.plots)  # fmt: skip
+    print(f"{'domain':<10} {'clips':>5} " + " ".join(f"{m:>9}" for m in METRICS))
+    for domain, s in report.summary.items():
+        cells = " ".join(f"{s[m]:>9.4f}" if m in s else f"{'-':>9}" for m in METRICS)
+        print(f"{domain:<10} {s['clips']:>5} {cells}")
+    print(f"per-file CSV, summary.json and mel PNGs in {args.out}")
+    return _report_missing(report.missing)
+
+
+def cmd_probe(args) -> int:
+    from .eval.plots import plot_probe_bars
+    from .eval.probe import clip_probe, frame_probe
+    from .eval.representations import extract
+    from .data import read_manifest
+
+    model = _model(args.model, args.device)
+    results, missing = [], []
+    for manifest in args.manifest:
+        entries = read_manifest(manifest)
+        task = Path(manifest).stem
+        for rep in args.rep:
+            feats, kept, skipped = extract(model, entries, rep)
+            missing += skipped
+            kept_entries = [entries[i] for i in kept]
+            splits = [e.extra.get("split") for e in kept_entries]
+            if all("frame_labels" in e.extra for e in kept_entries):
+                frame_labels = [list(map(str, e.extra["frame_labels"])) for e in kept_entries]
+                results.append(frame_probe(feats, frame_labels, splits, task, rep, seed=args.seed).to_dict())
+            labelled = [(f, e.label, s) for f, e, s in zip(feats, kept_entries, splits) if e.label is not None]
+            if labelled:
+                f, y, s = map(list, zip(*labelled))
+                results.append(clip_probe(f, y, s, task, rep, seed=args.seed).to_dict())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "probe.json").write_text(json.dumps(results, indent=2))
+    plot_probe_bars(results, out / "probe_accuracy.png")
+    print(f"{'task':<20} {'representation':<18} {'level':<6} {'accuracy':>9} {'chance':>7} {'train':>6} {'test':>5}")
+    for r in results:
+        print(f"{r['task']:<20} {r['representation']:<18} {r['level']:<6} {r['accuracy']:>9.3f} {r['chance']:>7.3f} "
+              f"{r['n_train']:>6} {r['n_test']:>5}")  # fmt: skip
+    return _report_missing(missing)
+
+
+def cmd_rank(args) -> int:
+    import torch
+
+    from .eval.analysis import components_for, effective_rank, explained_variance
+    from .eval.plots import plot_pca_curves
+    from .eval.representations import extract
+
+    model = _model(args.model, args.device)
+    entries = _entries(args.manifest)
+    rows, curves, missing = [], {}, []
+    for rep in args.rep:
+        feats, _, skipped = extract(model, entries, rep)
+        missing += skipped
+        x = torch.cat(feats)
+        curve = explained_variance(x)
+        curves[rep] = curve
+        rows.append({"representation": rep, "dim": x.shape[1], "frames": x.shape[0],
+                     "effective_rank": effective_rank(x), "pcs_90": components_for(curve, 0.90),
+                     "pcs_99": components_for(curve, 0.99)})  # fmt: skip
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rank.json").write_text(json.dumps({"rows": rows, "curves": {k: v.tolist() for k, v in curves.items()}}))
+    plot_pca_curves(curves, out / "pca_curve.png")
+    print(f"{'representation':<18} {'dim':>5} {'frames':>7} {'eff. rank':>9} {'PCs 90%':>8} {'PCs 99%':>8}")
+    for r in rows:
+        print(f"{r['representation']:<18} {r['dim']:>5} {r['frames']:>7} {r['effective_rank']:>9.1f} "
+              f"{r['pcs_90']:>8} {r['pcs_99']:>8}")  # fmt: skip
+    return _report_missing(missing)
+
+
+def cmd_fd(args) -> int:
+    import torch
+
+    from .eval.analysis import frechet_distance
+    from .eval.representations import extract
+
+    model = _model(args.model, args.device)
+    ref, _, miss_a = extract(model, _entries(args.ref), args.rep)
+    gen, _, miss_b = extract(model, _entries(args.gen), args.rep)
+    fd = frechet_distance(torch.cat(ref), torch.cat(gen))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"representation": args.rep, "frechet_distance": fd, "ref_clips": len(ref), "gen_clips": len(gen)}
+    (out / "fd.json").write_text(json.dumps(result, indent=2))
+    print(f"Fréchet distance ({args.rep}): {fd:.4f}  [{len(ref)} reference clips, {len(gen)} generated clips]")
+    return _report_missing(miss_a + miss_b)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="losatok", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    ev = sub.add_parser("eval", help="evaluate a tokenizer: recon | probe | rank | fd")
+    evs = ev.add_subparsers(dest="what", required=True)
+
+    def common(sp, model_required=True):
+        sp.add_argument("--model", required=model_required, help="save_pretrained folder or official checkpoint")
+        sp.add_argument("--out", required=True, help="output folder (JSON + PNG)")
+        sp.add_argument("--device", default="cpu", help="torch device")
+
+    r = evs.add_parser("recon", help="reconstruction metrics over a manifest")
+    r.add_argument("--manifest", action="append", required=True, help="manifest(s) of reference audio")
+    r.add_argument("--recon-dir", default=None, help="score existing reconstructions (same file names) instead")
+    r.add_argument("--plots", type=int, default=3, help="mel comparison PNGs for the first N files")
+    common(r, model_required=False)
+    r.set_defaults(func=cmd_recon)
+
+    pr = evs.add_parser("probe", help="linear probes (one task per labelled manifest)")
+    pr.add_argument("--manifest", action="append", required=True, help="labelled manifest = one task")
+    pr.add_argument("--rep", action="append", required=True, help="representation(s), e.g. mu, unified_emb")
+    pr.add_argument("--seed", type=int, default=0, help="split / classifier seed")
+    common(pr)
+    pr.set_defaults(func=cmd_probe)
+
+    rk = evs.add_parser("rank", help="effective rank and PCA curves (redundancy analysis)")
+    rk.add_argument("--manifest", action="append", required=True, help="manifest(s) of audio")
+    rk.add_argument("--rep", action="append", required=True, help="representation(s)")
+    common(rk)
+    rk.set_defaults(func=cmd_rank)
+
+    fd = evs.add_parser("fd", help="Fréchet distance between two sets of audio")
+    fd.add_argument("--ref", action="append", required=True, help="manifest(s) of reference audio")
+    fd.add_argument("--gen", action="append", required=True, help="manifest(s) of generated audio")
+    fd.add_argument("--rep", default="semantic_emb", help="embedding used (default: the semantic teacher)")
+    common(fd)
+    fd.set_defaults(func=cmd_fd)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

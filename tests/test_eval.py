@@ -1,0 +1,162 @@
+"""Evaluation: metrics with known answers, probes, redundancy analysis, Fréchet distance, CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+import soundfile as sf
+import torch
+
+from losatok_plugin.cli import main as cli
+from losatok_plugin.data import ManifestEntry, write_manifest
+from losatok_plugin.eval import mel_distance, pesq_wb, si_sdr, stft_distance, stoi
+from losatok_plugin.eval.analysis import components_for, effective_rank, explained_variance, frechet_distance
+from losatok_plugin.eval.probe import clip_probe
+from losatok_plugin.eval.recon import evaluate_reconstruction
+from losatok_plugin.eval.representations import REPRESENTATIONS, XaresEncoder, extract
+
+from .helpers import speechlike, synth_audio
+
+
+def test_si_sdr_known_values():
+    s = synth_audio(16000)[0].double()
+    assert si_sdr(s, s).item() > 100
+    n = torch.randn(16000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    s0, n0 = s - s.mean(), n - n.mean()
+    n0 = n0 - (n0 @ s0) / (s0 @ s0) * s0  # orthogonal to the (centred) signal
+    for c in (0.1, 0.5):
+        expected = 10 * math.log10((s0 @ s0).item() / (c**2 * (n0 @ n0).item()))
+        assert si_sdr(s0, s0 + c * n0).item() == pytest.approx(expected, abs=1e-3)
+        assert si_sdr(s0, 3.0 * (s0 + c * n0)).item() == pytest.approx(expected, abs=1e-3)  # scale-invariant
+    assert math.isnan(si_sdr(torch.zeros(1000), torch.ones(1000)).item())
+
+
+def test_spectral_distances_zero_on_identity_and_grow_with_noise():
+    x = synth_audio(16000)
+    assert mel_distance(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    assert stft_distance(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    small, big = x + 0.01 * torch.randn_like(x), x + 0.1 * torch.randn_like(x)
+    assert 0 < mel_distance(x, small).item() < mel_distance(x, big).item()
+    assert 0 < stft_distance(x, small).item() < stft_distance(x, big).item()
+
+
+def test_pesq_and_stoi_from_packages():
+    x = speechlike()
+    assert pesq_wb(x, x) > 4.4 and stoi(x, x) > 0.99
+    noisy = x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    assert pesq_wb(x, noisy) < 2.5 and stoi(x, noisy) < 0.95
+
+
+def test_effective_rank_and_pca_of_rank_k_matrix():
+    g = torch.Generator().manual_seed(0)
+    k, d = 7, 64
+    basis = torch.linalg.qr(torch.randn(d, k, generator=g, dtype=torch.float64))[0].T  # k orthonormal rows
+    coeffs = torch.linalg.qr(torch.randn(500, k, generator=g, dtype=torch.float64))[0]  # orthonormal columns
+    coeffs = coeffs - coeffs.mean(0)
+    x = coeffs @ basis
+    assert effective_rank(x) == pytest.approx(k, rel=0.05)
+    curve = explained_variance(x)
+    assert components_for(curve, 0.999) <= k and curve[k - 1] == pytest.approx(1.0)
+    assert effective_rank(torch.randn(2000, 16, generator=g)) > 15
+
+
+def test_frechet_distance_identity_and_shift():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(4000, 8, generator=g)
+    assert abs(frechet_distance(a, a)) < 1e-6
+    shift = torch.tensor([1.0, 2.0] + [0.0] * 6)
+    assert frechet_distance(a, a + shift) == pytest.approx(5.0, rel=1e-6)
+    b = torch.randn(4000, 8, generator=g)
+    assert frechet_distance(a, b) < 0.05 < frechet_distance(a, 2 * b)
+
+
+def test_xares_encoder_contract_up_to_ten_minutes(tiny_vae):
+    enc = XaresEncoder(tiny_vae, "mu")
+    assert (enc.sampling_rate, enc.output_dim, enc.hop_size_in_ms) == (16000, 16, 40)
+    out = enc(torch.randn(2, 16000) * 0.1)
+    assert out.shape == (2, 25, 16)
+    ten_min = 0.1 * torch.randn(1, 16000 * 600, generator=torch.Generator().manual_seed(0))
+    assert enc(ten_min).shape == (1, 15000, 16)
+    assert XaresEncoder(tiny_vae, "unified_emb").output_dim == 64
+    with pytest.raises(ValueError, match="unknown representation"):
+        XaresEncoder(tiny_vae, "latent")
+    assert "semantic_emb_low" in REPRESENTATIONS
+
+
+def _tone_task(folder, n_per_class: int = 12):
+    entries = []
+    g = torch.Generator().manual_seed(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for label, (lo, hi) in {"low": (150, 300), "high": (1500, 3000)}.items():
+        for i in range(n_per_class):
+            f = lo + (hi - lo) * torch.rand((), generator=g).item()
+            t = torch.arange(8000) / 16000
+            x = 0.3 * torch.sin(2 * math.pi * f * t) + 0.01 * torch.randn(8000, generator=g)
+            p = folder / f"{label}{i}.wav"
+            sf.write(str(p), x.numpy(), 16000)
+            entries.append(ManifestEntry(str(p), 0.5, "sound", label))
+    return entries
+
+
+def test_clip_probe_separates_tones(tiny_vae, tmp_path):
+    entries = _tone_task(tmp_path / "tones")
+    feats, kept, skipped = extract(tiny_vae, entries, "unified_emb", progress=False)
+    assert not skipped and len(kept) == 24
+    result = clip_probe(feats, [e.label for e in entries], [None] * 24, "tones", "unified_emb")
+    assert result.accuracy >= 0.85 and result.chance <= 0.6 and result.n_test == 8
+
+
+def test_recon_eval_reports_missing_silence_and_domains(tiny_vae, tmp_path):
+    sf.write(str(tmp_path / "speech.wav"), speechlike(2.0).numpy(), 16000)
+    sf.write(str(tmp_path / "silent.wav"), torch.zeros(16000).numpy(), 16000)
+    sf.write(str(tmp_path / "music.wav"), synth_audio(16000)[0].numpy(), 16000)
+    entries = [ManifestEntry(str(tmp_path / "speech.wav"), domain="speech"),
+               ManifestEntry(str(tmp_path / "silent.wav"), domain="speech"),
+               ManifestEntry(str(tmp_path / "music.wav"), domain="music"),
+               ManifestEntry(str(tmp_path / "gone.wav"), domain="sound")]  # fmt: skip
+    report = evaluate_reconstruction(entries, tmp_path / "out", model=tiny_vae, progress=False)
+    assert [p for p, _ in report.missing] == [str(tmp_path / "gone.wav")]
+    rows = {r["path"].split("/")[-1]: r for r in report.rows}
+    assert rows["silent.wav"]["si_sdr"] is None and rows["silent.wav"]["skipped"]["si_sdr"] == "silent reference"
+    assert rows["music.wav"]["skipped"]["pesq_wb"] == "speech only"
+    assert rows["speech.wav"]["stoi"] is not None
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())["summary"]  # allow_nan=False wrote it
+    assert set(summary) == {"all", "speech", "music"} and summary["speech"]["clips"] == 2
+    with (tmp_path / "out" / "per_file.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 3
+    assert list((tmp_path / "out" / "mel").glob("*.png"))
+
+
+def test_recon_eval_aligns_mismatched_lengths(tmp_path):
+    x = synth_audio(16000)[0]
+    sf.write(str(tmp_path / "a.wav"), x.numpy(), 16000)
+    (tmp_path / "rec").mkdir()
+    sf.write(str(tmp_path / "rec" / "a.wav"), x[:12000].numpy(), 16000)
+    with pytest.warns(UserWarning, match="aligned to the shorter"):
+        report = evaluate_reconstruction([ManifestEntry(str(tmp_path / "a.wav"))], tmp_path / "out",
+                                         recon_dir=tmp_path / "rec", progress=False)  # fmt: skip
+    assert report.rows[0]["seconds"] == 0.75 and report.rows[0]["si_sdr"] > 100
+
+
+def test_cli_eval_commands(tiny_vae, tmp_path, capsys):
+    model = tmp_path / "model"
+    tiny_vae.save_pretrained(model)
+    entries = _tone_task(tmp_path / "tones", n_per_class=6)
+    task = write_manifest(entries, tmp_path / "tones.jsonl")
+    broken = write_manifest(entries[:3] + [ManifestEntry(str(tmp_path / "nope.wav"))], tmp_path / "broken.jsonl")
+    assert cli(["eval", "recon", "--manifest", str(task), "--model", str(model), "--out", str(tmp_path / "r")]) == 0
+    assert "all" in capsys.readouterr().out
+    assert cli(["eval", "recon", "--manifest", str(broken), "--model", str(model), "--out", str(tmp_path / "r2")]) == 1
+    assert cli(["eval", "probe", "--manifest", str(task), "--model", str(model), "--rep", "mu", "--rep",
+                "unified_emb", "--out", str(tmp_path / "p")]) == 0  # fmt: skip
+    assert len(json.loads((tmp_path / "p" / "probe.json").read_text())) == 2
+    assert (tmp_path / "p" / "probe_accuracy.png").is_file()
+    assert cli(["eval", "rank", "--manifest", str(task), "--model", str(model), "--rep", "unified_emb", "--rep",
+                "mu", "--out", str(tmp_path / "k")]) == 0  # fmt: skip
+    assert (tmp_path / "k" / "pca_curve.png").is_file()
+    assert cli(["eval", "fd", "--ref", str(task), "--gen", str(task), "--model", str(model), "--out",
+                str(tmp_path / "f")]) == 0  # fmt: skip
+    assert abs(json.loads((tmp_path / "f" / "fd.json").read_text())["frechet_distance"]) < 1e-3
