@@ -160,3 +160,23 @@ def test_cli_eval_commands(tiny_vae, tmp_path, capsys):
     assert cli(["eval", "fd", "--ref", str(task), "--gen", str(task), "--model", str(model), "--out",
                 str(tmp_path / "f")]) == 0  # fmt: skip
     assert abs(json.loads((tmp_path / "f" / "fd.json").read_text())["frechet_distance"]) < 1e-3
+
+
+def test_frame_probe_on_frame_labels(tiny_vae, tmp_path):
+    """Frame labels (one per 40 ms): first half low tone, second half high tone, in every clip."""
+    from losatok_plugin.eval.probe import frame_probe
+
+    feats, labels = [], []
+    g = torch.Generator().manual_seed(0)
+    t = torch.arange(8000) / 16000
+    for i in range(10):
+        lo = 0.3 * torch.sin(2 * math.pi * (200 + 20 * i) * t)
+        hi = 0.3 * torch.sin(2 * math.pi * (2000 + 100 * i) * t)
+        x = torch.cat([lo, hi]) + 0.01 * torch.randn(16000, generator=g)
+        with torch.no_grad():
+            f = tiny_vae.encode_features(x[None])["acoustic_emb"][0]  # local (no attention across time)
+        feats.append(f)
+        labels.append(["low"] * (f.shape[0] // 2) + ["high"] * (f.shape[0] - f.shape[0] // 2))
+    splits = ["test" if i in (1, 5, 8) else "train" for i in range(10)]  # test tones inside the train range
+    result = frame_probe(feats, labels, splits, "halves", "acoustic_emb")
+    assert result.level == "frame" and result.n_test == 3 * 25 and result.accuracy > 0.9

@@ -81,7 +81,7 @@ def plot_probe_bars(results: list[dict], path: str | Path) -> Path:
     ax.set_xticks([i + width * (len(reps) - 1) / 2 for i in range(len(tasks))], tasks)
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy (black: majority class)")
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(len(reps), 4), frameon=False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
