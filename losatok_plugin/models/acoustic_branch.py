@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..nn.mel import MelSpectrogram
+from ..nn.mel import MelSpectrogram, reflect_pad_items
+
+WINDOW_TOKENS = 1500  # the acoustic STFT of long audio is computed 60 s at a time
 
 
 @dataclass
@@ -53,12 +55,23 @@ class AcousticBranch(nn.Module):
         """audio ``[B, N]`` -> natural-log mel magnitude ``[B, n_mels, 1 + N // hop]``."""
         return torch.log(torch.clamp(self.mel(audio), min=1e-7))
 
-    def embed(self, audio: torch.Tensor) -> torch.Tensor:
-        """audio ``[B, N]`` -> acoustic_emb ``[B, T, embed_dim]``."""
-        x = self.patch_embed(self.log_mel(audio).unsqueeze(1))  # [B, D, 1, T]
-        return self.norm(x.flatten(2).transpose(1, 2))
+    def embed(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """audio ``[B, N]`` (``lengths``: valid samples per item) -> acoustic_emb ``[B, T, embed_dim]``.
 
-    def forward(self, audio: torch.Tensor) -> AcousticOutput:
+        Computed in windows of ``WINDOW_TOKENS`` tokens from a once-padded signal: the frames are those
+        of one centred STFT over the whole clip, and memory does not grow with its length.
+        """
+        patch = self.patch_embed.kernel_size[1]
+        padded = reflect_pad_items(audio, self.mel.n_fft // 2, lengths)
+        n_tokens = (1 + audio.shape[-1] // self.mel.hop_length) // patch
+        out = []
+        for t0 in range(0, n_tokens, WINDOW_TOKENS):
+            t1 = min(t0 + WINDOW_TOKENS, n_tokens)
+            mel = torch.log(torch.clamp(self.mel.frames(padded, t0 * patch, t1 * patch), min=1e-7))
+            out.append(self.norm(self.patch_embed(mel.unsqueeze(1)).flatten(2).transpose(1, 2)))
+        return torch.cat(out, dim=1)
+
+    def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> AcousticOutput:
         """audio ``[B, N]`` -> high ``[B, T, embed_dim]`` and low ``[B, T, latent_dim]``."""
-        high = self.embed(audio)
+        high = self.embed(audio, lengths)
         return AcousticOutput(high=high, low=self.to_low(high))

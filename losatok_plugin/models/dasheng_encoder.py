@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from ..nn.attention import TransformerBlock
-from ..nn.mel import MelSpectrogram, power_to_db
+from ..nn.mel import MelSpectrogram, power_to_db, reflect_pad_items
+
+MEL_WINDOW_FRAMES = 6000  # STFTs of long audio are computed 60 s at a time (memory stays flat)
 
 
 class PatchEmbed(nn.Module):
@@ -82,9 +84,17 @@ class DashengEncoder(nn.Module):
         """Tokens per independent chunk, read from the positional embedding (252 officially)."""
         return self.time_pos_embed.shape[-1]
 
-    def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
-        """audio ``[B, N]`` -> BatchNorm-ed dB mel ``[B, n_mels, 1 + N // hop]``."""
-        db = power_to_db(self.front_end(audio), self.top_db, batch_global_floor=self.batch_global_db_floor)
+    def log_mel(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """audio ``[B, N]`` (``lengths``: valid samples per item) -> BatchNorm-ed dB mel ``[B, n_mels, 1 + N // hop]``."""
+        hop = self.front_end.hop_length
+        padded = reflect_pad_items(audio, self.front_end.n_fft // 2, lengths)
+        n_frames = 1 + audio.shape[-1] // hop
+        power = torch.cat(
+            [self.front_end.frames(padded, f0, min(f0 + MEL_WINDOW_FRAMES, n_frames))
+             for f0 in range(0, n_frames, MEL_WINDOW_FRAMES)], dim=-1,
+        )  # fmt: skip
+        valid = None if lengths is None else 1 + lengths // hop
+        db = power_to_db(power, self.top_db, batch_global_floor=self.batch_global_db_floor, valid_frames=valid)
         return self.init_bn(db)
 
     def forward_chunk(self, mel: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -97,12 +107,20 @@ class DashengEncoder(nn.Module):
             x = block(x, key_padding_mask)
         return self.norm(x)
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """audio: ``[B, N]`` float at 16 kHz -> semantic embedding ``[B, (1 + N // 160) // 4, D]``."""
-        mel = self.log_mel(audio)
+    def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """audio: ``[B, N]`` float at 16 kHz -> semantic embedding ``[B, (1 + N // 160) // 4, D]``.
+
+        ``lengths`` (``[B]`` valid samples) marks padding: padded tokens are masked out of attention
+        (valid outputs equal those of each item alone) and set to zero.
+        """
+        mel = self.log_mel(audio, lengths)
         b, f, frames = mel.shape
         chunk_frames = self.chunk_tokens * self.patch_time
         n_full = frames // chunk_frames
+        n_tokens = frames // self.patch_time
+        valid = None
+        if lengths is not None:
+            valid = ((1 + lengths // self.front_end.hop_length) // self.patch_time).to(mel.device)  # [B]
         outputs = []
         # Full chunks are independent: run up to ``chunks_per_batch`` of them as one batch (bigger
         # GEMMs, same numbers, bounded activation memory).
@@ -110,8 +128,25 @@ class DashengEncoder(nn.Module):
             k = min(self.chunks_per_batch, n_full - start)
             group = mel[..., start * chunk_frames : (start + k) * chunk_frames].reshape(b, f, k, chunk_frames)
             group = group.permute(0, 2, 1, 3).reshape(b * k, f, chunk_frames)
-            outputs.append(self.forward_chunk(group).reshape(b, k * self.chunk_tokens, self.embed_dim))
+            mask = self._chunk_mask(valid, start * self.chunk_tokens, k, self.chunk_tokens)
+            outputs.append(self.forward_chunk(group, mask).reshape(b, k * self.chunk_tokens, self.embed_dim))
         tail = mel[..., n_full * chunk_frames :]
         if tail.shape[-1] >= self.patch_time:  # a tail shorter than one patch yields no token
-            outputs.append(self.forward_chunk(tail))
-        return torch.cat(outputs, dim=1)
+            mask = self._chunk_mask(valid, n_full * self.chunk_tokens, 1, tail.shape[-1] // self.patch_time)
+            outputs.append(self.forward_chunk(tail, mask))
+        x = torch.cat(outputs, dim=1)
+        if valid is not None:
+            x = x * (torch.arange(n_tokens, device=x.device) < valid[:, None])[..., None].to(x.dtype)
+        return x
+
+    @staticmethod
+    def _chunk_mask(valid: torch.Tensor | None, first: int, k: int, length: int) -> torch.Tensor | None:
+        """Key-padding mask ``[B·k, length]`` (True = valid) for ``k`` chunks starting at token ``first``."""
+        if valid is None:
+            return None
+        pos = first + torch.arange(k * length, device=valid.device).view(k, length)  # [k, L]
+        mask = (pos[None] < valid[:, None, None]).reshape(-1, length)  # [B·k, L]
+        if bool(mask.all()):
+            return None
+        mask[~mask.any(dim=1)] = True  # fully padded chunks: attend anywhere (outputs are zeroed later)
+        return mask

@@ -52,6 +52,7 @@ class LoSATokFeatures(BaseOutput):
     semantic_emb_low: torch.Tensor
     acoustic_emb_low: torch.Tensor
     unified_emb_low: torch.Tensor
+    lengths: torch.Tensor | None = None  # [B] valid tokens per item (only when ``lengths`` was given)
 
 
 class LoSATokGaussian(DiagonalGaussianDistribution):
@@ -164,6 +165,9 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         )
         self.semantic_encoder.requires_grad_(False)
         self.semantic_encoder.eval()
+        # Long latents are decoded in windows (memory flat in length); see _decode_windows.
+        self.decode_window_frames = 750  # 30 s
+        self.decode_context_frames = 32
 
     # -- facade properties ------------------------------------------------------------------------
     @property
@@ -193,8 +197,8 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         """Shortest input (in samples at 16 kHz) that yields one latent frame."""
         return self._min_samples
 
-    def num_frames(self, num_samples: int) -> int:
-        """Latent frames T for an input of ``num_samples`` samples: ``(1 + N // 160) // 4``."""
+    def num_frames(self, num_samples: int | torch.Tensor) -> int | torch.Tensor:
+        """Latent frames T for an input of ``num_samples`` samples (int or ``[B]`` tensor): ``(1 + N // 160) // 4``."""
         return (1 + num_samples // self.config.semantic_hop) // self.config.semantic_patch_time
 
     def train(self, mode: bool = True) -> LoSATokVAE:
@@ -209,11 +213,28 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         x = prepare_waveform(audio, self.config.sampling_rate, self._min_samples, sampling_rate)
         return x.to(device=self.device, dtype=self.dtype)
 
+    def prepare_lengths(
+        self, lengths: torch.Tensor | np.ndarray | list[int], batch: int, n: int, sampling_rate: int | None = None
+    ) -> torch.Tensor:
+        """Validate per-item valid lengths (samples at the input rate) -> ``[B]`` int64 at 16 kHz."""
+        lengths = torch.as_tensor(lengths).reshape(-1)
+        if lengths.is_floating_point() or lengths.numel() != batch:
+            raise AudioInputError(f"lengths must be {batch} integers (samples per item), got {tuple(lengths.shape)}")
+        if sampling_rate is not None and int(sampling_rate) != self.config.sampling_rate:
+            lengths = torch.round(lengths.double() * self.config.sampling_rate / sampling_rate).long()
+        lengths = lengths.long().clamp(max=n)
+        if int(lengths.min()) < self._min_samples:
+            raise AudioInputError(
+                f"every item needs at least {self._min_samples} valid samples; got lengths {lengths.tolist()}"
+            )
+        return lengths
+
     def encode_features(
         self,
         audio: torch.Tensor | np.ndarray,
         sampling_rate: int | None = None,
         semantic_emb: torch.Tensor | None = None,
+        lengths: torch.Tensor | np.ndarray | list[int] | None = None,
     ) -> LoSATokFeatures:
         """All encoder representations of ``audio``.
 
@@ -222,24 +243,29 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             sampling_rate: rate of ``audio`` if not 16000 (resampled with torchaudio).
             semantic_emb: precomputed teacher features ``[B, T', D]`` (a feature cache); the frozen
                 semantic encoder is then skipped.
+            lengths: ``[B]`` valid samples per item of a zero-padded batch. Padding never changes the
+                valid outputs (each item is framed, normalised and attended as if alone); padded
+                frames are zero and ``features.lengths`` holds the valid token counts.
 
         Returns:
-            :class:`LoSATokFeatures`, every tensor ``[B, T, D]``.
+            :class:`LoSATokFeatures`, every tensor ``[B, T, D]``, T = (1 + N // 160) // 4.
         """
         x = self.prepare_audio(audio, sampling_rate)
+        if lengths is not None:
+            lengths = self.prepare_lengths(lengths, x.shape[0], x.shape[-1], sampling_rate).to(x.device)
         with torch.no_grad():
             if semantic_emb is None:
-                semantic_emb = self.semantic_encoder(x)
+                semantic_emb = self.semantic_encoder(x, lengths)
             else:
                 semantic_emb = semantic_emb.to(device=x.device, dtype=x.dtype)
             semantic_low = self.bottleneck.encode(semantic_emb)
-        acoustic = self.acoustic(x)
+        acoustic = self.acoustic(x, lengths)
         t = min(semantic_emb.shape[1], acoustic.high.shape[1])
         semantic_emb, semantic_low = semantic_emb[:, :t], semantic_low[:, :t]
         acoustic_high, acoustic_low = acoustic.high[:, :t], acoustic.low[:, :t]
         unified_low = acoustic_low + semantic_low
         params = self.gaussian(unified_low)
-        return LoSATokFeatures(
+        feats = dict(
             z=params.mu,
             mu=params.mu,
             logvar=params.logvar,
@@ -250,9 +276,18 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             acoustic_emb_low=acoustic_low,
             unified_emb_low=unified_low,
         )
+        if lengths is None:
+            return LoSATokFeatures(**feats)
+        tokens = torch.clamp(self.num_frames(lengths), max=t)
+        keep = (torch.arange(t, device=x.device) < tokens[:, None])[..., None].to(x.dtype)
+        return LoSATokFeatures(**{k: v * keep for k, v in feats.items()}, lengths=tokens)
 
     def encode(
-        self, audio: torch.Tensor | np.ndarray, return_dict: bool = True, sampling_rate: int | None = None
+        self,
+        audio: torch.Tensor | np.ndarray,
+        return_dict: bool = True,
+        sampling_rate: int | None = None,
+        lengths: torch.Tensor | np.ndarray | list[int] | None = None,
     ) -> AutoencoderKLOutput | tuple[LoSATokGaussian]:
         """Encode audio to the latent posterior.
 
@@ -260,13 +295,16 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             audio: ``[B, 1, N]`` (or ``[B, N]``) float audio at 16 kHz.
             return_dict: return an ``AutoencoderKLOutput`` (else a 1-tuple).
             sampling_rate: rate of ``audio`` if not 16000.
+            lengths: ``[B]`` valid samples per item of a padded batch (see :meth:`encode_features`);
+                ``latent_dist.lengths`` then holds the valid latent frames per item.
 
         Returns:
             ``latent_dist`` with ``.mean`` = mu ``[B, C, T]`` and ``.logvar`` ``[B, C, T]`` (clamped ±20).
         """
-        feats = self.encode_features(audio, sampling_rate)
+        feats = self.encode_features(audio, sampling_rate, lengths=lengths)
         params = torch.cat([feats.mu, feats.logvar], dim=-1).transpose(1, 2)
         dist = LoSATokGaussian(params)
+        dist.lengths = feats.lengths
         if not return_dict:
             return (dist,)
         return AutoencoderKLOutput(latent_dist=dist)
@@ -291,10 +329,28 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             raise AudioInputError("decode got latents with T = 0 frames")
         if not torch.isfinite(z).all():
             raise AudioInputError("latents contain NaN or inf")
-        audio = self.decoder(z.to(device=self.device, dtype=self.dtype)).unsqueeze(1)
+        audio = self._decode_windows(z.to(device=self.device, dtype=self.dtype)).unsqueeze(1)
         if not return_dict:
             return (audio,)
         return DecoderOutput(sample=audio)
+
+    def _decode_windows(self, z: torch.Tensor) -> torch.Tensor:
+        """Decode ``[B, C, T]`` in windows of ``decode_window_frames`` latent frames with
+        ``decode_context_frames`` of context each side, stitched exactly: the decoder's receptive field
+        (transposed conv, 13 convs of kernel 7 at 50 Hz, ISTFT overlap) spans about ±21 latent frames,
+        so with 32 frames of context every kept sample sees the same inputs as in one pass."""
+        t = z.shape[-1]
+        win, ctx = self.decode_window_frames, self.decode_context_frames
+        if t <= win + 2 * ctx:
+            return self.decoder(z)
+        hop = self.config.hop_length
+        out = z.new_empty(z.shape[0], t * hop)
+        for t0 in range(0, t, win):
+            t1 = min(t0 + win, t)
+            a, b = max(0, t0 - ctx), min(t, t1 + ctx)
+            piece = self.decoder(z[..., a:b])
+            out[:, t0 * hop : t1 * hop] = piece[:, (t0 - a) * hop : (t1 - a) * hop]
+        return out
 
     def forward(
         self,

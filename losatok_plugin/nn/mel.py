@@ -9,8 +9,24 @@ the model never needs them from a file.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 import torchaudio
 from torch import nn
+
+
+def reflect_pad_items(audio: torch.Tensor, pad: int, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Reflect-pad every item by ``pad`` at its own start and end, as ``torch.stft(center=True)`` does.
+
+    ``audio [B, N]`` -> ``[B, N + 2·pad]``. With ``lengths`` (valid samples per item), each item is
+    padded at its own end, so the STFT frames of a short item in a batch equal those of the item alone;
+    what follows an item's padding is zero.
+    """
+    if lengths is None:
+        return F.pad(audio[:, None], (pad, pad), mode="reflect")[:, 0]
+    out = audio.new_zeros(audio.shape[0], audio.shape[-1] + 2 * pad)
+    for b, n in enumerate(lengths.tolist()):
+        out[b, : n + 2 * pad] = F.pad(audio[b : b + 1, None, :n], (pad, pad), mode="reflect")[0, 0]
+    return out
 
 
 class MelSpectrogram(nn.Module):
@@ -50,6 +66,17 @@ class MelSpectrogram(nn.Module):
         )
         self.register_buffer("fb", fb, persistent=False)  # [n_freqs, n_mels]
 
+    def frames(self, padded: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        """Frames ``start..stop-1`` of the centred mel, from audio already padded by :func:`reflect_pad_items`
+        (``n_fft // 2`` each side): ``[B, N + n_fft] -> [B, n_mels, stop - start]``. Equal to
+        ``forward(audio)[..., start:stop]`` but touching only the samples those frames need."""
+        seg = padded[:, start * self.hop_length : (stop - 1) * self.hop_length + self.n_fft]
+        spec = torch.stft(seg, self.n_fft, self.hop_length, self.n_fft, self.window, center=False,
+                          normalized=False, onesided=True, return_complex=True).abs()  # fmt: skip
+        if self.power != 1.0:
+            spec = spec.pow(self.power)
+        return torch.matmul(spec.transpose(-1, -2), self.fb).transpose(-1, -2)
+
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """audio: ``[B, N]`` float -> mel ``[B, n_mels, 1 + N // hop]`` (power or magnitude)."""
         spec = torch.stft(
@@ -71,7 +98,11 @@ class MelSpectrogram(nn.Module):
 
 
 def power_to_db(
-    power: torch.Tensor, top_db: float, amin: float = 1e-10, batch_global_floor: bool = False
+    power: torch.Tensor,
+    top_db: float,
+    amin: float = 1e-10,
+    batch_global_floor: bool = False,
+    valid_frames: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``10·log10(max(x, amin))`` floored at ``max - top_db``.
 
@@ -80,13 +111,18 @@ def power_to_db(
         top_db: dynamic range kept below the maximum.
         batch_global_floor: take the maximum over the whole batch, as torchaudio's ``AmplitudeToDB``
             does for a 3-D input (the reference quirk). Default: per item (correct for batches).
+        valid_frames: ``[B]`` frames per item that are not padding; the maximum ignores the rest.
 
     Returns:
         ``[B, F, T]`` in dB.
     """
     db = 10.0 * torch.log10(torch.clamp(power, min=amin))
+    masked = db
+    if valid_frames is not None:
+        keep = torch.arange(db.shape[-1], device=db.device) < valid_frames[:, None].to(db.device)
+        masked = db.masked_fill(~keep[:, None, :], float("-inf"))
     if batch_global_floor:
-        peak = db.amax()
+        peak = masked.amax()
     else:
-        peak = db.amax(dim=(-2, -1), keepdim=True)
+        peak = masked.amax(dim=(-2, -1), keepdim=True)
     return torch.maximum(db, peak - top_db)
