@@ -1,11 +1,15 @@
 """The ``losatok`` command (also ``python -m losatok_plugin``). Each subcommand is one library call.
 
+    losatok info --model MODEL
+    losatok encode  audio.wav folder/ --out latents/ [--model MODEL] [--batch-size 8] [--device cuda] [--force]
+    losatok decode  latents/ --out wavs/            [--model MODEL]
+    losatok reconstruct audio.wav --out recon/      [--model MODEL]
     losatok eval recon --manifest test.jsonl --model MODEL --out eval/recon
     losatok eval probe --manifest task1.jsonl --manifest task2.jsonl --model MODEL --rep mu --rep unified_emb --out eval/probe
     losatok eval rank  --manifest speech.jsonl --model MODEL --rep semantic_emb --rep mu --out eval/rank
     losatok eval fd    --ref real.jsonl --gen generated.jsonl --model MODEL --rep semantic_emb --out eval/fd
 
-MODEL is a ``save_pretrained`` folder or an official checkpoint. Outputs are JSON + PNG in ``--out``;
+MODEL is a ``save_pretrained`` folder or an official checkpoint (default: the embedded model, when shipped). Outputs are JSON + PNG in ``--out``;
 a short table is printed. Exit code 1 when files were missing or unreadable (the rest is evaluated).
 """
 
@@ -17,10 +21,144 @@ import sys
 from pathlib import Path
 
 
-def _model(spec: str, device: str):
+EMBEDDED_MODEL = Path(__file__).parent / "pretrained" / "losatok-mini"
+
+
+def _model(spec: str | None, device: str):
     from .loading import load_vae
 
+    if spec is None:
+        if not (EMBEDDED_MODEL / "config.json").is_file():
+            raise SystemExit("no embedded model is shipped in this version: pass --model (a save_pretrained folder "
+                             "or an official checkpoint such as losatok_kl1e-2.pth)")  # fmt: skip
+        spec = str(EMBEDDED_MODEL)
     return load_vae(spec).eval().to(device)
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+
+def _files(inputs: list[str], suffixes: tuple[str, ...]) -> list[Path]:
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            out += sorted(q for q in p.rglob("*") if q.is_file() and q.name.lower().endswith(suffixes))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise SystemExit(f"no such file or folder: {p}")
+    if not out:
+        raise SystemExit(f"no input files found in {inputs}")
+    return out
+
+
+def _outputs(files: list[Path], out: Path, suffix: str, force: bool) -> tuple[list[Path], list[Path], int]:
+    """Output path per input; inputs whose output exists are dropped (unless --force) with a notice."""
+    out.mkdir(parents=True, exist_ok=True)
+    todo, targets, refused = [], [], 0
+    for f in files:
+        name = f.name[: -len(".latent.safetensors")] if f.name.endswith(".latent.safetensors") else f.stem
+        target = out / (name + suffix)
+        if target.exists() and not force:
+            print(f"  exists, not overwritten (use --force): {target}", file=sys.stderr)
+            refused += 1
+            continue
+        todo.append(f)
+        targets.append(target)
+    return todo, targets, refused
+
+
+def _encode_batches(model, files: list[Path], batch_size: int):
+    """Yield ``(file, latents [C, T], original_length)`` for audio files, encoded in padded batches."""
+    import warnings
+
+    import torch
+
+    from .data.audio_io import load_audio
+
+    for i in range(0, len(files), batch_size):
+        group = files[i : i + batch_size]
+        clips = []
+        for f in group:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                clips.append(load_audio(f, model.sampling_rate, warn_downmix=True))
+            for w in caught:
+                print(f"  notice: {w.message}", file=sys.stderr)
+        lengths = torch.tensor([c.shape[0] for c in clips])
+        batch = torch.zeros(len(clips), int(lengths.max()))
+        for j, c in enumerate(clips):
+            batch[j, : c.shape[0]] = c
+        with torch.inference_mode():
+            dist = model.encode(batch.to(model.device), lengths=lengths).latent_dist
+        for j, f in enumerate(group):
+            yield f, dist.mode()[j, :, : int(dist.lengths[j])].float().cpu(), int(lengths[j])
+
+
+def cmd_info(args) -> int:
+    model = _model(args.model, "cpu")
+    n = sum(p.numel() for p in model.parameters())
+    cfg = model.config
+    print(f"model            {args.model or EMBEDDED_MODEL}")
+    print(f"parameters       {n / 1e6:.2f} M (semantic encoder {sum(p.numel() for p in model.semantic_encoder.parameters()) / 1e6:.2f} M)")
+    print(f"sample rate      {cfg.sampling_rate} Hz, mono")
+    print(f"frame rate       {model.frame_rate:g} Hz (hop {cfg.hop_length} samples)")
+    print(f"latent           {cfg.latent_channels} channels (float, Gaussian mean)")
+    print(f"semantic width   {cfg.embed_dim}, depth {cfg.semantic_depth}; decoder width {cfg.decoder_dim}, depth {cfg.decoder_depth}")
+    return 0
+
+
+def cmd_encode(args) -> int:
+    from tqdm import tqdm
+
+    from .latent_file import SUFFIX, save_latents
+
+    model = _model(args.model, args.device)
+    files, targets, refused = _outputs(_files(args.inputs, AUDIO_SUFFIXES), Path(args.out), SUFFIX, args.force)
+    where = dict(zip(files, targets))
+    model_id = str(args.model or EMBEDDED_MODEL)
+    for f, z, n in tqdm(_encode_batches(model, files, args.batch_size), total=len(files), desc="encode", unit="file"):
+        save_latents(where[f], z, model, n, model_id=model_id)
+    print(f"encoded {len(files)} files to {args.out}" + (f"; {refused} skipped (exist)" if refused else ""))
+    return 1 if refused else 0
+
+
+def cmd_decode(args) -> int:
+    import soundfile as sf
+    import torch
+    from tqdm import tqdm
+
+    from .latent_file import SUFFIX, fit_length, load_latents
+
+    model = _model(args.model, args.device)
+    files, targets, refused = _outputs(_files(args.inputs, (SUFFIX,)), Path(args.out), ".wav", args.force)
+    for f, target in tqdm(list(zip(files, targets)), desc="decode", unit="file"):
+        lf = load_latents(f, model)
+        with torch.inference_mode():
+            audio = model.decode(lf.latents[None].to(model.device)).sample[0, 0].float().cpu()
+        sf.write(str(target), fit_length(audio, lf.original_length).clamp(-1, 1).numpy(), model.sampling_rate)
+    print(f"decoded {len(files)} files to {args.out}" + (f"; {refused} skipped (exist)" if refused else ""))
+    return 1 if refused else 0
+
+
+def cmd_reconstruct(args) -> int:
+    import soundfile as sf
+    import torch
+    from tqdm import tqdm
+
+    from .latent_file import fit_length
+
+    model = _model(args.model, args.device)
+    files, targets, refused = _outputs(_files(args.inputs, AUDIO_SUFFIXES), Path(args.out), ".wav", args.force)
+    where = dict(zip(files, targets))
+    for f, z, n in tqdm(_encode_batches(model, files, args.batch_size), total=len(files), desc="reconstruct",
+                        unit="file"):  # fmt: skip
+        with torch.inference_mode():
+            audio = model.decode(z[None].to(model.device)).sample[0, 0].float().cpu()
+        sf.write(str(where[f]), fit_length(audio, n).clamp(-1, 1).numpy(), model.sampling_rate)
+    print(f"reconstructed {len(files)} files to {args.out}" + (f"; {refused} skipped (exist)" if refused else ""))
+    return 1 if refused else 0
 
 
 def _entries(paths: list[str]):
@@ -137,6 +275,27 @@ def cmd_fd(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="losatok", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
+
+    def io_args(sp, what: str):
+        sp.add_argument("inputs", nargs="+", help=f"{what} files or folders (searched recursively)")
+        sp.add_argument("--out", required=True, help="output folder")
+        sp.add_argument("--model", default=None, help="save_pretrained folder or official checkpoint")
+        sp.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+        sp.add_argument("--batch-size", type=int, default=4, help="files encoded together (padded, with lengths)")
+        sp.add_argument("--force", action="store_true", help="overwrite existing outputs")
+
+    info = sub.add_parser("info", help="model size, frame rate, latent dimension")
+    info.add_argument("--model", default=None, help="save_pretrained folder or official checkpoint")
+    info.set_defaults(func=cmd_info)
+    enc = sub.add_parser("encode", help="audio files -> latent files (.latent.safetensors)")
+    io_args(enc, "audio (wav/flac/ogg)")
+    enc.set_defaults(func=cmd_encode)
+    dec = sub.add_parser("decode", help="latent files -> 16 kHz wav of the original length")
+    io_args(dec, "latent")
+    dec.set_defaults(func=cmd_decode)
+    rec = sub.add_parser("reconstruct", help="audio -> latents -> audio (wav)")
+    io_args(rec, "audio (wav/flac/ogg)")
+    rec.set_defaults(func=cmd_reconstruct)
     ev = sub.add_parser("eval", help="evaluate a tokenizer: recon | probe | rank | fd")
     evs = ev.add_subparsers(dest="what", required=True)
 

@@ -1,0 +1,121 @@
+"""The LoSATok latent file: one safetensors file per clip, with a versioned header.
+
+Tensor ``latents``: ``[C, T]`` (channels first, 25 Hz). Metadata (strings): ``format`` =
+``losatok-latents``, ``version``, ``model_id``, ``config_hash``, ``weights_hash``, ``sample_rate``,
+``frame_rate``, ``hop_length``, ``original_length`` (samples at ``sample_rate``), ``dtype``.
+Decoding restores exactly ``original_length`` samples. Unknown versions, files made by another model
+and corrupt files raise :class:`LatentFileError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+FORMAT = "losatok-latents"
+VERSION = 1
+SUFFIX = ".latent.safetensors"
+
+
+class LatentFileError(ValueError):
+    """A latent file is unreadable, of an unknown version, or does not belong to the given model."""
+
+
+def config_hash(model) -> str:
+    """Hash of the architecture config (public keys only)."""
+    cfg = {k: v for k, v in dict(model.config).items() if not k.startswith("_")}
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def weights_hash(model) -> str:
+    """Hash of the weights that turn latents into audio and of the latent head (cheap: no teacher)."""
+    cached = getattr(model, "_losatok_weights_hash", None)
+    if cached is not None:
+        return cached
+    h = hashlib.sha256()
+    for prefix in ("gaussian.", "decoder."):
+        for k, v in sorted(model.state_dict().items()):
+            if k.startswith(prefix):
+                h.update(k.encode())
+                h.update(v.detach().cpu().float().contiguous().numpy().tobytes())
+    model._losatok_weights_hash = h.hexdigest()[:16]
+    return model._losatok_weights_hash
+
+
+@dataclass
+class LatentFile:
+    latents: torch.Tensor  # [C, T]
+    meta: dict[str, str]
+
+    @property
+    def original_length(self) -> int:
+        return int(self.meta["original_length"])
+
+
+def save_latents(path: str | Path, latents: torch.Tensor, model, original_length: int, model_id: str = "") -> Path:
+    """Write ``latents [C, T]`` (or ``[1, C, T]``) for a clip of ``original_length`` samples, atomically."""
+    if latents.dim() == 3 and latents.shape[0] == 1:
+        latents = latents[0]
+    if latents.dim() != 2 or latents.shape[0] != model.config.latent_channels:
+        raise LatentFileError(f"latents must be [{model.config.latent_channels}, T], got {tuple(latents.shape)}")
+    meta = {
+        "format": FORMAT,
+        "version": str(VERSION),
+        "model_id": model_id,
+        "config_hash": config_hash(model),
+        "weights_hash": weights_hash(model),
+        "sample_rate": str(model.config.sampling_rate),
+        "frame_rate": str(model.frame_rate),
+        "hop_length": str(model.config.hop_length),
+        "original_length": str(int(original_length)),
+        "dtype": str(latents.dtype).replace("torch.", ""),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({"latents": latents.detach().cpu().contiguous()}, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+    return path
+
+
+def load_latents(path: str | Path, model=None) -> LatentFile:
+    """Read a latent file; with ``model``, check that the file was made by that model."""
+    path = Path(path)
+    if not path.is_file():
+        raise LatentFileError(f"latent file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if "latents" not in f.keys():
+                raise LatentFileError(f"{path} holds no 'latents' tensor")
+            latents = f.get_tensor("latents")
+    except (SafetensorError, OSError, ValueError) as e:
+        if isinstance(e, LatentFileError):
+            raise
+        raise LatentFileError(f"{path} is not a readable latent file: {e}") from None
+    if meta.get("format") != FORMAT:
+        raise LatentFileError(f"{path} is not a LoSATok latent file (format {meta.get('format')!r})")
+    if meta.get("version") != str(VERSION):
+        raise LatentFileError(f"{path} has latent-file version {meta.get('version')!r}; this package reads {VERSION}")
+    if model is not None:
+        for key, ours in (("config_hash", config_hash(model)), ("weights_hash", weights_hash(model))):
+            if meta.get(key) != ours:
+                raise LatentFileError(
+                    f"{path} was made by another model ({key} {meta.get(key)} != {ours}; model_id "
+                    f"{meta.get('model_id')!r}): decode it with that model"
+                )
+    return LatentFile(latents, meta)
+
+
+def fit_length(audio: torch.Tensor, n: int) -> torch.Tensor:
+    """Trim or zero-pad the last dimension to exactly ``n`` samples."""
+    if audio.shape[-1] >= n:
+        return audio[..., :n]
+    return torch.nn.functional.pad(audio, (0, n - audio.shape[-1]))
