@@ -62,6 +62,10 @@ class LoSATokConfig:
     # Fixed by the design; stored so that pipelines can read them from config.json.
     audio_channels: int = 1
     hop_length: int = 640
+    # The frozen teacher: "dasheng" (MiDashengLM / Dasheng, the sizes above) or a transformers encoder
+    # ("whisper", "hubert", "wavlm", "wav2vec2") built from ``semantic_encoder_hf_config``.
+    semantic_encoder_type: str = "dasheng"
+    semantic_encoder_hf_config: dict | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -103,6 +107,11 @@ class LoSATokConfig:
             raise ConfigError("LoSATok is mono: audio_channels must be 1")
         if self.istft_n_fft < self.istft_hop or (self.istft_n_fft - self.istft_hop) % 2:
             raise ConfigError("istft_n_fft - istft_hop must be a non-negative even number")
+        kinds = ("dasheng", "whisper", "hubert", "wavlm", "wav2vec2")
+        if self.semantic_encoder_type not in kinds:
+            raise ConfigError(f"semantic_encoder_type {self.semantic_encoder_type!r} is not one of {kinds}")
+        if (self.semantic_encoder_type != "dasheng") != (self.semantic_encoder_hf_config is not None):
+            raise ConfigError("semantic_encoder_hf_config is required for (and only for) transformers teachers")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

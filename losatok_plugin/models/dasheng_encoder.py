@@ -65,6 +65,7 @@ class DashengEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.embed_dim = embed_dim
+        self._sample_rate = sample_rate
         self.patch_time = patch_time
         self.top_db = top_db
         self.chunks_per_batch = 4
@@ -78,6 +79,16 @@ class DashengEncoder(nn.Module):
         self.freq_pos_embed = nn.Parameter(torch.randn(1, embed_dim, 1, 1) * 0.02)
         self.blocks = nn.ModuleList([TransformerBlock(embed_dim, num_heads, mlp_ratio) for _ in range(depth)])
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+
+    @property
+    def output_dim(self) -> int:
+        """Width D of the output (the teacher interface)."""
+        return self.embed_dim
+
+    @property
+    def sample_rate(self) -> int:
+        """Input sample rate in Hz."""
+        return self._sample_rate
 
     @property
     def chunk_tokens(self) -> int:

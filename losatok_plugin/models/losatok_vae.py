@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.autoencoders.vae import DecoderOutput, DiagonalGaussianDistribution
 from diffusers.models.modeling_outputs import AutoencoderKLOutput
@@ -27,9 +28,10 @@ from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 
 from ..audio import AudioInputError, prepare_waveform
-from ..configuration import LoSATokConfig
+from ..configuration import ConfigError, LoSATokConfig
 from .acoustic_branch import AcousticBranch
 from .dasheng_encoder import DashengEncoder
+from .hf_teachers import HFTeacher
 from .semantic_bottleneck import SemanticBottleneck
 from .vae_head import GaussianHead
 from .vocos_decoder import VocosDecoder
@@ -78,6 +80,30 @@ class LoSATokGaussian(DiagonalGaussianDistribution):
         )
 
 
+def build_semantic_encoder(cfg: LoSATokConfig) -> nn.Module:
+    """The frozen teacher named by the config: ``[B, N], lengths -> [B, T, embed_dim]``."""
+    if cfg.semantic_encoder_type != "dasheng":
+        teacher = HFTeacher(cfg.semantic_encoder_type, cfg.semantic_encoder_hf_config)
+        if teacher.output_dim != cfg.embed_dim:
+            raise ConfigError(f"embed_dim {cfg.embed_dim} != {cfg.semantic_encoder_type} width {teacher.output_dim}")
+        return teacher
+    return DashengEncoder(
+        embed_dim=cfg.embed_dim,
+        depth=cfg.semantic_depth,
+        num_heads=cfg.semantic_num_heads,
+        mlp_ratio=cfg.semantic_mlp_ratio,
+        sample_rate=cfg.sampling_rate,
+        n_fft=cfg.semantic_n_fft,
+        hop_length=cfg.semantic_hop,
+        n_mels=cfg.semantic_n_mels,
+        f_max=cfg.semantic_f_max,
+        top_db=cfg.semantic_top_db,
+        patch_time=cfg.semantic_patch_time,
+        chunk_tokens=cfg.semantic_chunk_tokens,
+        batch_global_db_floor=cfg.semantic_batch_global_db_floor,
+    )
+
+
 class LoSATokVAE(ModelMixin, ConfigMixin):
     """LoSATok: 16 kHz mono audio ↔ 128-d latents at 25 Hz, with semantic features on the side.
 
@@ -118,24 +144,12 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         istft_hop: int = 320,
         audio_channels: int = 1,
         hop_length: int = 640,
+        semantic_encoder_type: str = "dasheng",
+        semantic_encoder_hf_config: dict | None = None,
     ) -> None:
         super().__init__()
         cfg = LoSATokConfig.from_dict({k: v for k, v in locals().items() if k not in ("self", "__class__")})
-        self.semantic_encoder = DashengEncoder(
-            embed_dim=cfg.embed_dim,
-            depth=cfg.semantic_depth,
-            num_heads=cfg.semantic_num_heads,
-            mlp_ratio=cfg.semantic_mlp_ratio,
-            sample_rate=cfg.sampling_rate,
-            n_fft=cfg.semantic_n_fft,
-            hop_length=cfg.semantic_hop,
-            n_mels=cfg.semantic_n_mels,
-            f_max=cfg.semantic_f_max,
-            top_db=cfg.semantic_top_db,
-            patch_time=cfg.semantic_patch_time,
-            chunk_tokens=cfg.semantic_chunk_tokens,
-            batch_global_db_floor=cfg.semantic_batch_global_db_floor,
-        )
+        self.semantic_encoder = build_semantic_encoder(cfg)
         self.bottleneck = SemanticBottleneck(cfg.embed_dim, cfg.latent_channels, cfg.bottleneck_hidden_dim)
         self.acoustic = AcousticBranch(
             embed_dim=cfg.embed_dim,

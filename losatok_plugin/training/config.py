@@ -65,12 +65,20 @@ class SemboStageConfig:
     """Stage 1: train the Semantic Bottleneck on frozen teacher features."""
 
     model: LoSATokConfig = field(default_factory=LoSATokConfig)
-    teacher: str = ""  # LoSATokVAE folder or official checkpoint holding the teacher; "" = random (tests)
+    teacher: str = ""  # where the teacher's weights are; "" = random (tests)
+    teacher_type: str = "midashenglm"  # registry name (losatok_plugin.teachers.TEACHERS)
     recon_weight: float = 1000.0  # λ on the cosine reconstruction term (paper 1e3)
     relation_weight: float = 1.0  # 0 trains without the time-relation loss (ablation)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3))
     run: RunConfig = field(default_factory=RunConfig)
+
+
+    def __post_init__(self) -> None:
+        from ..teachers import TEACHERS
+
+        if self.teacher_type not in TEACHERS:
+            raise ConfigError(f"unknown teacher_type {self.teacher_type!r}; known teachers: {', '.join(TEACHERS)}")
 
 
 @dataclass

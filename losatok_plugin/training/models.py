@@ -23,20 +23,49 @@ def _copy(dst: torch.nn.Module, src: torch.nn.Module, name: str, strict: bool) -
     return True
 
 
+TEACHER_FIELDS = ("embed_dim", "semantic_depth", "semantic_num_heads", "semantic_chunk_tokens",
+                  "semantic_encoder_type", "semantic_encoder_hf_config")  # fmt: skip
+
+
+def _with_teacher(model_cfg: LoSATokConfig, fields: dict) -> LoSATokConfig:
+    changed = {k: v for k, v in fields.items() if k in TEACHER_FIELDS and getattr(model_cfg, k) != v}
+    if changed:
+        print(f"[losatok] model config follows the teacher: {sorted(changed)}", flush=True)
+    return LoSATokConfig.from_dict({**model_cfg.to_dict(), **changed})
+
+
 def build_stage_model(
-    model_cfg: LoSATokConfig, source: str, frozen: tuple[str, ...], optional: tuple[str, ...] = ()
+    model_cfg: LoSATokConfig,
+    source: str,
+    frozen: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+    teacher_type: str | None = None,
 ) -> LoSATokVAE:
     """A ``LoSATokVAE`` of ``model_cfg`` sizes with submodules copied from ``source``.
 
     Args:
-        model_cfg: sizes of the model to train.
-        source: LoSATokVAE folder or official checkpoint ("" = random initialisation, for tests).
+        model_cfg: sizes of the model to train (teacher fields follow the loaded teacher).
+        source: LoSATokVAE folder or official checkpoint, or with ``teacher_type`` a teacher of the
+            registry (``losatok_plugin.teachers``); "" = random initialisation (tests).
         frozen: submodules that must be copied (shapes must match) and are frozen.
         optional: submodules copied when their shapes match (fine-tuning), else left at random init.
+        teacher_type: registry name of the teacher at ``source`` (stage 1); None: ``source`` is a
+            LoSATokVAE whose teacher (and SemBo) are taken.
     """
+    if source and teacher_type is not None and teacher_type != "midashenglm":
+        from ..teachers import load_teacher, teacher_model_config
+
+        teacher = load_teacher(teacher_type, source)
+        model = LoSATokVAE(**_with_teacher(model_cfg, teacher_model_config(teacher)).to_dict())
+        model.semantic_encoder.load_state_dict(teacher.state_dict())
+        for name in frozen:
+            getattr(model, name).requires_grad_(False)
+        return model
+    src = load_vae(source) if source else None
+    if src is not None:
+        model_cfg = _with_teacher(model_cfg, dict(src.config))
     model = LoSATokVAE(**model_cfg.to_dict())
-    if source:
-        src = load_vae(source)
+    if src is not None:
         for name in frozen:
             _copy(getattr(model, name), getattr(src, name), name, strict=True)
         for name in optional:

@@ -53,7 +53,7 @@ def train_sembo(cfg: SemboStageConfig, resume: bool = False) -> Path:
     """Run stage 1 to ``cfg.run.max_steps`` (or until SIGINT/SIGTERM); returns the export folder."""
     trainer = Trainer(cfg.run, cfg)
     acc = trainer.accelerator
-    vae = build_stage_model(cfg.model, cfg.teacher, frozen=("semantic_encoder",))
+    vae = build_stage_model(cfg.model, cfg.teacher, frozen=("semantic_encoder",), teacher_type=cfg.teacher_type)
     teacher = vae.semantic_encoder.to(acc.device).eval()
     bottleneck = vae.bottleneck
     loader, dataset = make_loader(cfg, vae.hop_length, vae.sampling_rate, need_audio=False)
