@@ -1,6 +1,7 @@
 """The ``losatok`` command (also ``python -m losatok_plugin``). Each subcommand is one library call.
 
     losatok info --model MODEL
+    losatok teachers                      # semantic teachers known by name (training configs, eval fd)
     losatok encode  audio.wav folder/ --out latents/ [--model MODEL] [--batch-size 8] [--device cuda] [--force]
     losatok decode  latents/ --out wavs/            [--model MODEL]
     losatok reconstruct audio.wav --out recon/      [--model MODEL]
@@ -94,6 +95,13 @@ def _encode_batches(model, files: list[Path], batch_size: int):
             dist = model.encode(batch.to(model.device), lengths=lengths).latent_dist
         for j, f in enumerate(group):
             yield f, dist.mode()[j, :, : int(dist.lengths[j])].float().cpu(), int(lengths[j])
+
+
+def cmd_teachers(args) -> int:  # noqa: ARG001
+    from .teachers import TEACHERS
+
+    print("\n".join(TEACHERS))
+    return 0
 
 
 def cmd_info(args) -> int:
@@ -254,15 +262,38 @@ def cmd_rank(args) -> int:
     return _report_missing(missing)
 
 
+def _teacher_features(teacher, entries, device: str):
+    import torch
+
+    from .data.audio_io import AudioReadError, load_audio
+
+    feats, missing = [], []
+    for e in entries:
+        try:
+            with torch.inference_mode():
+                feats.append(teacher(load_audio(e.path)[None].to(device))[0].float().cpu())
+        except (AudioReadError, ValueError) as err:
+            missing.append((e.path, str(err)))
+    return feats, None, missing
+
+
 def cmd_fd(args) -> int:
     import torch
 
     from .eval.analysis import frechet_distance
     from .eval.representations import extract
 
-    model = _model(args.model, args.device)
-    ref, _, miss_a = extract(model, _entries(args.ref), args.rep)
-    gen, _, miss_b = extract(model, _entries(args.gen), args.rep)
+    if args.teacher:  # any registry teacher as the embedding
+        from .teachers import load_teacher
+
+        teacher = load_teacher(args.teacher_type, args.teacher).to(args.device)
+        ref, _, miss_a = _teacher_features(teacher, _entries(args.ref), args.device)
+        gen, _, miss_b = _teacher_features(teacher, _entries(args.gen), args.device)
+        args.rep = f"{args.teacher_type} teacher"
+    else:
+        model = _model(args.model, args.device)
+        ref, _, miss_a = extract(model, _entries(args.ref), args.rep)
+        gen, _, miss_b = extract(model, _entries(args.gen), args.rep)
     fd = frechet_distance(torch.cat(ref), torch.cat(gen))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -284,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--batch-size", type=int, default=4, help="files encoded together (padded, with lengths)")
         sp.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
+    tch = sub.add_parser("teachers", help="list the semantic teachers known by name")
+    tch.set_defaults(func=cmd_teachers)
     info = sub.add_parser("info", help="model size, frame rate, latent dimension")
     info.add_argument("--model", default=None, help="save_pretrained folder or official checkpoint")
     info.set_defaults(func=cmd_info)
@@ -328,7 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     fd.add_argument("--ref", action="append", required=True, help="manifest(s) of reference audio")
     fd.add_argument("--gen", action="append", required=True, help="manifest(s) of generated audio")
     fd.add_argument("--rep", default="semantic_emb", help="embedding used (default: the semantic teacher)")
-    common(fd)
+    fd.add_argument("--teacher", default=None, help="use a registry teacher at this path instead of --model")
+    fd.add_argument("--teacher-type", default="midashenglm", help="registry name (see `losatok teachers`)")
+    common(fd, model_required=False)
     fd.set_defaults(func=cmd_fd)
     return p
 

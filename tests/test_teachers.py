@@ -103,3 +103,22 @@ def test_sembo_stage_with_a_transformers_teacher(tmp_path):
     assert vae.config.semantic_encoder_type == "hubert" and vae.config.embed_dim == 32
     with pytest.raises(Exception, match="known teachers"):
         load_dataclass(SemboStageConfig, {"teacher_type": "beats"})
+
+
+def test_cli_lists_teachers_and_uses_one_for_fd(tmp_path, capsys):
+    from losatok_plugin.cli import main as cli
+    from losatok_plugin.data import build_manifest, write_manifest
+
+    from .helpers import write_corpus
+
+    assert cli(["teachers"]) == 0
+    assert "wav2vec2" in capsys.readouterr().out
+    save_tiny("wav2vec2", tmp_path / "w2v")
+    write_corpus(tmp_path / "audio", n=3, seconds=1.0)
+    m = write_manifest(build_manifest(tmp_path / "audio", progress=False)[0], tmp_path / "m.jsonl")
+    assert cli(["eval", "fd", "--ref", str(m), "--gen", str(m), "--teacher", str(tmp_path / "w2v"),
+                "--teacher-type", "wav2vec2", "--out", str(tmp_path / "fd")]) == 0  # fmt: skip
+    assert "wav2vec2 teacher" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="known teachers"):
+        cli(["eval", "fd", "--ref", str(m), "--gen", str(m), "--teacher", "x", "--teacher-type", "beats",
+             "--out", str(tmp_path / "fd2")])  # fmt: skip
