@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/python recipes/demo.py --out demo_outputs
 
 test: $(STAMP)
+	$(BIN)/ruff check losatok_plugin recipes tests
 	$(BIN)/python -m pytest -q tests
 
 test-slow: $(STAMP)

@@ -21,7 +21,6 @@ import json
 import sys
 from pathlib import Path
 
-
 EMBEDDED_MODEL = Path(__file__).parent / "pretrained" / "losatok-mini"
 
 
@@ -199,10 +198,10 @@ def cmd_recon(args) -> int:
 
 
 def cmd_probe(args) -> int:
+    from .data import read_manifest
     from .eval.plots import plot_probe_bars
     from .eval.probe import clip_probe, frame_probe
     from .eval.representations import extract
-    from .data import read_manifest
 
     model = _model(args.model, args.device)
     results, missing = [], []

@@ -194,7 +194,7 @@ def test_sigterm_saves_and_resume_continues(tmp_path, corpus):
     resume = _run_cli(["sembo", "--config", str(cfg_path), "--resume", f"run.max_steps={last_logged + 3}"])
     log = resume.communicate(timeout=300)[0]
     assert resume.returncode == 0, log
-    assert f"resumed from" in log and f"at step {last_logged}" in log
+    assert "resumed from" in log and f"at step {last_logged}" in log
     steps = [r["step"] for r in metrics(out)]
     assert steps[-4:] == [last_logged, last_logged + 1, last_logged + 2, last_logged + 3]
     assert steps.count(last_logged + 1) == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import soundfile as sf
 import torch
@@ -76,7 +76,7 @@ class AudioCropDataset(Dataset):
         return len(self.items)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor | int]:
-        for attempt in range(10):
+        for _attempt in range(10):
             try:
                 return self._load(i)
             except AudioReadError as err:  # decodable header, corrupt data: warn and take another file

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.autoencoders.vae import DecoderOutput, DiagonalGaussianDistribution
 from diffusers.models.modeling_outputs import AutoencoderKLOutput
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
+from torch import nn
 
 from ..audio import AudioInputError, prepare_waveform
 from ..configuration import ConfigError, LoSATokConfig
