@@ -53,9 +53,20 @@ def _files(inputs: list[str], suffixes: tuple[str, ...]) -> list[Path]:
     return out
 
 
+def _writable(out: Path) -> None:
+    """Create the output folder (parents too) and check that files can be written in it."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".losatok_write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise SystemExit(f"cannot write to output folder {out}: {e.strerror or e}") from None
+
+
 def _outputs(files: list[Path], out: Path, suffix: str, force: bool) -> tuple[list[Path], list[Path], int]:
     """Output path per input; inputs whose output exists are dropped (unless --force) with a notice."""
-    out.mkdir(parents=True, exist_ok=True)
+    _writable(out)
     todo, targets, refused = [], [], 0
     for f in files:
         name = f.name[: -len(".latent.safetensors")] if f.name.endswith(".latent.safetensors") else f.stem
@@ -69,23 +80,36 @@ def _outputs(files: list[Path], out: Path, suffix: str, force: bool) -> tuple[li
     return todo, targets, refused
 
 
-def _encode_batches(model, files: list[Path], batch_size: int):
-    """Yield ``(file, latents [C, T], original_length)`` for audio files, encoded in padded batches."""
+def _encode_batches(model, files: list[Path], batch_size: int, failures: list[tuple[Path, str]]):
+    """Yield ``(file, latents [C, T], original_length)`` for audio files, encoded in padded batches.
+
+    Unreadable, empty and too-short files are appended to ``failures`` (path, reason) and skipped.
+    """
     import warnings
 
     import torch
 
-    from .data.audio_io import load_audio
+    from .data.audio_io import AudioReadError, load_audio
 
     for i in range(0, len(files), batch_size):
-        group = files[i : i + batch_size]
-        clips = []
-        for f in group:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                clips.append(load_audio(f, model.sampling_rate, warn_downmix=True))
+        group, clips = [], []
+        for f in files[i : i + batch_size]:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    clip = load_audio(f, model.sampling_rate, warn_downmix=True)
+            except AudioReadError as e:
+                failures.append((f, str(e)))
+                continue
             for w in caught:
                 print(f"  notice: {w.message}", file=sys.stderr)
+            if clip.shape[0] < model.min_samples:
+                failures.append((f, f"too short: {clip.shape[0]} samples, one latent frame needs {model.min_samples}"))
+                continue
+            group.append(f)
+            clips.append(clip)
+        if not clips:
+            continue
         lengths = torch.tensor([c.shape[0] for c in clips])
         batch = torch.zeros(len(clips), int(lengths.max()))
         for j, c in enumerate(clips):
@@ -125,10 +149,13 @@ def cmd_encode(args) -> int:
     files, targets, refused = _outputs(_files(args.inputs, AUDIO_SUFFIXES), Path(args.out), SUFFIX, args.force)
     where = dict(zip(files, targets))
     model_id = str(args.model or EMBEDDED_MODEL)
-    for f, z, n in tqdm(_encode_batches(model, files, args.batch_size), total=len(files), desc="encode", unit="file"):
+    failures: list[tuple[Path, str]] = []
+    done = 0
+    for f, z, n in tqdm(_encode_batches(model, files, args.batch_size, failures), total=len(files), desc="encode",
+                        unit="file"):  # fmt: skip
         save_latents(where[f], z, model, n, model_id=model_id)
-    print(f"encoded {len(files)} files to {args.out}" + (f"; {refused} skipped (exist)" if refused else ""))
-    return 1 if refused else 0
+        done += 1
+    return _summary("encoded", done, args.out, refused, failures)
 
 
 def cmd_decode(args) -> int:
@@ -139,14 +166,20 @@ def cmd_decode(args) -> int:
     from .latent_file import SUFFIX, fit_length, load_latents
 
     model = _model(args.model, args.device)
+    from .latent_file import LatentFileError
+
     files, targets, refused = _outputs(_files(args.inputs, (SUFFIX,)), Path(args.out), ".wav", args.force)
+    failures: list[tuple[Path, str]] = []
     for f, target in tqdm(list(zip(files, targets)), desc="decode", unit="file"):
-        lf = load_latents(f, model)
+        try:
+            lf = load_latents(f, model)
+        except LatentFileError as e:
+            failures.append((f, str(e)))
+            continue
         with torch.inference_mode():
             audio = model.decode(lf.latents[None].to(model.device)).sample[0, 0].float().cpu()
         sf.write(str(target), fit_length(audio, lf.original_length).clamp(-1, 1).numpy(), model.sampling_rate)
-    print(f"decoded {len(files)} files to {args.out}" + (f"; {refused} skipped (exist)" if refused else ""))
-    return 1 if refused else 0
+    return _summary("decoded", len(files) - len(failures), args.out, refused, failures)
 
 
 def cmd_reconstruct(args) -> int:
@@ -159,13 +192,24 @@ def cmd_reconstruct(args) -> int:
     model = _model(args.model, args.device)
     files, targets, refused = _outputs(_files(args.inputs, AUDIO_SUFFIXES), Path(args.out), ".wav", args.force)
     where = dict(zip(files, targets))
-    for f, z, n in tqdm(_encode_batches(model, files, args.batch_size), total=len(files), desc="reconstruct",
-                        unit="file"):  # fmt: skip
+    failures: list[tuple[Path, str]] = []
+    done = 0
+    for f, z, n in tqdm(_encode_batches(model, files, args.batch_size, failures), total=len(files),
+                        desc="reconstruct", unit="file"):  # fmt: skip
         with torch.inference_mode():
             audio = model.decode(z[None].to(model.device)).sample[0, 0].float().cpu()
         sf.write(str(where[f]), fit_length(audio, n).clamp(-1, 1).numpy(), model.sampling_rate)
-    print(f"reconstructed {len(files)} files to {args.out}" + (f"; {refused} skipped (exist)" if refused else ""))
-    return 1 if refused else 0
+        done += 1
+    return _summary("reconstructed", done, args.out, refused, failures)
+
+
+def _summary(verb: str, done: int, out: str, refused: int, failures: list[tuple[Path, str]]) -> int:
+    """Print what happened; exit code 1 when any input was not processed."""
+    for f, reason in failures:
+        print(f"  failed: {f}: {reason}", file=sys.stderr)
+    extra = (f"; {refused} skipped (exist)" if refused else "") + (f"; {len(failures)} failed" if failures else "")
+    print(f"{verb} {done} files to {out}{extra}")
+    return 1 if refused or failures else 0
 
 
 def _entries(paths: list[str]):

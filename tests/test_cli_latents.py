@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -94,3 +96,37 @@ def test_latent_file_errors(tiny_vae, tmp_path):
         load_latents(tmp_path / f"bad{SUFFIX}")
     with pytest.raises(LatentFileError, match=r"\[16, T\]"):
         save_latents(tmp_path / f"y{SUFFIX}", torch.randn(8, 10), tiny_vae, 6400)
+
+
+def test_bad_inputs_are_reported_and_good_ones_processed(model_dir, tmp_path, capsys):
+    folder = tmp_path / "in"
+    write_inputs(folder)
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "notes.wav").write_text("this is text, not audio")
+    sf.write(str(folder / "tiny.wav"), np.zeros(160, dtype="float32"), 16000)  # 0.01 s
+    out = tmp_path / "deep" / "new" / "lat"  # missing output folders are created
+    assert cli(["encode", str(folder), "--out", str(out), "--model", str(model_dir), "--batch-size", "2"]) == 1
+    err = capsys.readouterr().err
+    for name in ("empty.wav", "notes.wav", "tiny.wav"):
+        assert f"failed: {folder / name}" in err
+    assert "too short: 160 samples" in err
+    assert sorted(p.name for p in out.iterdir()) == [f"a{SUFFIX}", f"b{SUFFIX}", f"c{SUFFIX}"]
+    (out / f"x{SUFFIX}").write_bytes(b"corrupt")
+    assert cli(["decode", str(out), "--out", str(tmp_path / "wav"), "--model", str(model_dir)]) == 1
+    assert "not a readable latent file" in capsys.readouterr().err
+    assert len(list((tmp_path / "wav").glob("*.wav"))) == 3
+
+
+def test_read_only_output_location_is_a_clear_error(model_dir, tmp_path):
+    import os
+
+    write_inputs(tmp_path / "in")
+    if os.geteuid() == 0:
+        target = Path("/sys/losatok_out")  # not writable even for root
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        target = ro / "out"
+    with pytest.raises(SystemExit, match="cannot write to output folder"):
+        cli(["encode", str(tmp_path / "in"), "--out", str(target), "--model", str(model_dir)])
