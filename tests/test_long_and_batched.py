@@ -82,3 +82,13 @@ def test_windowed_decode_matches_one_pass_and_length(tiny_vae):
     assert windowed.shape == whole.shape == (2, 1, 640 * 203)
     err = (windowed - whole).abs().max().item() / whole.abs().max().item()
     assert err < 1e-4, err  # exact stitching: the context covers the receptive field everywhere
+
+
+def test_encode_low_path_equals_encode_features(chunky_vae):
+    """encode() keeps only the 128-d path (memory); it must give the same posterior as encode_features."""
+    x = synth_audio(16000 * 3 + 99, batch=2)
+    with torch.no_grad():
+        feats = chunky_vae.encode_features(x, lengths=[x.shape[-1], 20000])
+        dist = chunky_vae.encode(x, lengths=[x.shape[-1], 20000]).latent_dist
+    torch.testing.assert_close(dist.mean.transpose(1, 2), feats["mu"], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(dist.logvar.transpose(1, 2), feats["logvar"], atol=1e-6, rtol=1e-5)

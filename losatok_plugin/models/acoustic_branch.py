@@ -55,12 +55,14 @@ class AcousticBranch(nn.Module):
         """audio ``[B, N]`` -> natural-log mel magnitude ``[B, n_mels, 1 + N // hop]``."""
         return torch.log(torch.clamp(self.mel(audio), min=1e-7))
 
-    def embed(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(self, audio: torch.Tensor, lengths: torch.Tensor | None = None, project=None) -> torch.Tensor:
         """audio ``[B, N]`` (``lengths``: valid samples per item) -> acoustic_emb ``[B, T, embed_dim]``.
 
         Computed in windows of ``WINDOW_TOKENS`` tokens from a once-padded signal: the frames are those
-        of one centred STFT over the whole clip, and memory does not grow with its length.
+        of one centred STFT over the whole clip, and memory does not grow with its length. ``project``
+        (e.g. ``to_low``) is applied per window.
         """
+        project = project or (lambda e: e)
         patch = self.patch_embed.kernel_size[1]
         padded = reflect_pad_items(audio, self.mel.n_fft // 2, lengths)
         n_tokens = (1 + audio.shape[-1] // self.mel.hop_length) // patch
@@ -68,8 +70,12 @@ class AcousticBranch(nn.Module):
         for t0 in range(0, n_tokens, WINDOW_TOKENS):
             t1 = min(t0 + WINDOW_TOKENS, n_tokens)
             mel = torch.log(torch.clamp(self.mel.frames(padded, t0 * patch, t1 * patch), min=1e-7))
-            out.append(self.norm(self.patch_embed(mel.unsqueeze(1)).flatten(2).transpose(1, 2)))
+            out.append(project(self.norm(self.patch_embed(mel.unsqueeze(1)).flatten(2).transpose(1, 2))))
         return torch.cat(out, dim=1)
+
+    def low(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Only acoustic_emb_low ``[B, T, latent_dim]`` (no full-width sequence is kept)."""
+        return self.embed(audio, lengths, project=self.to_low)
 
     def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> AcousticOutput:
         """audio ``[B, N]`` -> high ``[B, T, embed_dim]`` and low ``[B, T, latent_dim]``."""

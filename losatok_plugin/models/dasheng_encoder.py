@@ -12,6 +12,8 @@ State-dict keys follow the Hugging Face MiDashengLM naming (``init_bn.*``, ``pat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -118,12 +120,16 @@ class DashengEncoder(nn.Module):
             x = block(x, key_padding_mask)
         return self.norm(x)
 
-    def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, audio: torch.Tensor, lengths: torch.Tensor | None = None, project: Callable | None = None
+    ) -> torch.Tensor:
         """audio: ``[B, N]`` float at 16 kHz -> semantic embedding ``[B, (1 + N // 160) // 4, D]``.
 
         ``lengths`` (``[B]`` valid samples) marks padding: padded tokens are masked out of attention
-        (valid outputs equal those of each item alone) and set to zero.
+        (valid outputs equal those of each item alone) and set to zero. ``project`` (e.g. SemBo's
+        encoder) is applied chunk by chunk, so long audio never holds the full-width sequence.
         """
+        project = project or (lambda e: e)
         mel = self.log_mel(audio, lengths)
         b, f, frames = mel.shape
         chunk_frames = self.chunk_tokens * self.patch_time
@@ -140,11 +146,11 @@ class DashengEncoder(nn.Module):
             group = mel[..., start * chunk_frames : (start + k) * chunk_frames].reshape(b, f, k, chunk_frames)
             group = group.permute(0, 2, 1, 3).reshape(b * k, f, chunk_frames)
             mask = self._chunk_mask(valid, start * self.chunk_tokens, k, self.chunk_tokens)
-            outputs.append(self.forward_chunk(group, mask).reshape(b, k * self.chunk_tokens, self.embed_dim))
+            outputs.append(project(self.forward_chunk(group, mask).reshape(b, k * self.chunk_tokens, self.embed_dim)))
         tail = mel[..., n_full * chunk_frames :]
         if tail.shape[-1] >= self.patch_time:  # a tail shorter than one patch yields no token
             mask = self._chunk_mask(valid, n_full * self.chunk_tokens, 1, tail.shape[-1] // self.patch_time)
-            outputs.append(self.forward_chunk(tail, mask))
+            outputs.append(project(self.forward_chunk(tail, mask)))
         x = torch.cat(outputs, dim=1)
         if valid is not None:
             x = x * (torch.arange(n_tokens, device=x.device) < valid[:, None])[..., None].to(x.dtype)

@@ -105,14 +105,20 @@ class HFTeacher(nn.Module):
         x = F.pad(x, (0, max(0, 400 - x.shape[-1])))
         return self.model(x[None]).last_hidden_state[0]
 
-    def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """audio ``[B, N]`` 16 kHz -> ``[B, (1 + N // 160) // 4, D]``; items past ``lengths`` are zero."""
+    def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None, project=None) -> torch.Tensor:
+        """audio ``[B, N]`` 16 kHz -> ``[B, (1 + N // 160) // 4, D]``; items past ``lengths`` are zero.
+
+        ``project`` (e.g. SemBo's encoder) maps each item's features before they are stacked.
+        """
         n = audio.shape[-1]
         tokens = (1 + n // 160) // 4
-        out = audio.new_zeros(audio.shape[0], tokens, self.output_dim)
+        out = None
         for b in range(audio.shape[0]):
             length = n if lengths is None else int(lengths[b])
             valid = (1 + length // 160) // 4
-            h = self._encode_one(audio[b, :length])
-            out[b, :valid] = pairs_to_grid(h[None], valid)[0].to(out.dtype)
+            h = pairs_to_grid(self._encode_one(audio[b, :length])[None], valid)
+            h = project(h) if project is not None else h
+            if out is None:
+                out = audio.new_zeros(audio.shape[0], tokens, h.shape[-1])
+            out[b, :valid] = h[0].to(out.dtype)
         return out

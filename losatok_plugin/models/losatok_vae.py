@@ -315,10 +315,22 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         Returns:
             ``latent_dist`` with ``.mean`` = mu ``[B, C, T]`` and ``.logvar`` ``[B, C, T]`` (clamped ±20).
         """
-        feats = self.encode_features(audio, sampling_rate, lengths=lengths)
-        params = torch.cat([feats.mu, feats.logvar], dim=-1).transpose(1, 2)
-        dist = LoSATokGaussian(params)
-        dist.lengths = feats.lengths
+        x = self.prepare_audio(audio, sampling_rate)
+        if lengths is not None:
+            lengths = self.prepare_lengths(lengths, x.shape[0], x.shape[-1], sampling_rate).to(x.device)
+        # Only the 128-d path: the 1280-d sequences are projected chunk by chunk and never kept whole.
+        with torch.no_grad():
+            semantic_low = self.semantic_encoder(x, lengths, project=self.bottleneck.encode)
+        acoustic_low = self.acoustic.low(x, lengths)
+        t = min(semantic_low.shape[1], acoustic_low.shape[1])
+        params = self.gaussian(acoustic_low[:, :t] + semantic_low[:, :t])
+        mu, logvar, tokens = params.mu, params.logvar, None
+        if lengths is not None:
+            tokens = torch.clamp(self.num_frames(lengths), max=t)
+            keep = (torch.arange(t, device=x.device) < tokens[:, None])[..., None].to(x.dtype)
+            mu, logvar = mu * keep, logvar * keep
+        dist = LoSATokGaussian(torch.cat([mu, logvar], dim=-1).transpose(1, 2))
+        dist.lengths = tokens
         if not return_dict:
             return (dist,)
         return AutoencoderKLOutput(latent_dist=dist)
