@@ -45,7 +45,7 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
         raise ValueError("each set needs at least 2 embedding frames")
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    covmean = linalg.sqrtm(cov_a @ cov_b)
     if not np.isfinite(covmean).all():  # near-singular product: regularise, as fadtk / pytorch-fid do
         offset = np.eye(cov_a.shape[0]) * 1e-6
         covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
