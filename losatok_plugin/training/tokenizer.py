@@ -42,6 +42,7 @@ class GeneratorStep(nn.Module):
         self.vae = vae
 
     def forward(self, audio: torch.Tensor, semantic_emb: torch.Tensor | None = None, sample: bool = True):
+        """audio ``[B, N]``, semantic_emb ``[B, T, D]`` or None -> (features, z ``[B, C, T]``, audio ``[B, 640·T]``)."""
         feats = self.vae.encode_features(audio, semantic_emb=semantic_emb)
         params = GaussianParams(feats.mu, feats.logvar)
         z = params.sample() if sample else params.mu
