@@ -230,9 +230,17 @@ def _report_missing(missing: list[tuple[str, str]]) -> int:
 def cmd_recon(args) -> int:
     from .eval.recon import METRICS, evaluate_reconstruction
 
+    if sum(x is not None for x in (args.model, args.recon_dir, args.baseline)) != 1:
+        print("error: give exactly one of --model, --recon-dir, --baseline", file=sys.stderr)
+        return 2
     model = _model(args.model, args.device) if args.model else None
+    codec = None
+    if args.baseline == "griffin-lim":
+        from .eval.baseline import GriffinLimMel
+
+        codec = GriffinLimMel()
     report = evaluate_reconstruction(_entries(args.manifest), args.out, model=model, recon_dir=args.recon_dir,
-                                     plots=args.plots)  # fmt: skip
+                                     plots=args.plots, codec=codec)  # fmt: skip
     print(f"{'domain':<10} {'clips':>5} " + " ".join(f"{m:>9}" for m in METRICS))
     for domain, s in report.summary.items():
         cells = " ".join(f"{s[m]:>9.4f}" if m in s else f"{'-':>9}" for m in METRICS)
@@ -383,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = evs.add_parser("recon", help="reconstruction metrics over a manifest")
     r.add_argument("--manifest", action="append", required=True, help="manifest(s) of reference audio")
     r.add_argument("--recon-dir", default=None, help="score existing reconstructions (same file names) instead")
+    r.add_argument("--baseline", choices=["griffin-lim"], default=None,
+                   help="score the classical baseline instead: 128-band mel at 25 Hz inverted with Griffin-Lim")
     r.add_argument("--plots", type=int, default=3, help="mel comparison PNGs for the first N files")
     common(r, model_required=False)
     r.set_defaults(func=cmd_recon)

@@ -13,7 +13,7 @@ import csv
 import json
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,12 +94,17 @@ def evaluate_reconstruction(
     recon_dir: str | Path | None = None,
     plots: int = 3,
     progress: bool = True,
+    codec: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> ReconReport:
-    """Reconstruct each file with ``model`` (or read ``recon_dir/<file name>``) and score it."""
+    """Reconstruct each file and score it.
+
+    The reconstruction comes from ``model`` (a LoSATokVAE), from ``codec`` (any callable ``[N] -> [N']``
+    at 16 kHz, e.g. :class:`~losatok_plugin.eval.baseline.GriffinLimMel`) or from ``recon_dir/<file name>``.
+    """
     from .plots import plot_mel_comparison
 
-    if model is None and recon_dir is None:
-        raise ValueError("give a model or a folder of reconstructions")
+    if model is None and recon_dir is None and codec is None:
+        raise ValueError("give a model, a codec or a folder of reconstructions")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = ReconReport()
@@ -109,6 +114,9 @@ def evaluate_reconstruction(
             ref = load_audio(e.path, sr)
             if recon_dir is not None:
                 est = load_audio(Path(recon_dir) / Path(e.path).name, sr)
+            elif codec is not None:
+                with torch.inference_mode():
+                    est = codec(ref).float().cpu()
             else:
                 with torch.inference_mode():
                     est = model(ref[None, None].to(model.device)).sample[0, 0].float().cpu()

@@ -1,7 +1,16 @@
-"""Training recipes (the ``[train]`` extra): SemBo (stage 1) and the tokenizer (stage 2) on accelerate."""
+"""Training recipes (the ``[train]`` extra): the small teacher (stage 0), SemBo (stage 1) and the tokenizer (stage 2)."""
 
-from .config import DataConfig, DiscriminatorConfig, OptimConfig, RunConfig, SemboStageConfig, TokenizerStageConfig
+from .config import (
+    DataConfig,
+    DiscriminatorConfig,
+    OptimConfig,
+    RunConfig,
+    SemboStageConfig,
+    TeacherStageConfig,
+    TokenizerStageConfig,
+)
 from .sembo import train_sembo
+from .teacher import train_teacher
 from .tokenizer import train_tokenizer
 
 __all__ = [
@@ -10,7 +19,9 @@ __all__ = [
     "OptimConfig",
     "RunConfig",
     "SemboStageConfig",
+    "TeacherStageConfig",
     "TokenizerStageConfig",
     "train_sembo",
+    "train_teacher",
     "train_tokenizer",
 ]

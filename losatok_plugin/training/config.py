@@ -128,6 +128,33 @@ class TokenizerStageConfig:
             raise ConfigError("discriminator.gan_loss must be hinge or lsgan")
 
 
+@dataclass
+class TeacherStageConfig:
+    """Stage 0 (small scale only): train a Dasheng-architecture teacher with the corpus' supervision.
+
+    The encoder sizes come from ``model`` (``embed_dim``, ``semantic_depth``, ``semantic_num_heads``);
+    the export is a LoSATokVAE folder whose ``semantic_encoder`` is the trained teacher
+    (``teacher_type: midashenglm`` in stage 1).
+    """
+
+    model: LoSATokConfig = field(default_factory=LoSATokConfig)
+    max_seconds: float = 10.0  # clips are cut to at most this (CTC only on whole clips)
+    loss_weights: dict[str, float] = field(default_factory=lambda: dict(TEACHER_LOSSES))
+    eval_every: int = 500  # validation metrics (PER, accuracies) every N steps; 0 = only at the end
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4))
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.loss_weights) - set(TEACHER_LOSSES)
+        if unknown:
+            raise ConfigError(f"unknown loss_weights keys {sorted(unknown)}; known: {sorted(TEACHER_LOSSES)}")
+        self.loss_weights = {**TEACHER_LOSSES, **{k: float(v) for k, v in self.loss_weights.items()}}
+
+
+TEACHER_LOSSES = {"ctc": 1.0, "domain": 1.0, "lang": 1.0, "families": 1.0, "pitches": 1.0, "sound": 1.0}
+
+
 def load_stage_config(cls: type, path: str | Path, overrides: list[str] | None = None):
-    """Load a stage config YAML (``SemboStageConfig`` or ``TokenizerStageConfig``) with dotted overrides."""
+    """Load a stage config YAML (``TeacherStageConfig``, ``SemboStageConfig`` or ``TokenizerStageConfig``)."""
     return load_yaml_config(cls, path, overrides)

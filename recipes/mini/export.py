@@ -1,0 +1,68 @@
+"""Export a tokenizer run as a compact ``save_pretrained`` folder (the shipped ``losatok-mini``).
+
+    python recipes/mini/export.py --run runs/tokenizer_mini --out losatok_plugin/pretrained/losatok-mini
+
+Takes the run's ``final`` export when it exists, else its latest checkpoint (EMA weights when the run
+keeps them) on top of the stage-1 export the run started from (teacher + SemBo), and stores the
+weights in float16 (``LoSATokVAE.from_pretrained`` loads them back as float32).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from losatok_plugin.loading import load_vae  # noqa: E402
+from losatok_plugin.training.checkpoint import latest_checkpoint  # noqa: E402
+
+
+def load_run(run: Path, init_from: str | None = None, use_ema: bool = True):
+    """The model of a tokenizer run and a description of where its weights came from."""
+    if (run / "final" / "config.json").is_file():
+        return load_vae(run / "final"), {"source": str(run / "final")}
+    ckpt = latest_checkpoint(run)
+    if ckpt is None:
+        raise SystemExit(f"{run}: no final export and no checkpoint")
+    if init_from is None:
+        cfg = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
+        init_from = cfg.get("init_from")
+    if not init_from:
+        raise SystemExit("pass --init-from (the stage-1 export the run started from)")
+    vae = load_vae(init_from)
+    name = "ema" if use_ema and (ckpt / "ema.safetensors").is_file() else "generator"
+    state = load_file(str(ckpt / f"{name}.safetensors"))
+    own = vae.state_dict()
+    bad = [k for k in state if k not in own or own[k].shape != state[k].shape]
+    if bad:
+        raise SystemExit(f"{ckpt}: weights that do not fit {init_from}: {bad[:5]}")
+    vae.load_state_dict(state, strict=False)
+    step = torch.load(ckpt / "train_state.pt", map_location="cpu", weights_only=True)["step"]
+    return vae, {"source": str(ckpt), "weights": name, "step": int(step), "init_from": str(init_from)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, help="tokenizer run folder (run.output_dir)")
+    p.add_argument("--out", required=True, help="export folder")
+    p.add_argument("--init-from", default=None, help="stage-1 export (default: the run's config init_from)")
+    p.add_argument("--dtype", choices=["float16", "float32"], default="float16", help="stored weight dtype")
+    p.add_argument("--no-ema", action="store_true", help="export the raw generator weights even if an EMA exists")
+    args = p.parse_args()
+    vae, info = load_run(Path(args.run), args.init_from, not args.no_ema)
+    out = Path(args.out)
+    vae.eval().to(getattr(torch, args.dtype)).save_pretrained(out)
+    (out / "export.json").write_text(json.dumps({**info, "dtype": args.dtype}, indent=2))
+    size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
+    print(f"exported {info} to {out} ({size:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
