@@ -180,3 +180,18 @@ def test_frame_probe_on_frame_labels(tiny_vae, tmp_path):
     splits = ["test" if i in (1, 5, 8) else "train" for i in range(10)]  # test tones inside the train range
     result = frame_probe(feats, labels, splits, "halves", "acoustic_emb")
     assert result.level == "frame" and result.n_test == 3 * 25 and result.accuracy > 0.9
+
+
+def test_griffin_lim_baseline_is_deterministic_and_close_on_a_tone():
+    import math
+
+    from losatok_plugin.eval.baseline import GriffinLimMel
+    from losatok_plugin.eval.metrics import mel_distance
+
+    t = torch.arange(16000) / 16000
+    tone = 0.3 * torch.sin(2 * math.pi * 440 * t)
+    gl = GriffinLimMel(n_iter=16)
+    a, b = gl(tone), gl(tone)
+    assert a.shape == tone.shape and torch.equal(a, b)
+    noise = 0.3 * torch.randn(16000, generator=torch.Generator().manual_seed(0))
+    assert mel_distance(tone[None], a[None]) < 0.5 * mel_distance(tone[None], noise[None])

@@ -157,9 +157,12 @@ def test_unknown_config_keys_are_errors(tmp_path):
         load_stage_config(TokenizerStageConfig, path)
 
 
-@pytest.mark.parametrize("name", ["sembo_mini", "sembo_paper", "tokenizer_mini", "tokenizer_paper"])
+@pytest.mark.parametrize("name", ["teacher_mini", "sembo_mini", "sembo_paper", "tokenizer_mini", "tokenizer_paper"])
 def test_shipped_configs_load(name):
-    cls = SemboStageConfig if name.startswith("sembo") else TokenizerStageConfig
+    from losatok_plugin.training import TeacherStageConfig
+
+    stages = {"teacher": TeacherStageConfig, "sembo": SemboStageConfig, "tokenizer": TokenizerStageConfig}
+    cls = stages[name.split("_")[0]]
     cfg = load_stage_config(cls, REPO / "recipes" / "configs" / f"{name}.yaml", ["run.max_steps=7"])
     assert cfg.run.max_steps == 7
 

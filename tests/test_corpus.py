@@ -1,0 +1,83 @@
+"""The offline corpus builder (recipes/data): generators, determinism, splits, manifests, missing tools."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from losatok_plugin.data import read_manifest
+from losatok_plugin.data.labels import LabelSpace
+
+DATA = Path(__file__).resolve().parents[1] / "recipes" / "data"
+sys.path.insert(0, str(DATA))
+
+import corpus_common  # noqa: E402
+import corpus_music  # noqa: E402
+import corpus_sound  # noqa: E402
+
+TOOLS = ("espeak-ng", "flite", "fluidsynth")
+HAVE_TOOLS = all(shutil.which(t) for t in TOOLS) and any(Path(f).is_file() for f in corpus_music.SOUNDFONTS)
+
+
+def test_sound_events_are_deterministic_labelled_and_levelled(tmp_path):
+    for i in range(len(corpus_sound.SOUND_CLASSES)):
+        row = corpus_sound.make_sound(i, 7, tmp_path / "a")
+        again = corpus_sound.make_sound(i, 7, tmp_path / "b")
+        x, sr = sf.read(str(tmp_path / "a" / row["path"]))
+        y, _ = sf.read(str(tmp_path / "b" / again["path"]))
+        assert sr == 16000 and np.array_equal(x, y) and row == again
+        assert row["label"] in corpus_sound.SOUND_CLASSES and row["domain"] == "sound"
+        rms_db = 20 * np.log10(np.sqrt(np.mean(x**2)))
+        assert -45 < rms_db < -17 and np.abs(x).max() <= 0.99
+        assert all(0 <= a < b <= row["duration"] + 1e-3 for a, b in row["events"])
+
+
+def test_midi_writer_and_composer():
+    assert corpus_music._varlen(0) == b"\x00" and corpus_music._varlen(0x80) == b"\x81\x00"
+    assert corpus_music._varlen(0x0FFFFFFF) == b"\xff\xff\xff\x7f"
+    for seed in range(6):
+        midi, labels = corpus_music.compose(np.random.default_rng(seed))
+        assert midi[:4] == b"MThd" and midi[14:18] == b"MTrk" and midi.endswith(b"\xff\x2f\x00")
+        assert int.from_bytes(midi[18:22], "big") == len(midi) - 22
+        assert labels["notes"] and 70 <= labels["tempo"] <= 160
+        assert set(labels["families"]) <= set(corpus_music.GM_FAMILIES) | {"drums"}
+        assert all(0 <= on < off for on, off, _, _ in labels["notes"])
+
+
+def test_missing_tool_names_the_debian_package(monkeypatch):
+    monkeypatch.setattr(corpus_common.shutil, "which", lambda name: None)
+    with pytest.raises(corpus_common.CorpusError, match="apt-get install espeak-ng"):
+        corpus_common.require_tool("espeak-ng", "espeak-ng")
+
+
+@pytest.mark.skipif(not HAVE_TOOLS, reason="needs espeak-ng, flite, fluidsynth and a GM soundfont (apt-get; .ci/run installs them)")
+def test_build_small_corpus_end_to_end(tmp_path):
+    import build_corpus
+
+    out = tmp_path / "corpus"
+    assert build_corpus.main(["--out", str(out), "--hours", "0.01", "--workers", "2", "--no-real", "--seed", "3"]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["errors"] == 0
+    rows = {s: read_manifest(out / f"{s}.jsonl") for s in ("train", "valid", "test", "test_real")}
+    every = [e for r in rows.values() for e in r]
+    assert {e.domain for e in every} == {"speech", "music", "sound"}
+    assert not rows["test_real"]  # --no-real
+    train_keys = {e.extra.get("text") for e in rows["train"] if e.domain == "speech"}
+    assert not train_keys & {e.extra.get("text") for e in rows["test"] if e.domain == "speech"}  # split by text
+    for e in every:
+        info = sf.info(e.path)
+        assert info.samplerate == 16000 and info.channels == 1 and abs(info.duration - e.duration) < 1e-3
+    speech = [e for e in every if e.domain == "speech"]
+    assert all(e.extra["phonemes"] and e.extra["text"] for e in speech)
+    labels = LabelSpace.from_entries(every)
+    assert len(labels.phonemes) > 10 and labels.langs
+    # same seed, same corpus
+    again = tmp_path / "again"
+    build_corpus.main(["--out", str(again), "--hours", "0.01", "--workers", "1", "--no-real", "--seed", "3"])
+    assert (again / "train.jsonl").read_text() == (out / "train.jsonl").read_text()

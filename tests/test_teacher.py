@@ -1,0 +1,124 @@
+"""Stage 0 (the small supervised teacher): label targets, masked losses, CTC decoding, a 2-step run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from losatok_plugin import tiny_config
+from losatok_plugin.data import read_manifest
+from losatok_plugin.data.labels import LabelSpace, phoneme_tokens
+from losatok_plugin.teachers import load_teacher
+from losatok_plugin.training import TeacherStageConfig, train_teacher
+from losatok_plugin.configuration import load_dataclass
+from losatok_plugin.training.teacher import (
+    SupervisedClips,
+    TeacherHeads,
+    collate,
+    edit_distance,
+    greedy_ctc,
+    teacher_losses,
+)
+
+
+def test_phoneme_tokens_drop_stress_and_keep_length_marks():
+    assert phoneme_tokens("ɡˈuːtən mˈɔɾɡən") == ["ɡ", "uː", "t", "ə", "n", "m", "ɔ", "ɾ", "ɡ", "ə", "n"]
+    assert phoneme_tokens("(en)hˈɛloʊ(de)") == ["h", "ɛ", "l", "o", "ʊ"]
+
+
+def test_ctc_decoding_and_edit_distance_known_answers():
+    assert greedy_ctc(torch.tensor([0, 3, 3, 0, 3, 5, 5, 0])) == [3, 3, 5]
+    assert edit_distance([1, 2, 3], [1, 2, 3]) == 0
+    assert edit_distance([1, 2, 3], [1, 3]) == 1
+    assert edit_distance([], [4, 5]) == 2
+    assert edit_distance([1, 2], [2, 1]) == 2
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory) -> Path:
+    """A 6-clip manifest with every kind of supervision the corpus builder writes."""
+    root = tmp_path_factory.mktemp("labelled")
+    rng = np.random.default_rng(0)
+    rows = [
+        {"domain": "speech", "lang": "en", "phonemes": "həlˈoʊ wˈɜːld", "source": "espeak-ng"},
+        {"domain": "speech", "lang": "de", "phonemes": "ɡˈuːtən tˈaːk", "source": "espeak-ng"},
+        {"domain": "speech", "lang": "ru", "source": "ktuberling-data"},  # real: language only
+        {"domain": "music", "families": ["piano", "drums"], "notes": [[0.0, 0.5, 60, "piano"], [0.2, 0.3, 36, "drums"]]},
+        {"domain": "sound", "label": "bell", "source": "synthesised"},
+        {"domain": "sound", "label": "dialog-error", "source": "/usr/share/sounds"},  # real: no class target
+    ]
+    with open(root / "train.jsonl", "w") as f:
+        for i, row in enumerate(rows):
+            seconds = 1.0 + 0.3 * i
+            sf.write(str(root / f"c{i}.wav"), (0.2 * rng.standard_normal(int(16000 * seconds))).astype("float32"), 16000)
+            f.write(json.dumps({"path": f"c{i}.wav", "duration": seconds, **row}) + "\n")
+    return root / "train.jsonl"
+
+
+def test_label_space_and_targets(labelled):
+    entries = read_manifest(labelled)
+    labels = LabelSpace.from_entries(entries)
+    assert labels.phonemes[0] == "<blank>" and "uː" in labels.phonemes
+    assert labels.langs == ["de", "en", "ru"] and labels.families == ["drums", "piano"]
+    assert labels.sound_classes == ["bell"]  # real sounds carry no class target
+    music = labels.targets(entries[3], 0.0, 25)
+    assert music["families"].tolist() == [1.0, 1.0]
+    roll = music["pitches"]
+    assert roll[:13, 60].eq(1).all() and roll[13:, 60].eq(0).all()  # 0.5 s at 25 Hz -> frames 0..12
+    assert roll[:, 36].eq(0).all()  # drums are not pitches
+    shifted = labels.targets(entries[3], 0.2, 25)["pitches"]
+    assert shifted[:8, 60].eq(1).all() and shifted[8:, 60].eq(0).all()
+    real = labels.targets(entries[2], 0.0, 10)
+    assert real["lang"].item() == 2 and real["phonemes"].numel() == 0 and real["pitches"].eq(-1).all()
+    assert labels.targets(entries[5], 0.0, 10)["sound"].item() == -1
+    assert labels.targets(entries[0], 0.0, 25, whole_clip=False)["phonemes"].numel() == 0  # no CTC on crops
+
+
+def test_losses_are_masked_and_finite(labelled):
+    entries = read_manifest(labelled)
+    labels = LabelSpace.from_entries(entries)
+    batch = collate([SupervisedClips(entries, labels, 10.0)[i] for i in range(len(entries))])
+    frames = (1 + batch["audio"].shape[1] // 160) // 4
+    assert batch["pitches"].shape == (6, frames, 128)
+    heads = TeacherHeads(32, labels)
+    feats = torch.randn(6, frames, 32, requires_grad=True)
+    valid = torch.arange(frames)[None] < ((1 + batch["length"] // 160) // 4)[:, None]
+    losses = teacher_losses(heads(feats, valid), batch, valid)
+    assert set(losses) == {f"teacher/{k}" for k in ("ctc", "domain", "lang", "sound", "families", "pitches")}
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert all(losses[f"teacher/{k}"] > 0 for k in ("ctc", "domain", "lang", "families", "pitches"))
+    assert losses["teacher/sound"] == 0  # one sound class in this set: nothing to tell apart
+    sum(losses.values()).backward()
+    # padded frames of shorter clips get no gradient
+    assert feats.grad[0, int(valid[0].sum()) :].abs().max() == 0
+
+
+def test_teacher_stage_two_steps_and_export(tmp_path, labelled):
+    cfg = load_dataclass(TeacherStageConfig, {
+        "model": tiny_config().to_dict(), "eval_every": 1,
+        "data": {"train_manifest": str(labelled), "valid_manifest": str(labelled), "batch_size": 3},
+        "optim": {"warmup_steps": 0, "lr": 1e-3},
+        "run": {"output_dir": str(tmp_path / "run"), "max_steps": 2, "save_every": 1, "log_every": 1,
+                "progress": False, "cpu": True, "sample_every": 0},
+    })  # fmt: skip
+    export = train_teacher(cfg)
+    metrics = json.loads((export / "teacher_metrics.json").read_text())
+    assert metrics["step"] == 2 and metrics["valid"]["clips"] == 6
+    assert 0.0 <= metrics["valid"]["domain_acc"] <= 1.0 and metrics["valid"]["per"] is not None
+    assert LabelSpace.load(export / "labels.json").langs == ["de", "en", "ru"]
+    teacher = load_teacher("midashenglm", export)  # stage 1 reads the export as its teacher
+    start = tiny_config()
+    assert teacher.output_dim == start.embed_dim
+    trained = {k: v for k, v in teacher.state_dict().items() if "blocks.0.attn" in k}
+    ckpt = (tmp_path / "run" / "checkpoints" / "latest").read_text().strip()
+    from safetensors.torch import load_file
+
+    saved = load_file(str(tmp_path / "run" / "checkpoints" / ckpt / "encoder.safetensors"))
+    assert all(torch.equal(v, saved[k]) for k, v in trained.items())
+    # resuming a finished run does nothing more and keeps the step
+    assert train_teacher(cfg, resume=True) == export
