@@ -24,7 +24,7 @@ from typing import Any
 INSTALL_HINT = (
     "the audiocraft integration needs audiocraft 1.3.0, which must be installed without its torch pins: "
     "pip install 'losatok-plugin[audiocraft]' && pip install --no-deps -c constraints.txt "
-    "audiocraft==1.3.0 xformers==0.0.33.post2  (or `make install-audiocraft`; see recipes/audiocraft/README.md)"
+    "audiocraft==1.3.0 xformers==0.0.33.post2  (`make install` does both; see recipes/audiocraft/README.md)"
 )
 
 
