@@ -24,7 +24,8 @@ from .helpers import synth_audio
 REPO = Path(__file__).resolve().parents[1]
 RECIPE_CONFIG = REPO / "recipes" / "audiocraft" / "config"
 needs_audiocraft = pytest.mark.skipif(
-    find_spec("audiocraft") is None, reason="audiocraft not installed (pip install 'losatok-plugin[audiocraft]', see README)"
+    find_spec("audiocraft") is None,
+    reason="audiocraft not installed (pip install 'losatok-plugin[audiocraft]', see README)",
 )
 D = 16  # LM width in these tests
 
@@ -281,7 +282,9 @@ def test_tiny_musicgen_trains_and_generates(ac, vae_dir):
     # one training step as audiocraft's MusicGen solver does it (CFG dropout, tokenize, forward, CE loss)
     sr = cfg.sample_rate
     audio = synth_audio(sr, batch=2, sr=sr)[:, None]
-    attributes = [ConditioningAttributes(wav={"self_wav": wav_condition(audio[i : i + 1], [sr], [sr])}) for i in range(2)]
+    attributes = [
+        ConditioningAttributes(wav={"self_wav": wav_condition(audio[i : i + 1], [sr], [sr])}) for i in range(2)
+    ]
     codes = torch.randint(0, 400, (2, 4, 25))
     lm.train()
     before = {k: v.detach().clone() for k, v in lm.named_parameters()}

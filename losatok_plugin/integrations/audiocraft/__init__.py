@@ -73,4 +73,12 @@ def __getattr__(attr: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
 
 
-__all__ = ["INSTALL_HINT", "LatentCache", "LoSATokConditioner", "build_conditioner", "is_registered", "register", "unregister"]
+__all__ = [
+    "INSTALL_HINT",
+    "LatentCache",
+    "LoSATokConditioner",
+    "build_conditioner",
+    "is_registered",
+    "register",
+    "unregister",
+]

@@ -35,8 +35,11 @@ CACHE_VERSION = "1"
 def encoder_fingerprint(vae: LoSATokVAE) -> str:
     """Hash of the config and of every encoder-side tensor (a strided sample of each, so it stays cheap
     on the 0.8B official model): two models that encode differently get different cache entries."""
-    h = hashlib.sha256(json.dumps({k: v for k, v in dict(vae.config).items() if not k.startswith("_")},
-                                  sort_keys=True, default=str).encode())
+    h = hashlib.sha256(
+        json.dumps(
+            {k: v for k, v in dict(vae.config).items() if not k.startswith("_")}, sort_keys=True, default=str
+        ).encode()
+    )
     for name, t in sorted(vae.state_dict().items()):
         if name.startswith("decoder."):
             continue

@@ -77,9 +77,7 @@ def _make_hook(original):
         names = getattr(get_conditioner_provider, _MARK)
         section = cfg.get("conditioners")
         ours = [
-            k
-            for k, v in (section or {}).items()
-            if k != "args" and isinstance(v, Mapping) and v.get("model") in names
+            k for k, v in (section or {}).items() if k != "args" and isinstance(v, Mapping) and v.get("model") in names
         ]
         if not ours:
             return original(output_dim, cfg)
