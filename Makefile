@@ -12,7 +12,12 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first and on its own, so the CPU-capable wheel pinned in constraints.txt is the one used
 	$(BIN)/pip install -q -c constraints.txt torch torchaudio
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,audiocraft]'
+	# audiocraft 1.3.0 pins torch 2.1: install it without dependencies (the [audiocraft] extra lists them),
+	# from its source distribution so that its hydra config tree (config/) comes with it
+	$(BIN)/pip download -q --no-deps --no-binary audiocraft -c constraints.txt -d $(VENV)/src audiocraft
+	tar -xzf $(VENV)/src/audiocraft-*.tar.gz -C $(VENV)/src
+	$(BIN)/pip install -q --no-deps -c constraints.txt xformers -e $(VENV)/src/audiocraft-*/
 	touch $(STAMP)
 
 install: $(STAMP)
