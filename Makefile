@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench lint clean corpus-deps corpus mini
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,21 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python recipes/bench/bench_vae.py
+
+# Debian packages of the offline corpus builder (recipes/data) and its end-to-end test
+CORPUS_DEPS := espeak-ng flite fluidsynth fluid-soundfont-gm timgm6mb-soundfont fortunes-min wamerican \
+	wngerman wfrench wspanish witalian wdutch wportuguese \
+	ktuberling-data sound-theme-freedesktop sound-icons frozen-bubble-data
+
+corpus-deps:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(CORPUS_DEPS)
+
+corpus: $(STAMP)
+	$(BIN)/python recipes/data/build_corpus.py --out data/corpus
+
+# Reproduce losatok-mini: corpus, teacher, SemBo, tokenizer, export, evaluation (resumable; hours on a CPU)
+mini: $(STAMP)
+	bash recipes/mini/run_mini.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check losatok_plugin recipes tests

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Reproduce losatok-mini end to end on a CPU: corpus -> teacher -> feature cache -> SemBo -> tokenizer ->
+# export -> held-out evaluation. Every stage resumes: run it again after an interruption (or in the next
+# session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
+# arguments go to the tokenizer stage (e.g. run.max_steps=20000).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-.venv/bin/python}
+OUT=${OUT:-losatok_plugin/pretrained/losatok-mini}
+
+[ -f data/corpus/train.jsonl ] || $PY recipes/data/build_corpus.py --out data/corpus --hours "${HOURS:-3}"
+[ -f runs/teacher_mini/final/config.json ] || $PY recipes/train.py teacher --config recipes/configs/teacher_mini.yaml --resume
+$PY recipes/cache_features.py --manifest data/corpus/train.jsonl --teacher runs/teacher_mini/final \
+    --out data/cache/teacher_mini
+[ -f runs/sembo_mini/final/config.json ] || $PY recipes/train.py sembo --config recipes/configs/sembo_mini.yaml --resume
+$PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml --resume "$@"
+$PY recipes/mini/export.py --run runs/tokenizer_mini --out "$OUT"
+$PY recipes/mini/evaluate.py --model "$OUT" --out runs/eval_mini --manifest data/corpus/test.jsonl \
+    --manifest data/corpus/test_real.jsonl --card recipes/mini/card.json
