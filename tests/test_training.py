@@ -223,3 +223,31 @@ def test_two_processes_gloo_keep_replicas_identical(tmp_path, corpus, stage):
     assert digests[0] == digests[1]
     assert (out / "final" / "config.json").is_file()
     assert [r["step"] for r in metrics(out)] == [1, 2, 3]
+
+
+def test_mini_export_from_a_checkpoint_in_float16(tmp_path, corpus):
+    """recipes/mini/export.py: a run stopped before its end exports its latest (EMA) checkpoint in fp16."""
+    d = stage_dict(tmp_path / "run", corpus["manifest"], 2, init_from=str(corpus["teacher"]), ema_decay=0.5,
+                   discriminator={"warmup_steps": 10}, run={"save_every": 2})  # fmt: skip
+    train_tokenizer(load_dataclass(TokenizerStageConfig, d))
+    import shutil
+
+    shutil.rmtree(tmp_path / "run" / "final")  # as if the run were still going: only checkpoints
+    out = tmp_path / "export"
+    res = subprocess.run([sys.executable, str(REPO / "recipes" / "mini" / "export.py"), "--run", str(tmp_path / "run"),
+                          "--out", str(out)], capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    info = json.loads((out / "export.json").read_text())
+    assert info["weights"] == "ema" and info["step"] == 2 and info["dtype"] == "float16"
+    stored = load_file(str(out / "diffusion_pytorch_model.safetensors"))
+    assert all(v.dtype == torch.float16 for v in stored.values() if v.is_floating_point())
+    model = LoSATokVAE.from_pretrained(out).eval()
+    assert next(model.parameters()).dtype == torch.float32
+    ckpt = tmp_path / "run" / "checkpoints" / "step_00000002"
+    ema = load_file(str(ckpt / "ema.safetensors"))
+    cast = lambda v: v.half().float() if v.is_floating_point() else v  # noqa: E731
+    for k, v in ema.items():
+        torch.testing.assert_close(model.state_dict()[k], cast(v))
+    source = LoSATokVAE.from_pretrained(corpus["teacher"])
+    for k, v in source.semantic_encoder.state_dict().items():  # frozen parts come from init_from
+        torch.testing.assert_close(model.semantic_encoder.state_dict()[k], cast(v))
