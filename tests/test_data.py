@@ -88,3 +88,17 @@ def test_feature_cache_build_slice_and_resume(tmp_path, tiny_vae):
     ds = AudioCropDataset(entries, crop_frames=20, feature_cache=FeatureCache(tmp_path / "cache"))
     item = ds[0]
     assert item["semantic_emb"].shape == (20, 64) and item["audio"].shape == (20 * 640,)
+    # a clip shorter than the crop is looped, audio and cached features alike
+    looped = AudioCropDataset(entries, crop_frames=120, feature_cache=FeatureCache(tmp_path / "cache"),
+                              short_clips="repeat")  # fmt: skip
+    assert len(looped) == 3 and not looped.skipped
+    item = looped[0]
+    audio = load_audio(entries[0].path)[: 50 * 640]
+    assert item["audio"].shape == (120 * 640,) and item["semantic_emb"].shape == (120, 64)
+    torch.testing.assert_close(item["audio"][: 50 * 640], audio)
+    torch.testing.assert_close(item["audio"][50 * 640 : 100 * 640], audio)
+    torch.testing.assert_close(item["semantic_emb"][50:100], cache.get(entries[0].path, 0, 50))
+    with pytest.raises(ValueError, match="short_clips"):
+        AudioCropDataset(entries, crop_frames=20, short_clips="pad")
+    with pytest.raises(ValueError, match="no usable files"):  # the default still skips them
+        AudioCropDataset(entries, crop_frames=120, feature_cache=FeatureCache(tmp_path / "cache"))

@@ -11,11 +11,11 @@ import soundfile as sf
 import torch
 
 from losatok_plugin import tiny_config
+from losatok_plugin.configuration import load_dataclass
 from losatok_plugin.data import read_manifest
 from losatok_plugin.data.labels import LabelSpace, phoneme_tokens
 from losatok_plugin.teachers import load_teacher
 from losatok_plugin.training import TeacherStageConfig, train_teacher
-from losatok_plugin.configuration import load_dataclass
 from losatok_plugin.training.teacher import (
     SupervisedClips,
     TeacherHeads,

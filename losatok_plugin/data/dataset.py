@@ -1,8 +1,9 @@
 """Training dataset: random fixed-length crops on the latent-frame grid, optional cached teacher features.
 
 Crops start on multiples of ``hop`` (640 samples = one 25 Hz latent frame) so that audio crops and
-cached feature windows line up exactly. Files that cannot be read, or are shorter than one crop, are
-skipped at construction and reported in ``dataset.skipped`` (path, reason).
+cached feature windows line up exactly. Files that cannot be read are skipped at construction and
+reported in ``dataset.skipped`` (path, reason); so are files shorter than one crop, unless
+``short_clips="repeat"``, which loops them (audio and cached features alike) to the crop length.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class AudioCropDataset(Dataset):
         hop: samples per latent frame (640).
         feature_cache: cached teacher features (``None``: the trainer runs the teacher online).
         return_audio: load audio (False for SemBo training on cached features only).
+        short_clips: ``"skip"`` files shorter than one crop, or ``"repeat"`` them (looped to the crop).
     """
 
     def __init__(
@@ -44,7 +46,10 @@ class AudioCropDataset(Dataset):
         hop: int = 640,
         feature_cache: FeatureCache | None = None,
         return_audio: bool = True,
+        short_clips: str = "skip",
     ) -> None:
+        if short_clips not in ("skip", "repeat"):
+            raise ValueError(f"short_clips must be 'skip' or 'repeat', got {short_clips!r}")
         if crop_frames < 1:
             raise ValueError("crop_frames must be >= 1")
         if not return_audio and feature_cache is None:
@@ -65,7 +70,7 @@ class AudioCropDataset(Dataset):
                     self.skipped.append((e.path, "not in the feature cache"))
                     continue
                 frames = min(frames, self.cache.frames(e.path))
-            if frames < crop_frames:
+            if frames < crop_frames and (short_clips == "skip" or frames < 1):
                 self.skipped.append((e.path, f"shorter than one crop ({frames} < {crop_frames} frames)"))
                 continue
             self.items.append((e, info.samplerate, frames))
@@ -86,10 +91,12 @@ class AudioCropDataset(Dataset):
 
     def _load(self, i: int) -> dict[str, torch.Tensor | int]:
         entry, native_sr, frames = self.items[i]
-        start = random.randint(0, frames - self.crop_frames)
+        take = min(frames, self.crop_frames)  # < crop_frames only for looped short clips
+        start = random.randint(0, frames - take)
         out: dict[str, torch.Tensor | int] = {"index": i}
+        reps = math.ceil(self.crop_frames / take)
         if self.return_audio:
-            n = self.crop_frames * self.hop
+            n = take * self.hop
             s0 = start * self.hop
             if native_sr == self.sample_rate:
                 audio = load_audio(entry.path, self.sample_rate, start=s0, frames=n)
@@ -100,7 +107,8 @@ class AudioCropDataset(Dataset):
                 )
             if audio.shape[0] < n:
                 audio = torch.nn.functional.pad(audio, (0, n - audio.shape[0]))
-            out["audio"] = audio[:n]
+            out["audio"] = audio[:n].repeat(reps)[: self.crop_frames * self.hop]
         if self.cache is not None:
-            out["semantic_emb"] = self.cache.get(entry.path, start, self.crop_frames)
+            emb = self.cache.get(entry.path, start, take)
+            out["semantic_emb"] = emb.repeat(reps, 1)[: self.crop_frames]
         return out

@@ -22,6 +22,11 @@ class DataConfig:
     batch_size: int = 8
     num_workers: int = 0
     feature_cache: str = ""  # teacher feature cache folder; "" runs the teacher online
+    short_clips: str = "skip"  # files shorter than one crop: "skip" them or "repeat" (loop) them
+
+    def __post_init__(self) -> None:
+        if self.short_clips not in ("skip", "repeat"):
+            raise ConfigError(f"data.short_clips must be 'skip' or 'repeat', got {self.short_clips!r}")
 
 
 @dataclass

@@ -30,6 +30,7 @@ def make_loader(cfg, hop: int, sample_rate: int, need_audio: bool) -> tuple[Data
         hop=hop,
         feature_cache=cache,
         return_audio=need_audio or cache is None,
+        short_clips=cfg.data.short_clips,
     )
     loader = DataLoader(
         dataset,
