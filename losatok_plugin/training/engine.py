@@ -164,6 +164,26 @@ class Trainer:
             dynamic_ncols=True,
         )  # fmt: skip
 
+    def step_done(self, bar, losses: dict[str, torch.Tensor], lr: float, shown: tuple[str, ...]) -> dict[str, float] | None:
+        """Count a finished optimiser step; every ``log_every`` steps (and at step 1) reduce ``losses``
+        over processes, log them with ``lr`` and show ``shown`` on the progress bar. Returns the logged values."""
+        self.step += 1
+        bar.update(1)
+        if self.step % self.run.log_every and self.step != 1:
+            return None
+        values = {k: self.accelerator.reduce(v.detach().float(), "mean").item() for k, v in losses.items()}
+        self.log_scalars(values, {"lr": lr})
+        bar.set_postfix({k.split("/")[-1]: f"{values[k]:.4f}" for k in shown})
+        return values
+
+    def stop_requested(self, save, bar) -> bool:
+        """:meth:`checkpoint_or_stop`, closing the bar and the trainer when stopping."""
+        if not self.checkpoint_or_stop(save):
+            return False
+        bar.close()
+        self.close()
+        return True
+
     # -- checkpoints ----------------------------------------------------------------------------------
     def checkpoint_or_stop(self, save) -> bool:
         """After a step: checkpoint every ``save_every`` steps or on SIGINT/SIGTERM. True = stop now."""

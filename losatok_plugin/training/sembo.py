@@ -98,15 +98,8 @@ def train_sembo(cfg: SemboStageConfig, resume: bool = False) -> Path:
             if not acc.sync_gradients:
                 continue
             scheduler.step()
-            trainer.step += 1
-            bar.update(1)
-            if trainer.step % cfg.run.log_every == 0 or trainer.step == 1:
-                values = {k: acc.reduce(v.detach(), "mean").item() for k, v in losses.items()}
-                trainer.log_scalars(values, {"lr": scheduler.get_last_lr()[0]})
-                bar.set_postfix(loss=f"{values['sembo/total']:.4f}")
-            if trainer.checkpoint_or_stop(save):
-                bar.close()
-                trainer.close()
+            trainer.step_done(bar, losses, scheduler.get_last_lr()[0], ("sembo/total",))
+            if trainer.stop_requested(save, bar):
                 return trainer.out / "checkpoints"
     bar.close()
     trainer.final_checkpoint(save)

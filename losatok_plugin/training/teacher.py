@@ -256,17 +256,10 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
             if not acc.sync_gradients:
                 continue
             scheduler.step()
-            trainer.step += 1
-            bar.update(1)
-            if trainer.step % cfg.run.log_every == 0 or trainer.step == 1:
-                values = {k: acc.reduce(v.detach(), "mean").item() for k, v in losses.items()}
-                trainer.log_scalars(values, {"lr": scheduler.get_last_lr()[0]})
-                bar.set_postfix(loss=f"{values['teacher/total']:.3f}", ctc=f"{values['teacher/ctc']:.2f}")
+            trainer.step_done(bar, losses, scheduler.get_last_lr()[0], ("teacher/total", "teacher/ctc"))
             if cfg.eval_every and trainer.step % cfg.eval_every == 0:
                 last = {trainer.step: validate()}
-            if trainer.checkpoint_or_stop(save):
-                bar.close()
-                trainer.close()
+            if trainer.stop_requested(save, bar):
                 return trainer.out / "checkpoints"
     bar.close()
     trainer.final_checkpoint(save)

@@ -205,21 +205,14 @@ def train_tokenizer(cfg: TokenizerStageConfig, resume: bool = False) -> Path:
                 sched_d.step()
             if ema is not None:
                 ema.update(acc.unwrap_model(gen).vae)
-            trainer.step += 1
-            bar.update(1)
-            if trainer.step % cfg.run.log_every == 0 or trainer.step == 1:
-                values = {k: acc.reduce(v.detach().float(), "mean").item() for k, v in losses.items()}
-                trainer.log_scalars(values, {"lr": sched_g.get_last_lr()[0]})
-                bar.set_postfix(mel=f"{values['mel']:.3f}", total=f"{values['total']:.3f}")
+            trainer.step_done(bar, losses, sched_g.get_last_lr()[0], ("mel", "total"))
             if cfg.run.sample_every and trainer.step % cfg.run.sample_every == 0:
                 with torch.no_grad():
                     _, _, example = acc.unwrap_model(gen)(audio[:1], None if "semantic_emb" not in batch
                                                           else batch["semantic_emb"][:1], False)  # fmt: skip
                 trainer.log_audio_example("train_example", audio[0, : example.shape[-1]], example[0],
                                           vae.sampling_rate)  # fmt: skip
-            if trainer.checkpoint_or_stop(save):
-                bar.close()
-                trainer.close()
+            if trainer.stop_requested(save, bar):
                 return trainer.out / "checkpoints"
     bar.close()
     trainer.final_checkpoint(save)
