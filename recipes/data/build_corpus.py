@@ -1,0 +1,111 @@
+"""Build the offline training corpus: synthetic speech, procedural music, synthesised and real sounds.
+
+    python recipes/data/build_corpus.py --out data/corpus [--hours 3] [--seed 0] [--workers 2]
+
+Needs Debian packages only (no network at run time): espeak-ng flite fluidsynth fluid-soundfont-gm
+timgm6mb-soundfont fortunes-min wngerman wfrench wspanish witalian wdutch wportuguese, and for real
+recordings ktuberling-data sound-theme-freedesktop sound-icons frozen-bubble-data (``make corpus-deps``).
+
+Writes 16 kHz mono PCM-16 wavs and the manifests ``train.jsonl``, ``valid.jsonl``, ``test.jsonl``
+(held-out synthetic clips: unseen sentences / pieces / events) and ``test_real.jsonl`` (real recordings
+the model never sees: held-out languages, sound effects and game music), plus ``stats.json``.
+The same seed and size give the same corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from multiprocessing import Pool
+from pathlib import Path
+
+from corpus_common import CorpusError, require_tool, stable_fraction
+from corpus_music import make_music
+from corpus_real import available_sources, make_real, real_jobs
+from corpus_sound import make_sound
+from corpus_speech import make_speech
+from tqdm import tqdm
+
+SHARES = {"speech": 0.5, "music": 0.3, "sound": 0.2}
+MEAN_SECONDS = {"speech": 5.5, "music": 10.0, "sound": 4.5}  # measured averages of one clip
+MAKERS = {"speech": make_speech, "music": make_music, "sound": make_sound}
+SPLITS = ("train", "valid", "test", "test_real")
+
+
+def synthetic_split(key: str, seed: int, test: float = 0.05, valid: float = 0.05) -> str:
+    u = stable_fraction(f"{seed}:{key}")
+    return "test" if u < test else "valid" if u < test + valid else "train"
+
+
+def _job(job: tuple) -> list[dict]:
+    out_dir = Path(job[-1])
+    try:
+        if job[0] == "real":
+            return make_real(job[1], job[2], job[3], out_dir)
+        _, domain, index, seed = job[:4]
+        return [MAKERS[domain](index, seed, out_dir)]
+    except CorpusError as e:
+        return [{"error": str(e), "job": [str(j) for j in job[:4]]}]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="data/corpus", help="output folder (wavs + manifests)")
+    p.add_argument("--hours", type=float, default=3.0, help="hours of synthetic audio (real recordings come on top)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
+    p.add_argument("--no-real", action="store_true", help="skip the real recordings from Debian packages")
+    args = p.parse_args(argv)
+    for tool, pkg in (("espeak-ng", "espeak-ng"), ("flite", "flite"), ("fluidsynth", "fluidsynth")):
+        require_tool(tool, pkg)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs: list[tuple] = []
+    for domain, share in SHARES.items():
+        n = max(1, round(args.hours * share * 3600 / MEAN_SECONDS[domain]))
+        jobs += [("synth", domain, i, args.seed, str(out)) for i in range(n)]
+    if not args.no_real:
+        missing = [k for k, ok in available_sources().items() if not ok]
+        if missing:
+            print(f"note: real sources not installed, skipped: {missing}", file=sys.stderr)
+        jobs += [("real", kind, src, split, str(out)) for kind, src, split in real_jobs()]
+    t0 = time.time()
+    rows: dict[str, list[dict]] = defaultdict(list)
+    errors = []
+    with Pool(args.workers) as pool:
+        for result in tqdm(pool.imap(_job, jobs, chunksize=4), total=len(jobs), desc="corpus", unit="clip"):
+            for row in result:
+                if "error" in row:
+                    errors.append(row)
+                    continue
+                split = row.pop("split", None) or synthetic_split(row.pop("split_key"), args.seed)
+                row.pop("split_key", None)
+                rows[split].append(row)
+    stats: dict = {"seed": args.seed, "hours_requested": args.hours, "build_seconds": round(time.time() - t0, 1),
+                   "splits": {}, "errors": len(errors)}
+    for split in SPLITS:
+        with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
+            for row in rows[split]:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        per = defaultdict(lambda: [0, 0.0])
+        for row in rows[split]:
+            per[row["domain"]][0] += 1
+            per[row["domain"]][1] += row["duration"]
+        stats["splits"][split] = {d: {"clips": c, "hours": round(s / 3600, 3)} for d, (c, s) in sorted(per.items())}
+    (out / "stats.json").write_text(json.dumps(stats, indent=2))
+    print(f"{'split':10s} {'domain':8s} {'clips':>6s} {'hours':>7s}")
+    for split, per in stats["splits"].items():
+        for d, v in per.items():
+            print(f"{split:10s} {d:8s} {v['clips']:6d} {v['hours']:7.3f}")
+    print(f"built in {stats['build_seconds']} s; manifests in {out}")
+    for e in errors[:10]:
+        print(f"error: {e['job']}: {e['error']}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
