@@ -23,6 +23,15 @@ class AudioInputError(ValueError):
     """A waveform cannot be encoded as given (bad shape, dtype, values, length or sample rate)."""
 
 
+def downmix_channels(x: torch.Tensor, what: str = "audio", stacklevel: int = 3) -> torch.Tensor:
+    """``[B, C, N]`` -> mono ``[B, N]``; more than one channel is averaged with a warning naming ``what``."""
+    if x.shape[1] == 1:
+        return x[:, 0]
+    warnings.warn(f"{what} has {x.shape[1]} channels; LoSATok is mono, down-mixing by averaging", UserWarning,
+                  stacklevel=stacklevel)  # fmt: skip
+    return x.mean(dim=1)
+
+
 def to_float_waveform(audio: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Any supported array -> float tensor with int PCM scaled to [-1, 1)."""
     if isinstance(audio, np.ndarray):
@@ -63,15 +72,7 @@ def prepare_waveform(
     if x.dim() == 1:
         x = x.unsqueeze(0)
     elif x.dim() == 3:
-        if x.shape[1] > 1:
-            warnings.warn(
-                f"audio has {x.shape[1]} channels; LoSATok is mono, down-mixing by averaging",
-                UserWarning,
-                stacklevel=3,
-            )
-            x = x.mean(dim=1)
-        else:
-            x = x[:, 0]
+        x = downmix_channels(x, "audio", stacklevel=4)
     elif x.dim() != 2:
         raise AudioInputError(f"audio must be [N], [B, N] or [B, C, N], got shape {tuple(x.shape)}")
     if x.shape[0] == 0:

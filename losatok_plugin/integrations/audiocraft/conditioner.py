@@ -24,6 +24,7 @@ from audiocraft.modules.conditioners import WavCondition, WaveformConditioner
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from ...audio import downmix_channels
 from ...models.losatok_vae import LoSATokVAE
 
 # features name -> the config field giving its width
@@ -230,13 +231,7 @@ class LoSATokConditioner(WaveformConditioner):
             shape = tuple(wav.shape) if isinstance(wav, torch.Tensor) else type(wav).__name__
             raise ValueError(f"LoSATokConditioner expects a WavCondition with wav [B, C, N] or [B, N], got {shape}")
         if wav.dim() == 3:
-            if wav.shape[1] > 1:
-                warnings.warn(
-                    f"condition has {wav.shape[1]} channels; LoSATok is mono, down-mixing by averaging",
-                    UserWarning,
-                    stacklevel=3,
-                )
-            wav = wav.mean(dim=1)
+            wav = downmix_channels(wav, "condition", stacklevel=4)
         b, n = wav.shape
         lengths = [n] * b if x.length is None else [int(v) for v in torch.as_tensor(x.length).reshape(-1).tolist()]
         rates = [int(r) for r in x.sample_rate]
