@@ -23,6 +23,8 @@ from losatok_plugin.training.teacher import (
     edit_distance,
     greedy_ctc,
     teacher_losses,
+    token_frames,
+    valid_tokens,
 )
 
 
@@ -83,11 +85,11 @@ def test_losses_are_masked_and_finite(labelled):
     entries = read_manifest(labelled)
     labels = LabelSpace.from_entries(entries)
     batch = collate([SupervisedClips(entries, labels, 10.0)[i] for i in range(len(entries))])
-    frames = (1 + batch["audio"].shape[1] // 160) // 4
+    frames = token_frames(batch["audio"].shape[1])
     assert batch["pitches"].shape == (6, frames, 128)
     heads = TeacherHeads(32, labels)
     feats = torch.randn(6, frames, 32, requires_grad=True)
-    valid = torch.arange(frames)[None] < ((1 + batch["length"] // 160) // 4)[:, None]
+    valid = valid_tokens(frames, batch["length"])
     losses = teacher_losses(heads(feats, valid), batch, valid)
     assert set(losses) == {f"teacher/{k}" for k in ("ctc", "domain", "lang", "sound", "families", "pitches")}
     assert all(torch.isfinite(v) for v in losses.values())
@@ -120,5 +122,8 @@ def test_teacher_stage_two_steps_and_export(tmp_path, labelled):
 
     saved = load_file(str(tmp_path / "run" / "checkpoints" / ckpt / "encoder.safetensors"))
     assert all(torch.equal(v, saved[k]) for k, v in trained.items())
-    # resuming a finished run does nothing more and keeps the step
+    # resuming a finished run trains no further step
     assert train_teacher(cfg, resume=True) == export
+    assert json.loads((export / "teacher_metrics.json").read_text())["step"] == 2
+    again = load_teacher("midashenglm", export).state_dict()
+    assert all(torch.equal(v, again[k]) for k, v in teacher.state_dict().items())

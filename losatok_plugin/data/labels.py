@@ -16,6 +16,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -65,6 +66,11 @@ class LabelSpace:
                 sounds.add(e.label)
         return cls(["<blank>", *sorted(phon)], list(DOMAINS), sorted(langs), sorted(fams), sorted(sounds))
 
+    @cached_property
+    def phoneme_ids(self) -> dict[str, int]:
+        """Symbol -> CTC class id (0 is the blank)."""
+        return {p: i for i, p in enumerate(self.phonemes)}
+
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1))
 
@@ -83,7 +89,8 @@ class LabelSpace:
         ids = lambda xs, v: xs.index(v) if v in xs else -1  # noqa: E731
         phon = []
         if whole_clip and ex.get("phonemes"):
-            phon = [self.phonemes.index(p) for p in phoneme_tokens(ex["phonemes"]) if p in self.phonemes]
+            ids_of = self.phoneme_ids
+            phon = [ids_of[p] for p in phoneme_tokens(ex["phonemes"]) if p in ids_of]
         fam = torch.full((len(self.families),), -1.0)
         roll = torch.full((n_frames, N_PITCHES), -1.0)
         if entry.domain == "music" and ex.get("families") is not None:

@@ -29,6 +29,16 @@ from .engine import Trainer, adamw, cosine_with_warmup, infinite
 FRAME_HOP = 640  # samples per teacher token at 16 kHz
 
 
+def token_frames(samples):
+    """Teacher tokens for ``samples`` (int or ``[B]`` tensor), as ``LoSATokVAE.num_frames``."""
+    return (1 + samples // 160) // 4
+
+
+def valid_tokens(num_tokens: int, lengths: torch.Tensor) -> torch.Tensor:
+    """``[B, num_tokens]`` bool: True on tokens inside each item's ``lengths`` (samples)."""
+    return torch.arange(num_tokens, device=lengths.device)[None] < token_frames(lengths)[:, None]
+
+
 class SupervisedClips(Dataset):
     """Whole clips (cut to ``max_seconds``) with their targets.
 
@@ -52,14 +62,14 @@ class SupervisedClips(Dataset):
             audio, whole = audio[start : start + self.max_samples], False
         n = max(audio.shape[0], FRAME_HOP)
         audio = F.pad(audio, (0, n - audio.shape[0]))
-        frames = (1 + n // 160) // 4
+        frames = token_frames(n)
         return {"audio": audio, "length": n, **self.labels.targets(e, start / 16000, frames, whole_clip=whole)}
 
 
 def collate(items: list[dict]) -> dict:
     """Pad audio to the longest item and pitch rolls to its frame count (padding targets are -1)."""
     n = max(it["length"] for it in items)
-    frames = (1 + n // 160) // 4
+    frames = token_frames(n)
     out = {
         "audio": torch.stack([F.pad(it["audio"], (0, n - it["length"])) for it in items]),
         "length": torch.tensor([it["length"] for it in items]),
@@ -160,7 +170,7 @@ def evaluate_teacher(encoder: nn.Module, heads: TeacherHeads, loader: DataLoader
     for batch in loader:
         audio, length = batch["audio"].to(device), batch["length"].to(device)
         feats = encoder(audio, length)
-        valid = torch.arange(feats.shape[1], device=device)[None] < ((1 + length // 160) // 4)[:, None]
+        valid = valid_tokens(feats.shape[1], length)
         logits = heads(feats, valid)
         clips += len(audio)
         best = logits["ctc"].argmax(-1).cpu()
@@ -243,7 +253,7 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
                 batch = next(batches)
                 with acc.autocast():
                     feats = encoder(batch["audio"], batch["length"])
-                    valid = torch.arange(feats.shape[1], device=feats.device)[None] < ((1 + batch["length"] // 160) // 4)[:, None]
+                    valid = valid_tokens(feats.shape[1], batch["length"])
                     logits = heads(feats, valid)
                 losses = teacher_losses({k: v.float() for k, v in logits.items()}, batch, valid)
                 total = sum(cfg.loss_weights[k.split("/")[1]] * v for k, v in losses.items())

@@ -48,8 +48,8 @@ def _job(job: tuple) -> list[dict]:
             return make_real(job[1], job[2], job[3], out_dir)
         _, domain, index, seed = job[:4]
         return [MAKERS[domain](index, seed, out_dir)]
-    except CorpusError as e:
-        return [{"error": str(e), "job": [str(j) for j in job[:4]]}]
+    except (CorpusError, OSError, RuntimeError, ValueError) as e:  # one bad source file must not stop the build
+        return [{"error": f"{type(e).__name__}: {e}", "job": [str(j) for j in job[:4]]}]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,10 +27,15 @@ def main() -> None:
     args = p.parse_args()
     corpus, out = Path(args.corpus), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = [json.loads(line) for line in (corpus / "test.jsonl").read_text().splitlines()]
+    manifest = corpus / "test.jsonl"
+    if not manifest.is_file():
+        raise SystemExit(f"{manifest} not found: build the corpus first (recipes/data/build_corpus.py --out {corpus})")
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
     info = {}
     for name, (domain, source) in KINDS.items():
-        row = next(r for r in rows if r["domain"] == domain and r["source"] == source and r["duration"] >= 3.0)
+        row = next((r for r in rows if r["domain"] == domain and r["source"] == source and r["duration"] >= 3.0), None)
+        if row is None:
+            raise SystemExit(f"no {source} {domain} clip of at least 3 s in {manifest}: build a larger corpus (--hours)")
         audio, sr = sf.read(str(corpus / row["path"]), dtype="float32")
         sf.write(str(out / f"{name}.wav"), audio[: int(args.seconds * sr)], sr, subtype="PCM_16")
         info[name] = {k: row[k] for k in ("path", "domain", "source", "label", "text", "voice", "families", "tempo", "key")
