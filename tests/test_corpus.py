@@ -81,3 +81,63 @@ def test_build_small_corpus_end_to_end(tmp_path):
     again = tmp_path / "again"
     build_corpus.main(["--out", str(again), "--hours", "0.01", "--workers", "1", "--no-real", "--seed", "3"])
     assert (again / "train.jsonl").read_text() == (out / "train.jsonl").read_text()
+
+
+import corpus_real  # noqa: E402
+import corpus_real_music  # noqa: E402
+import corpus_real_speech  # noqa: E402
+
+
+def test_real_speech_transcript_parsers():
+    tux = "A green frog.\nfr.utf8=Une grenouille verte.\nca@valencia.utf8=Una granota.\nel.utf8=Ένας βάτραχος.\n"
+    assert corpus_real_speech.parse_tuxpaint_text(tux) == {
+        "en": "A green frog.", "fr": "Une grenouille verte.", "ca@valencia": "Una granota.", "el": "Ένας βάτραχος.",
+    }  # fmt: skip
+    ast = "; Core sounds\n\nactivated: Activated.\nbeeperr: [this is an error beep tone]\ndigits/1:  One. \n"
+    assert corpus_real_speech.parse_asterisk_transcripts(ast) == {"activated": "Activated.", "digits/1": "One."}
+    fest = '( ru_0001 "Она завела, прядь вол+ос." )\n( ru_0002 "Да." )\n'
+    assert corpus_real_speech.parse_festvox_prompts(fest) == {"ru_0001": "Она завела, прядь волос.", "ru_0002": "Да."}
+    assert corpus_real_speech.espeak_voice("en") == "en-us" and corpus_real_speech.espeak_voice("ca@valencia") == "ca"
+
+
+def test_real_music_excerpts_are_spaced_and_whole_tracks_held_out(tmp_path):
+    starts = corpus_real_music.segment_starts(95 * 100, 10 * 100, 3)
+    assert starts == [0, 4000, 8000] and corpus_real_music.segment_starts(500, 1000, 3) == []
+    folder = tmp_path / corpus_real_music.SOURCES["planetblupi-music-ogg"][0]
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        sf.write(str(folder / f"music{i:03d}.ogg"), 0.1 * rng.standard_normal(22050 * 25), 22050, format="OGG")
+    jobs = corpus_real_music.music_jobs(tmp_path, seconds_per_track=20)
+    assert len(jobs) == 12 and {j[2] for j in jobs} == {"train", "test_real"}  # some whole tracks held out
+    rows = corpus_real.make_real(*jobs[0][:3], tmp_path / "out", jobs[0][3])
+    assert len(rows) == 2 and {r["split"] for r in rows} == {jobs[0][2]}  # every excerpt of a track: one split
+    for r in rows:
+        info = sf.info(str(tmp_path / "out" / r["path"]))
+        assert info.samplerate == 16000 and abs(info.duration - 10.0) < 1e-3
+        assert r["license"] == "GPL-3+" and r["source"] == "planetblupi-music-ogg" and r["track"]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (apt-get; .ci/run installs it)")
+def test_real_speech_rows_have_text_phonemes_licence_and_speaker_split(tmp_path):
+    stamps = tmp_path / corpus_real_speech.TUXPAINT / "animals"
+    stamps.mkdir(parents=True)
+    (stamps / "frog.txt").write_text("A green frog.\nfr.utf8=Une grenouille.\nel.utf8=Ένας βάτραχος.\n", encoding="utf-8")
+    tone = 0.2 * np.sin(np.linspace(0, 2000, 44100)).astype(np.float32)
+    for suffix in ("", "_fr", "_el"):
+        sf.write(str(stamps / f"frog_desc{suffix}.ogg"), tone, 44100, format="OGG")
+    fest = tmp_path / corpus_real_speech.FESTVOX_RU
+    (fest / "etc").mkdir(parents=True)
+    (fest / "wav").mkdir()
+    (fest / "etc" / "txt.done.data").write_text('( ru_0001 "Д+а, конечно." )\n', encoding="utf-8")
+    sf.write(str(fest / "wav" / "ru_0001.wav"), tone[:16000], 16000)
+    jobs = corpus_real_speech.speech_jobs(tmp_path)
+    assert sorted((j[0], j[3][0], j[2]) for j in jobs) == [
+        ("festvox_ru", "ru", "train"), ("tuxpaint", "el", "test_real"), ("tuxpaint", "en", "train"),
+        ("tuxpaint", "fr", "train"),
+    ]  # fmt: skip
+    for job in jobs:
+        (row,) = corpus_real.make_real(*job[:3], tmp_path / "out", job[3])
+        assert row["text"] and row["phonemes"] and row["license"] and row["speaker"] and row["domain"] == "speech"
+        assert sf.info(str(tmp_path / "out" / row["path"])).samplerate == 16000
+    assert len({r["path"] for j in jobs for r in [corpus_real.make_real(*j[:3], tmp_path / "o2", j[3])[0]]}) == 4

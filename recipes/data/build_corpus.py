@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -45,7 +45,7 @@ def _job(job: tuple) -> list[dict]:
     out_dir = Path(job[-1])
     try:
         if job[0] == "real":
-            return make_real(job[1], job[2], job[3], out_dir)
+            return make_real(job[1], job[2], job[3], out_dir, job[4])
         _, domain, index, seed = job[:4]
         return [MAKERS[domain](index, seed, out_dir)]
     except (CorpusError, OSError, RuntimeError, ValueError) as e:  # one bad source file must not stop the build
@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
     p.add_argument("--no-real", action="store_true", help="skip the real recordings from Debian packages")
+    p.add_argument("--music-seconds", type=float, default=60.0,
+                   help="seconds of evenly spaced 10 s excerpts taken from each real soundtrack track")
     args = p.parse_args(argv)
     for tool, pkg in (("espeak-ng", "espeak-ng"), ("flite", "flite"), ("fluidsynth", "fluidsynth")):
         require_tool(tool, pkg)
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         missing = [k for k, ok in available_sources().items() if not ok]
         if missing:
             print(f"note: real sources not installed, skipped: {missing}", file=sys.stderr)
-        jobs += [("real", kind, src, split, str(out)) for kind, src, split in real_jobs()]
+        jobs += [("real", kind, src, split, meta, str(out)) for kind, src, split, meta in real_jobs(args.music_seconds)]
     t0 = time.time()
     rows: dict[str, list[dict]] = defaultdict(list)
     errors = []
@@ -96,12 +98,14 @@ def main(argv: list[str] | None = None) -> int:
             per[row["domain"]][0] += 1
             per[row["domain"]][1] += row["duration"]
         stats["splits"][split] = {d: {"clips": c, "hours": round(s / 3600, 3)} for d, (c, s) in sorted(per.items())}
+    stats["disk_mb"] = round(sum(f.stat().st_size for f in out.rglob("*.wav")) / 2**20, 1)
+    stats["sources"] = dict(sorted(Counter(r.get("source", "?") for split in rows.values() for r in split).items()))
     (out / "stats.json").write_text(json.dumps(stats, indent=2))
     print(f"{'split':10s} {'domain':8s} {'clips':>6s} {'hours':>7s}")
     for split, per in stats["splits"].items():
         for d, v in per.items():
             print(f"{split:10s} {d:8s} {v['clips']:6d} {v['hours']:7.3f}")
-    print(f"built in {stats['build_seconds']} s; manifests in {out}")
+    print(f"built in {stats['build_seconds']} s; {stats['disk_mb']} MB of wavs; manifests in {out}")
     for e in errors[:10]:
         print(f"error: {e['job']}: {e['error']}", file=sys.stderr)
     return 1 if errors else 0
