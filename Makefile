@@ -35,7 +35,11 @@ bench: $(STAMP)
 # Debian packages of the offline corpus builder (recipes/data) and its end-to-end test
 CORPUS_DEPS := espeak-ng flite fluidsynth fluid-soundfont-gm timgm6mb-soundfont fortunes-min wamerican \
 	wngerman wfrench wspanish witalian wdutch wportuguese \
-	ktuberling-data sound-theme-freedesktop sound-icons frozen-bubble-data
+	ktuberling-data sound-theme-freedesktop sound-icons frozen-bubble-data \
+	tuxpaint-stamps-default festvox-ru ffmpeg wordwarvi-sound bucklespring-data \
+	asterisk-core-sounds-en asterisk-core-sounds-es asterisk-core-sounds-fr asterisk-core-sounds-it asterisk-core-sounds-ru \
+	asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722 asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 \
+	asterisk-core-sounds-ru-g722 warzone2100-music planetblupi-music-ogg wesnoth-1.16-music
 
 corpus-deps:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(CORPUS_DEPS)
