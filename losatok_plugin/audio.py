@@ -2,7 +2,10 @@
 
 Policy (documented in the README):
 - ``[N]`` is one clip, ``[B, N]`` a batch of mono clips, ``[B, C, N]`` a batch with C channels;
-  C > 1 is down-mixed by averaging, with a warning.
+  C > 1 is down-mixed by averaging, with a warning. A 2-D array ``[N, C]`` with C <= 8 < N is the
+  frames-first layout of ``soundfile.read`` / numpy: one clip with C
+  channels (a batch of clips of <= 8 samples could never be encoded, so this reading is unambiguous).
+- Big-endian arrays (``'>f4'``, ``'>i2'``) are converted to native byte order first.
 - Integer PCM (int16, int32, uint8) is scaled to [-1, 1); float64 is cast to float32; other
   dtypes are refused.
 - NaN / inf, and clips too short for one token, raise :class:`AudioInputError`.
@@ -15,6 +18,10 @@ import warnings
 
 import numpy as np
 import torch
+
+# A 2-D array whose last axis has at most this many entries (and whose first axis is longer) is read
+# as frames first, ``[N, C]`` (soundfile / numpy layout), not as a batch of tiny clips.
+MAX_FRAMES_FIRST_CHANNELS = 8
 
 _PCM_SCALE = {torch.int16: 32768.0, torch.int32: 2147483648.0}
 
@@ -37,7 +44,13 @@ def to_float_waveform(audio: torch.Tensor | np.ndarray) -> torch.Tensor:
     if isinstance(audio, np.ndarray):
         if audio.dtype == np.uint16 or audio.dtype == np.uint32:
             raise AudioInputError(f"unsigned {audio.dtype} PCM is not supported; use int16/int32 or float")
-        audio = torch.from_numpy(np.ascontiguousarray(audio))
+        if audio.dtype.byteorder not in ("=", "|") and audio.dtype.kind in "iuf":
+            # e.g. '>f4' / '>i2' from AIFF or big-endian raw files: same values, native byte order.
+            audio = audio.astype(audio.dtype.newbyteorder("="))
+        try:
+            audio = torch.from_numpy(np.ascontiguousarray(audio))
+        except TypeError as e:
+            raise AudioInputError(f"unsupported audio array dtype {audio.dtype}: {e}") from None
     if not isinstance(audio, torch.Tensor):
         raise AudioInputError(f"audio must be a torch.Tensor or numpy array, got {type(audio).__name__}")
     if audio.dtype in _PCM_SCALE:
@@ -69,6 +82,10 @@ def prepare_waveform(
         ``[B, N']`` float waveform at ``model_sampling_rate`` (dtype float32 unless given bf16/fp16).
     """
     x = to_float_waveform(audio)
+    if x.dim() == 2 and x.shape[1] <= MAX_FRAMES_FIRST_CHANNELS < x.shape[0]:
+        # soundfile / numpy layout: frames first, ``[N, C]`` (``sf.read`` of a stereo file gives [N, 2]).
+        # A [B, N] batch with N <= 8 samples could never be encoded, so the reading is unambiguous.
+        x = x.t().unsqueeze(0)
     if x.dim() == 1:
         x = x.unsqueeze(0)
     elif x.dim() == 3:

@@ -10,8 +10,12 @@
     losatok eval rank  --manifest speech.jsonl --model MODEL --rep semantic_emb --rep mu --out eval/rank
     losatok eval fd    --ref real.jsonl --gen generated.jsonl --model MODEL --rep semantic_emb --out eval/fd
 
-MODEL is a ``save_pretrained`` folder or an official checkpoint (default: the embedded model, when shipped). Outputs are JSON + PNG in ``--out``;
-a short table is printed. Exit code 1 when files were missing or unreadable (the rest is evaluated).
+MODEL is a short name (``losatok-mini``, the embedded default), a ``save_pretrained`` folder, an official
+checkpoint (``losatok_kl1e-2.pth``) or a folder holding it as downloaded. encode / decode / reconstruct mirror
+each input's path relative to the folder given; existing outputs are kept ("up to date"; ``--force`` redoes
+them); every file is written atomically. Eval outputs are JSON + PNG in ``--out``; a short table is printed.
+Exit codes: 0 done or up to date, 1 some inputs failed (the rest are processed) or an error, 2 a bad
+command line, 130 interrupted. Errors are one line; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -22,194 +26,88 @@ import sys
 from pathlib import Path
 
 EMBEDDED_MODEL = Path(__file__).parent / "pretrained" / "losatok-mini"
+DEFAULT_MODEL = "losatok-mini"
+MODEL_HELP = "model: short name (losatok-mini, the default), save_pretrained folder, or official checkpoint / folder"
+
+
+class UsageError(ValueError):
+    """A bad command line (wrong device, bad paths): reported as one line, exit code 2."""
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise UsageError(f"--device {device!r} is not a torch device ({e})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: CUDA is not available on this machine (no GPU or a CPU-only torch); "
+                         "use --device cpu")  # fmt: skip
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--device {device}: MPS is not available on this machine; use --device cpu")
 
 
 def _model(spec: str | None, device: str):
     from .loading import load_vae
 
-    if spec is None:
-        if not (EMBEDDED_MODEL / "config.json").is_file():
-            raise SystemExit("no embedded model is shipped in this version: pass --model (a save_pretrained folder "
-                             "or an official checkpoint such as losatok_kl1e-2.pth)")  # fmt: skip
-        spec = str(EMBEDDED_MODEL)
-    return load_vae(spec).eval().to(device)
+    _check_device(device)
+    return load_vae(spec or DEFAULT_MODEL).eval().to(device)
 
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
-
-
-def _files(inputs: list[str], suffixes: tuple[str, ...]) -> list[Path]:
-    out: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.is_file() and q.name.lower().endswith(suffixes))
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise SystemExit(f"no such file or folder: {p}")
-    if not out:
-        raise SystemExit(f"no input files found in {inputs}")
-    return out
-
-
-def _writable(out: Path) -> None:
-    """Create the output folder (parents too) and check that files can be written in it."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".losatok_write_test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise SystemExit(f"cannot write to output folder {out}: {e.strerror or e}") from None
-
-
-def _outputs(files: list[Path], out: Path, suffix: str, force: bool) -> tuple[list[Path], list[Path], int]:
-    """Output path per input; inputs whose output exists are dropped (unless --force) with a notice."""
-    _writable(out)
-    todo, targets, refused = [], [], 0
-    for f in files:
-        name = f.name[: -len(".latent.safetensors")] if f.name.endswith(".latent.safetensors") else f.stem
-        target = out / (name + suffix)
-        if target.exists() and not force:
-            print(f"  exists, not overwritten (use --force): {target}", file=sys.stderr)
-            refused += 1
-            continue
-        todo.append(f)
-        targets.append(target)
-    return todo, targets, refused
-
-
-def _encode_batches(model, files: list[Path], batch_size: int, failures: list[tuple[Path, str]]):
-    """Yield ``(file, latents [C, T], original_length)`` for audio files, encoded in padded batches.
-
-    Unreadable, empty and too-short files are appended to ``failures`` (path, reason) and skipped.
-    """
-    import warnings
-
-    import torch
-
-    from .data.audio_io import AudioReadError, load_audio
-
-    for i in range(0, len(files), batch_size):
-        group, clips = [], []
-        for f in files[i : i + batch_size]:
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    clip = load_audio(f, model.sampling_rate, warn_downmix=True)
-            except AudioReadError as e:
-                failures.append((f, str(e)))
-                continue
-            for w in caught:
-                print(f"  notice: {w.message}", file=sys.stderr)
-            if clip.shape[0] < model.min_samples:
-                failures.append((f, f"too short: {clip.shape[0]} samples, one latent frame needs {model.min_samples}"))
-                continue
-            group.append(f)
-            clips.append(clip)
-        if not clips:
-            continue
-        lengths = torch.tensor([c.shape[0] for c in clips])
-        batch = torch.zeros(len(clips), int(lengths.max()))
-        for j, c in enumerate(clips):
-            batch[j, : c.shape[0]] = c
-        with torch.inference_mode():
-            dist = model.encode(batch.to(model.device), lengths=lengths).latent_dist
-        for j, f in enumerate(group):
-            yield f, dist.mode()[j, :, : int(dist.lengths[j])].float().cpu(), int(lengths[j])
+def _print_result(result) -> int:
+    """Notices and failures to stderr, the one-line summary to stdout; the run's exit code."""
+    for notice in result.notices:
+        print(f"  notice: {notice}", file=sys.stderr)
+    for f, reason in result.failures:
+        print(f"  failed: {f}: {reason}", file=sys.stderr)
+    print(result.summary())
+    return result.exit_code
 
 
 def cmd_teachers(args) -> int:  # noqa: ARG001
-    from .teachers import TEACHERS
+    from .teacher_names import TEACHER_NAMES
 
-    print("\n".join(TEACHERS))
+    print("\n".join(TEACHER_NAMES))
     return 0
 
 
 def cmd_info(args) -> int:
-    model = _model(args.model, "cpu")
-    n = sum(p.numel() for p in model.parameters())
-    cfg = model.config
-    print(f"model            {args.model or EMBEDDED_MODEL}")
-    print(f"parameters       {n / 1e6:.2f} M (semantic encoder {sum(p.numel() for p in model.semantic_encoder.parameters()) / 1e6:.2f} M)")
-    print(f"sample rate      {cfg.sampling_rate} Hz, mono")
-    print(f"frame rate       {model.frame_rate:g} Hz (hop {cfg.hop_length} samples)")
-    print(f"latent           {cfg.latent_channels} channels (float, Gaussian mean)")
-    print(f"semantic width   {cfg.embed_dim}, depth {cfg.semantic_depth}; decoder width {cfg.decoder_dim}, depth {cfg.decoder_depth}")
+    from .loading import describe_model
+
+    d = describe_model(args.model or DEFAULT_MODEL)
+    cfg = d["config"]
+    frame_rate = cfg["sampling_rate"] / cfg["hop_length"]
+    print(f"model            {d['path']}")
+    print(f"parameters       {d['parameters'] / 1e6:.2f} M (semantic encoder {d['semantic_parameters'] / 1e6:.2f} M)")
+    print(f"sample rate      {cfg['sampling_rate']} Hz, mono")
+    print(f"frame rate       {frame_rate:g} Hz (hop {cfg['hop_length']} samples)")
+    print(f"latent           {cfg['latent_channels']} channels (float, Gaussian mean)")
+    print(f"semantic width   {cfg['embed_dim']}, depth {cfg['semantic_depth']}; decoder width {cfg['decoder_dim']}, "
+          f"depth {cfg['decoder_depth']}")  # fmt: skip
     return 0
 
 
 def cmd_encode(args) -> int:
-    from tqdm import tqdm
-
-    from .latent_file import SUFFIX, save_latents
+    from .batch import encode_files
 
     model = _model(args.model, args.device)
-    files, targets, refused = _outputs(_files(args.inputs, AUDIO_SUFFIXES), Path(args.out), SUFFIX, args.force)
-    where = dict(zip(files, targets))
-    model_id = str(args.model or EMBEDDED_MODEL)
-    failures: list[tuple[Path, str]] = []
-    done = 0
-    for f, z, n in tqdm(_encode_batches(model, files, args.batch_size, failures), total=len(files), desc="encode",
-                        unit="file"):  # fmt: skip
-        save_latents(where[f], z, model, n, model_id=model_id)
-        done += 1
-    return _summary("encoded", done, args.out, refused, failures)
+    return _print_result(encode_files(model, args.inputs, args.out, args.batch_size, args.force,
+                                      model_id=str(args.model or DEFAULT_MODEL)))  # fmt: skip
 
 
 def cmd_decode(args) -> int:
-    import soundfile as sf
-    import torch
-    from tqdm import tqdm
-
-    from .latent_file import SUFFIX, fit_length, load_latents
+    from .batch import decode_files
 
     model = _model(args.model, args.device)
-    from .latent_file import LatentFileError
-
-    files, targets, refused = _outputs(_files(args.inputs, (SUFFIX,)), Path(args.out), ".wav", args.force)
-    failures: list[tuple[Path, str]] = []
-    for f, target in tqdm(list(zip(files, targets)), desc="decode", unit="file"):
-        try:
-            lf = load_latents(f, model)
-        except LatentFileError as e:
-            failures.append((f, str(e)))
-            continue
-        with torch.inference_mode():
-            audio = model.decode(lf.latents[None].to(model.device)).sample[0, 0].float().cpu()
-        sf.write(str(target), fit_length(audio, lf.original_length).clamp(-1, 1).numpy(), model.sampling_rate)
-    return _summary("decoded", len(files) - len(failures), args.out, refused, failures)
+    return _print_result(decode_files(model, args.inputs, args.out, args.batch_size, args.force))
 
 
 def cmd_reconstruct(args) -> int:
-    import soundfile as sf
-    import torch
-    from tqdm import tqdm
-
-    from .latent_file import fit_length
+    from .batch import reconstruct_files
 
     model = _model(args.model, args.device)
-    files, targets, refused = _outputs(_files(args.inputs, AUDIO_SUFFIXES), Path(args.out), ".wav", args.force)
-    where = dict(zip(files, targets))
-    failures: list[tuple[Path, str]] = []
-    done = 0
-    for f, z, n in tqdm(_encode_batches(model, files, args.batch_size, failures), total=len(files),
-                        desc="reconstruct", unit="file"):  # fmt: skip
-        with torch.inference_mode():
-            audio = model.decode(z[None].to(model.device)).sample[0, 0].float().cpu()
-        sf.write(str(where[f]), fit_length(audio, n).clamp(-1, 1).numpy(), model.sampling_rate)
-        done += 1
-    return _summary("reconstructed", done, args.out, refused, failures)
-
-
-def _summary(verb: str, done: int, out: str, refused: int, failures: list[tuple[Path, str]]) -> int:
-    """Print what happened; exit code 1 when any input was not processed."""
-    for f, reason in failures:
-        print(f"  failed: {f}: {reason}", file=sys.stderr)
-    extra = (f"; {refused} skipped (exist)" if refused else "") + (f"; {len(failures)} failed" if failures else "")
-    print(f"{verb} {done} files to {out}{extra}")
-    return 1 if refused or failures else 0
+    return _print_result(reconstruct_files(model, args.inputs, args.out, args.batch_size, args.force))
 
 
 def _entries(paths: list[str]):
@@ -356,35 +254,40 @@ def cmd_fd(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="losatok", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--debug", action="store_true",
+                   help="show Python tracebacks instead of one-line errors (accepted anywhere on the line)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def io_args(sp, what: str):
-        sp.add_argument("inputs", nargs="+", help=f"{what} files or folders (searched recursively)")
+    def io_args(sp, what: str, batch_help: str):
+        sp.add_argument("inputs", nargs="+", help=f"{what} files or folders (searched recursively; outputs mirror "
+                                                  "the paths relative to each folder)")  # fmt: skip
         sp.add_argument("--out", required=True, help="output folder")
-        sp.add_argument("--model", default=None, help="save_pretrained folder or official checkpoint")
+        sp.add_argument("--model", default=None, help=MODEL_HELP)
         sp.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-        sp.add_argument("--batch-size", type=int, default=4, help="files encoded together (padded, with lengths)")
-        sp.add_argument("--force", action="store_true", help="overwrite existing outputs")
+        sp.add_argument("--batch-size", type=int, default=4, help=batch_help)
+        sp.add_argument("--force", action="store_true",
+                        help="redo outputs that exist from an earlier run (never another input's output)")
 
+    audio_batch = "files encoded together (sorted by length, padded, with lengths)"
     tch = sub.add_parser("teachers", help="list the semantic teachers known by name")
     tch.set_defaults(func=cmd_teachers)
     info = sub.add_parser("info", help="model size, frame rate, latent dimension")
-    info.add_argument("--model", default=None, help="save_pretrained folder or official checkpoint")
+    info.add_argument("--model", default=None, help=MODEL_HELP)
     info.set_defaults(func=cmd_info)
     enc = sub.add_parser("encode", help="audio files -> latent files (.latent.safetensors)")
-    io_args(enc, "audio (wav/flac/ogg)")
+    io_args(enc, "audio (wav/flac/ogg)", audio_batch)
     enc.set_defaults(func=cmd_encode)
     dec = sub.add_parser("decode", help="latent files -> 16 kHz wav of the original length")
-    io_args(dec, "latent")
+    io_args(dec, "latent", "latent files with the same number of frames decoded together")
     dec.set_defaults(func=cmd_decode)
     rec = sub.add_parser("reconstruct", help="audio -> latents -> audio (wav)")
-    io_args(rec, "audio (wav/flac/ogg)")
+    io_args(rec, "audio (wav/flac/ogg)", audio_batch)
     rec.set_defaults(func=cmd_reconstruct)
     ev = sub.add_parser("eval", help="evaluate a tokenizer: recon | probe | rank | fd")
     evs = ev.add_subparsers(dest="what", required=True)
 
     def common(sp, model_required=True):
-        sp.add_argument("--model", required=model_required, help="save_pretrained folder or official checkpoint")
+        sp.add_argument("--model", required=model_required, help=MODEL_HELP)
         sp.add_argument("--out", required=True, help="output folder (JSON + PNG)")
         sp.add_argument("--device", default="cpu", help="torch device")
 
@@ -421,9 +324,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Errors that mean "bad input or environment", not "bug": one line, no traceback (``--debug`` shows it).
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    return (ValueError, OSError, RuntimeError, ImportError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    """Run one subcommand. Exit codes: 0 done (or up to date), 1 some inputs failed or an error,
+    2 a bad command line, 130 interrupted (Ctrl-C; no partial output file is left)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    args.debug = debug
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("losatok: interrupted; every output written so far is complete (re-run to finish: existing "
+              "outputs are kept)", file=sys.stderr)  # fmt: skip
+        return 130
+    except Exception as e:  # noqa: BLE001 - the one place that turns errors into exit codes
+        if args.debug:
+            raise
+        message = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if not isinstance(e, _expected_errors()):
+            message = f"internal error ({type(e).__name__}): {message} (run with --debug for the traceback)"
+        elif isinstance(e, OSError) and e.filename and str(e.filename) not in message:
+            message = f"{message}: {e.filename}"
+        print(f"losatok: error: {message}", file=sys.stderr)
+        return 2 if isinstance(e, UsageError) else 1
 
 
 if __name__ == "__main__":

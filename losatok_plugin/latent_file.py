@@ -3,21 +3,25 @@
 Tensor ``latents``: ``[C, T]`` (channels first, 25 Hz). Metadata (strings): ``format`` =
 ``losatok-latents``, ``version``, ``model_id``, ``config_hash``, ``weights_hash``, ``sample_rate``,
 ``frame_rate``, ``hop_length``, ``original_length`` (samples at ``sample_rate``), ``dtype``.
-Decoding restores exactly ``original_length`` samples. Unknown versions, files made by another model
-and corrupt files raise :class:`LatentFileError`.
+Decoding restores exactly ``original_length`` samples. Unknown versions, files made by another model,
+corrupt files and contents that do not fit the header raise :class:`LatentFileError`: a tensor that is
+not 2-D float, the wrong channel count (or ``[T, C]``, transposed), T = 0, NaN/inf values, and an
+``original_length`` that is not a positive integer consistent with T (within two frames of
+``T * hop_length``). Files are written atomically (temporary name, then rename).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+
+from .fileio import atomic_path
 
 FORMAT = "losatok-latents"
 VERSION = 1
@@ -77,11 +81,11 @@ def save_latents(path: str | Path, latents: torch.Tensor, model, original_length
         "original_length": str(int(original_length)),
         "dtype": str(latents.dtype).replace("torch.", ""),
     }
+    if latents.shape[-1] == 0 or not torch.isfinite(latents).all():
+        raise LatentFileError(f"refusing to write latents with T = 0 or NaN/inf values ({tuple(latents.shape)})")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({"latents": latents.detach().cpu().contiguous()}, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file({"latents": latents.detach().cpu().contiguous()}, str(tmp), metadata=meta)
     return path
 
 
@@ -104,6 +108,7 @@ def load_latents(path: str | Path, model=None) -> LatentFile:
         raise LatentFileError(f"{path} is not a LoSATok latent file (format {meta.get('format')!r})")
     if meta.get("version") != str(VERSION):
         raise LatentFileError(f"{path} has latent-file version {meta.get('version')!r}; this package reads {VERSION}")
+    _validate(path, latents, meta, None if model is None else model.config.latent_channels)
     if model is not None:
         for key, ours in (("config_hash", config_hash(model)), ("weights_hash", weights_hash(model))):
             if meta.get(key) != ours:
@@ -119,3 +124,29 @@ def fit_length(audio: torch.Tensor, n: int) -> torch.Tensor:
     if audio.shape[-1] >= n:
         return audio[..., :n]
     return torch.nn.functional.pad(audio, (0, n - audio.shape[-1]))
+
+
+def _validate(path: Path, latents: torch.Tensor, meta: dict[str, str], channels: int | None) -> None:
+    """Refuse contents that would crash or mislead a decoder (see the module docstring)."""
+    if latents.dim() != 2 or not latents.is_floating_point():
+        raise LatentFileError(f"{path}: latents must be a 2-D float tensor [C, T], got {latents.dtype} "
+                              f"{tuple(latents.shape)}")  # fmt: skip
+    if channels is not None and latents.shape[0] != channels:
+        hint = " (transposed: [T, C] instead of [C, T])" if latents.shape[1] == channels else ""
+        raise LatentFileError(f"{path}: latents have {latents.shape[0]} channels, the model expects {channels}{hint}")
+    t = latents.shape[1]
+    if t == 0:
+        raise LatentFileError(f"{path}: latents have T = 0 frames")
+    if not torch.isfinite(latents).all():
+        raise LatentFileError(f"{path}: latents contain NaN or inf")
+    for key in ("original_length", "hop_length"):
+        try:
+            value = int(meta.get(key, ""))
+        except ValueError:
+            raise LatentFileError(f"{path}: header {key} {meta.get(key)!r} is not an integer") from None
+        if value <= 0:
+            raise LatentFileError(f"{path}: header {key} must be positive, got {value}")
+    hop, n = int(meta["hop_length"]), int(meta["original_length"])
+    if abs(n - t * hop) > 2 * hop:
+        raise LatentFileError(f"{path}: header original_length {n} does not fit {t} frames of {hop} samples "
+                              f"(expected about {t * hop})")  # fmt: skip

@@ -104,6 +104,23 @@ def build_semantic_encoder(cfg: LoSATokConfig) -> nn.Module:
     )
 
 
+class NonFiniteOutputError(AudioInputError):
+    """Finite input gave NaN/inf output (values far outside the trained range, e.g. audio × 1e18)."""
+
+
+def _check_finite(out: torch.Tensor, where: str, what: str, inp: torch.Tensor) -> None:
+    """Raise :class:`NonFiniteOutputError` naming the batch items whose ``out [B, ...]`` is not finite."""
+    bad_rows = ~torch.isfinite(out.detach()).flatten(1).all(dim=1)
+    if not bool(bad_rows.any()):
+        return
+    items = bad_rows.nonzero().flatten().tolist()
+    peak = float(inp.detach().abs().flatten(1)[bad_rows].max())
+    raise NonFiniteOutputError(
+        f"{where} produced NaN/inf {what} for batch item(s) {items}: the input is finite but far outside the range "
+        f"the model handles (peak |value| {peak:.3g}; audio belongs in [-1, 1], latents near unit scale)"
+    )
+
+
 class LoSATokVAE(ModelMixin, ConfigMixin):
     """LoSATok: 16 kHz mono audio ↔ 128-d latents at 25 Hz, with semantic features on the side.
 
@@ -279,6 +296,7 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         acoustic_high, acoustic_low = acoustic.high[:, :t], acoustic.low[:, :t]
         unified_low = acoustic_low + semantic_low
         params = self.gaussian(unified_low)
+        _check_finite(params.mu, "encode_features", "latents", x)
         feats = dict(
             z=params.mu,
             mu=params.mu,
@@ -329,6 +347,7 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             tokens = torch.clamp(self.num_frames(lengths), max=t)
             keep = (torch.arange(t, device=x.device) < tokens[:, None])[..., None].to(x.dtype)
             mu, logvar = mu * keep, logvar * keep
+        _check_finite(mu, "encode", "latents", x)
         dist = LoSATokGaussian(torch.cat([mu, logvar], dim=-1).transpose(1, 2))
         dist.lengths = tokens
         if not return_dict:
@@ -351,11 +370,14 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             raise AudioInputError(
                 f"decode expects latents [B, {self.config.latent_channels}, T] (channels first), got {shape}"
             )
+        if z.shape[0] == 0:
+            raise AudioInputError("decode got an empty batch (B = 0)")
         if z.shape[-1] == 0:
             raise AudioInputError("decode got latents with T = 0 frames")
         if not torch.isfinite(z).all():
             raise AudioInputError("latents contain NaN or inf")
         audio = self._decode_windows(z.to(device=self.device, dtype=self.dtype)).unsqueeze(1)
+        _check_finite(audio, "decode", "audio", z)
         if not return_dict:
             return (audio,)
         return DecoderOutput(sample=audio)
@@ -397,6 +419,16 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         return self.decode(z, return_dict=return_dict)
 
     # -- loading ------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *args: Any, **kwargs: Any) -> LoSATokVAE:
+        """diffusers ``from_pretrained``; also accepts the shipped short names (``"losatok-mini"``), offline."""
+        from ..loading import EMBEDDED_MODELS, resolve_model_spec
+
+        spec = pretrained_model_name_or_path
+        if isinstance(spec, str) and spec in EMBEDDED_MODELS and not Path(spec).exists():
+            spec = resolve_model_spec(spec)
+        return super().from_pretrained(spec, *args, **kwargs)
+
     @classmethod
     def from_reference_checkpoint(
         cls,
