@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,22 +126,22 @@ def plan_outputs(found: Sequence[tuple[Path, Path]], out: Path, out_suffix: str
     this run is a failure, never a silent overwrite.
     """
     options = [_candidates(rel, out_suffix) for _, rel in found]
-    wanted: dict[Path, int] = {}
-    for opts in options:
-        wanted[opts[0]] = wanted.get(opts[0], 0) + 1
+    count = Counter(opts[0] for opts in options)
+    count_long = Counter((opts[0], opts[-1]) for opts in options)
     jobs: list[Job] = []
     failures: list[tuple[Path, str]] = []
     taken: dict[Path, Path] = {}
     for (src, _), opts in zip(found, options):
-        order = opts if wanted[opts[0]] == 1 else opts[1:] or opts
-        for name in order:
-            if name not in taken:
-                taken[name] = src
-                jobs.append(Job(src, out / name))
-                break
-        else:
-            failures.append((src, f"its output name {out / order[-1]} is also the output of {taken[order[-1]]} in "
-                                  "this run; not written (give the files separately or rename one)"))  # fmt: skip
+        # The short name unless another input wants it too; then the name with the extension, if that
+        # one is unique (a/song.wav vs a/song.flac). Still taken: a failure, never an overwrite.
+        unique_long = count_long[(opts[0], opts[-1])] == 1
+        name = opts[-1] if count[opts[0]] > 1 and unique_long else opts[0]
+        if name in taken:
+            failures.append((src, f"its output {out / name} is also the output of {taken[name]} in this run; "
+                                  "not written (give the files in separate runs or rename one)"))  # fmt: skip
+            continue
+        taken[name] = src
+        jobs.append(Job(src, out / name))
     return jobs, failures
 
 

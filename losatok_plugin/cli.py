@@ -139,10 +139,12 @@ def cmd_recon(args) -> int:
         codec = GriffinLimMel()
     report = evaluate_reconstruction(_entries(args.manifest), args.out, model=model, recon_dir=args.recon_dir,
                                      plots=args.plots, codec=codec)  # fmt: skip
-    print(f"{'domain':<10} {'clips':>5} " + " ".join(f"{m:>9}" for m in METRICS))
-    for domain, s in report.summary.items():
-        cells = " ".join(f"{s[m]:>9.4f}" if m in s else f"{'-':>9}" for m in METRICS)
-        print(f"{domain:<10} {s['clips']:>5} {cells}")
+    for stat, suffix in (("mean", ""), ("median", "_median")):
+        print(f"{'domain':<10} {'clips':>5} {stat:>6} " + " ".join(f"{m:>9}" for m in METRICS))
+        for domain, s in report.summary.items():
+            cells = " ".join(f"{s[m + suffix]:>9.4f}" if m + suffix in s else f"{'-':>9}" for m in METRICS)
+            print(f"{domain:<10} {s['clips']:>5} {stat:>6} {cells}")
+    print("metrics undefined for a clip (silent reference or output, ...) are left out: see 'skipped' in the CSV")
     print(f"per-file CSV, summary.json and mel PNGs in {args.out}")
     return _report_missing(report.missing)
 

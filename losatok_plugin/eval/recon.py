@@ -1,10 +1,12 @@
 """Reconstruction evaluation over a manifest: per-file CSV, per-domain summary JSON, mel PNGs.
 
 Metrics: ``mel`` (multi-scale mel L1), ``stft`` (multi-resolution STFT distance), ``si_sdr``; for
-speech also ``pesq_wb`` and ``stoi``. A metric that is undefined for a clip (silent reference, no speech
-found by PESQ, clip shorter than STOI needs) is left empty with its reason in ``skipped``; summaries
-average only defined values, so they never hold NaN. Missing or unreadable files are reported and the
-evaluation goes on.
+speech also ``pesq_wb`` and ``stoi``. A metric that is undefined or degenerate for a clip is left empty
+with its reason in ``skipped``: every metric for a silent reference, ``stft`` and ``si_sdr`` for a silent
+output, PESQ with no speech found, STOI on too short a clip. Summaries give the mean and the median of
+the defined values only, so they never hold NaN and one odd clip cannot dominate them. Missing or
+unreadable files are reported and the evaluation goes on. ``--recon-dir`` finds the files that
+``losatok reconstruct`` wrote (:func:`find_reconstruction`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import statistics
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +28,7 @@ from ..data.manifest import ManifestEntry
 from .metrics import align_lengths, mel_distance, pesq_wb, si_sdr, stft_distance, stoi
 
 METRICS = ("mel", "stft", "si_sdr", "pesq_wb", "stoi")
+SILENCE_POWER = 1e-10  # mean power below which a clip counts as silent (-100 dBFS)
 SPEECH_METRICS = ("pesq_wb", "stoi")
 
 
@@ -40,17 +44,20 @@ def clip_metrics(ref: torch.Tensor, est: torch.Tensor, domain: str | None, sampl
     ref, est = align_lengths(ref, est)
     out: dict = {k: None for k in METRICS}
     skipped: dict[str, str] = {}
+    if ref.pow(2).mean() < SILENCE_POWER:
+        # Every metric is relative to the reference: with nothing there they measure only the estimate
+        # (the STFT distance of a silent clip is ~1e4 and would dominate any average).
+        out["skipped"] = {k: "silent reference" for k in METRICS}
+        return out
+    silent_output = bool(est.pow(2).mean() < SILENCE_POWER)
     out["mel"] = float(mel_distance(ref[None], est[None], sample_rate)[0])
-    out["stft"] = float(stft_distance(ref[None], est[None])[0])
-    if ref.pow(2).mean() < 1e-10:
-        skipped["si_sdr"] = "silent reference"
+    if silent_output:  # log-magnitude of nothing: the eps floor, not a distance
+        skipped["stft"] = skipped["si_sdr"] = "silent output"
     else:
+        out["stft"] = float(stft_distance(ref[None], est[None])[0])
         out["si_sdr"] = float(si_sdr(ref[None], est[None])[0])
     if domain == "speech":
         for name, fn in (("pesq_wb", pesq_wb), ("stoi", stoi)):
-            if "si_sdr" in skipped:
-                skipped[name] = "silent reference"
-                continue
             try:
                 value = fn(ref, est, sample_rate)
             except Exception as e:  # noqa: BLE001 - pesq raises its own error types (no utterance, ...)
@@ -71,7 +78,7 @@ def clip_metrics(ref: torch.Tensor, est: torch.Tensor, domain: str | None, sampl
 
 
 def summarise(rows: list[dict]) -> dict[str, dict]:
-    """Per domain (and ``all``): mean of each defined metric and how many clips it covers."""
+    """Per domain (and ``all``): mean and median of each defined metric and how many clips it covers."""
     groups: dict[str, list[dict]] = {"all": rows}
     for r in rows:
         groups.setdefault(r.get("domain") or "unknown", []).append(r)
@@ -82,9 +89,31 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
             values = [r[m] for r in group if r.get(m) is not None]
             if values:
                 entry[m] = sum(values) / len(values)
+                entry[f"{m}_median"] = float(statistics.median(values))
                 entry[f"{m}_n"] = len(values)
         summary[name] = entry
     return summary
+
+
+def find_reconstruction(recon_dir: str | Path, reference: str | Path) -> Path:
+    """The file in ``recon_dir`` that ``losatok reconstruct`` wrote for ``reference``.
+
+    ``reconstruct`` mirrors paths relative to the folder it was given and writes ``<stem>.wav``
+    (``<name>.wav`` when stems collide), so ``clips/sub/x.flac`` is looked up as ``sub/x.flac.wav``,
+    ``sub/x.wav``, ``sub/x.flac``, then ``x.flac.wav``, ``x.wav``, ``x.flac`` (longest path first).
+    Raises :class:`AudioReadError` naming what was looked for.
+    """
+    root, ref = Path(recon_dir), Path(reference)
+    parts = ref.parts[1:] if ref.is_absolute() else ref.parts
+    tried = []
+    for k in range(len(parts), 0, -1):
+        folder = Path(*parts[-k:-1]) if k > 1 else Path()
+        for name in (ref.name + ".wav", ref.stem + ".wav", ref.name):
+            candidate = root / folder / name
+            if candidate.is_file():
+                return candidate
+            tried.append(str(folder / name))
+    raise AudioReadError(f"no reconstruction of {reference} in {root} (looked for {', '.join(dict.fromkeys(tried[:6]))})")
 
 
 def evaluate_reconstruction(
@@ -113,7 +142,7 @@ def evaluate_reconstruction(
         try:
             ref = load_audio(e.path, sr)
             if recon_dir is not None:
-                est = load_audio(Path(recon_dir) / Path(e.path).name, sr)
+                est = load_audio(find_reconstruction(recon_dir, e.path), sr)
             elif codec is not None:
                 with torch.inference_mode():
                     est = codec(ref).float().cpu()
