@@ -136,38 +136,46 @@ class LoSATokConfig:
         return cls(**data)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> LoSATokConfig:
+    def from_file(cls, path: str | Path, format: str | None = None) -> LoSATokConfig:  # noqa: A002
         """Load a JSON or YAML file in our format or in a reference format (see :meth:`from_reference`)."""
-        data = _read_mapping(path)
-        known = {f.name for f in fields(cls)}
-        if set(data) <= known:
-            return cls.from_dict(data)
-        return cls.from_reference(data)
+        return cls.from_reference(_read_mapping(path), format=format)
 
     @classmethod
-    def from_reference(cls, data: Mapping[str, Any] | str | Path | None) -> LoSATokConfig:
-        """Convert a reference configuration to ours.
+    def from_reference(
+        cls,
+        data: Mapping[str, Any] | str | Path | None,
+        format: str | None = None,  # noqa: A002 - the word users look for
+    ) -> LoSATokConfig:
+        """Convert a configuration in any supported format to ours.
 
-        Accepts ``None`` (official sizes), our own field dict, a path to a JSON/YAML file, the reference
-        ``DashengTokenizerConfig`` dict (``embed_dim``, ``decoder_dim``, ``depth``...), the official yml
-        (``AudioVAE.config_dict``) or the parity fixture's ``config.json`` (``config_dict``,
-        ``semantic_encoder``, ``hidden_dim``).
+        Accepts ``None`` (official sizes), a path to a JSON/YAML file, or a dict in one of the formats of
+        :data:`CONFIG_FORMATS`: ``"losatok"`` (our fields), ``"dasheng_tokenizer"`` (the reference
+        ``DashengTokenizerConfig`` dict: ``embed_dim``, ``decoder_dim``, ``depth``...), ``"official_yml"``
+        (``16k_16k_25Hz_losatok.yml``, marked by ``AudioVAE.config_dict``) or ``"parity_fixture"`` (the
+        fixture's ``config.json``, marked by ``config_dict``).
+
+        The format is ``format`` when given, else told by an unambiguous marker: the two wrapper keys
+        above, or keys that only one flat format has. Unknown keys are an error in every format (a typo
+        such as ``semantic_depht`` is named, never dropped); keys that fit neither flat format alone
+        ask for ``format=``.
         """
         if data is None:
             return cls()
         if isinstance(data, (str, Path)):
-            return cls.from_file(data)
+            return cls.from_file(data, format=format)
         if not isinstance(data, Mapping):
             raise ConfigError(f"config must be None, a dict or a path, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        if set(data) <= known:
+        fmt = format or detect_config_format(data)
+        if fmt not in CONFIG_FORMATS:
+            raise ConfigError(f"unknown config format {fmt!r}; formats: {', '.join(CONFIG_FORMATS)}")
+        if fmt == "losatok":
             return cls.from_dict(data)
         outer: Mapping[str, Any] = data
-        if "AudioVAE.config_dict" in data:
-            tok = data["AudioVAE.config_dict"]
+        if fmt == "official_yml":
+            tok = data.get("AudioVAE.config_dict")
             sr = data.get("AudioVAE.sample_rate", data.get("sample_rate", 16000))
-        elif "config_dict" in data:
-            tok = data["config_dict"]
+        elif fmt == "parity_fixture":
+            tok = data.get("config_dict")
             sr = data.get("sample_rate", 16000)
         else:
             tok, sr = data, data.get("sample_rate", 16000)
@@ -176,6 +184,15 @@ class LoSATokConfig:
                 "unrecognised config format: expected LoSATok fields, a reference DashengTokenizerConfig dict, "
                 "the official yml (AudioVAE.config_dict) or the parity fixture config.json (config_dict)"
             )
+        unknown = sorted(set(tok) - REFERENCE_TOKENIZER_KEYS)
+        if unknown:
+            raise ConfigError(f"unknown keys {unknown} in the reference tokenizer config ({fmt}); known keys: "
+                              f"{sorted(REFERENCE_TOKENIZER_KEYS)}")  # fmt: skip
+        sem_cfg = outer.get("semantic_encoder") if fmt == "parity_fixture" else None
+        if isinstance(sem_cfg, Mapping):
+            unknown = sorted(set(sem_cfg) - REFERENCE_SEMANTIC_KEYS)
+            if unknown:
+                raise ConfigError(f"unknown keys {unknown} in semantic_encoder; known: {sorted(REFERENCE_SEMANTIC_KEYS)}")
         sem = outer.get("semantic_encoder", {}) if isinstance(outer.get("semantic_encoder"), Mapping) else {}
         embed_dim = int(tok.get("embed_dim", cls.embed_dim))
         if "embed_dim" in sem and int(sem["embed_dim"]) != embed_dim:
@@ -206,6 +223,54 @@ class LoSATokConfig:
             istft_hop=int(tok.get("istft_hop", cls.istft_hop)),
         )
         return cls.from_dict(cfg)
+
+
+CONFIG_FORMATS = ("losatok", "dasheng_tokenizer", "official_yml", "parity_fixture")
+
+# Keys of the reference ``DashengTokenizerConfig`` (the official yml's ``AudioVAE.config_dict``), with the
+# transformers ``PretrainedConfig`` bookkeeping keys it may carry.
+REFERENCE_TOKENIZER_KEYS = frozenset({
+    "decoder_depth", "decoder_embed_dim", "decoder_dim", "decoder_intermediate_size", "depth", "embed_dim",
+    "hop_length", "istft_hop", "istft_n_fft", "n_mels_patch", "num_heads", "upsample_tokens", "patch_stride_time",
+    "sample_rate", "model_type", "dtype", "torch_dtype", "transformers_version", "architectures", "_name_or_path",
+})  # fmt: skip
+REFERENCE_SEMANTIC_KEYS = frozenset(
+    {"type", "embed_dim", "depth", "num_heads", "patch_size", "patch_stride", "target_length", "n_mels"}
+)
+
+
+def detect_config_format(data: Mapping[str, Any]) -> str:
+    """Which of :data:`CONFIG_FORMATS` ``data`` is in, from unambiguous markers only.
+
+    Raises :class:`ConfigError` when the keys do not decide (they then name the keys and ask for
+    ``format=``).
+    """
+    if "AudioVAE.config_dict" in data:
+        return "official_yml"
+    if "config_dict" in data:
+        return "parity_fixture"
+    ours = {f.name for f in fields(LoSATokConfig)}
+    keys = set(data)
+    ours_only = sorted(keys & (ours - REFERENCE_TOKENIZER_KEYS))
+    reference_only = sorted(keys & (REFERENCE_TOKENIZER_KEYS - ours))
+    unknown = sorted(keys - ours - REFERENCE_TOKENIZER_KEYS)
+    if reference_only and not ours_only:
+        if unknown:
+            raise ConfigError(f"unknown keys {unknown} in the reference tokenizer config (dasheng_tokenizer); "
+                              f"known keys: {sorted(REFERENCE_TOKENIZER_KEYS)}")  # fmt: skip
+        return "dasheng_tokenizer"
+    if ours_only and reference_only:
+        raise ConfigError(
+            f"config mixes LoSATok keys {ours_only} and reference keys {reference_only}: pass "
+            f"format= one of {', '.join(CONFIG_FORMATS)}"
+        )
+    if not ours_only and not reference_only and unknown and not keys & ours:
+        raise ConfigError(
+            f"unrecognised config format: unknown keys {unknown}; expected LoSATok fields, a reference "
+            "DashengTokenizerConfig dict, the official yml (AudioVAE.config_dict) or the parity fixture "
+            "config.json (config_dict)"
+        )
+    return "losatok"  # our fields (from_dict names any unknown key)
 
 
 def load_dataclass(cls: type, data: Mapping[str, Any] | None, where: str = "") -> Any:
