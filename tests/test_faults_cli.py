@@ -162,9 +162,18 @@ def test_sigint_exits_130_and_leaves_only_complete_files(model_dir, tmp_path, ca
     assert_clean_latents(out, n)
 
 
-def test_two_concurrent_encode_runs_leave_no_corrupt_file(model_dir, tmp_path):
+def test_two_concurrent_encode_runs_leave_no_corrupt_file(model_dir, tmp_path, monkeypatch):
     import threading
 
+    import losatok_plugin.latent_file as lf
+
+    real = lf.save_file
+
+    def slow_disk(*args, **kwargs):  # widen the window in which both runs write the same output
+        real(*args, **kwargs)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(lf, "save_file", slow_disk)
     clips(tmp_path / "in", n=12)
     out = tmp_path / "lat"
     args = [
