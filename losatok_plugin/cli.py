@@ -154,6 +154,7 @@ def cmd_probe(args) -> int:
     from .eval.plots import plot_probe_bars
     from .eval.probe import clip_probe, frame_probe
     from .eval.representations import extract
+    from .fileio import atomic_write_text
 
     model = _model(args.model, args.device)
     results, missing = [], []
@@ -174,7 +175,7 @@ def cmd_probe(args) -> int:
                 results.append(clip_probe(f, y, s, task, rep, seed=args.seed).to_dict())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "probe.json").write_text(json.dumps(results, indent=2))
+    atomic_write_text(out / "probe.json", json.dumps(results, indent=2))
     plot_probe_bars(results, out / "probe_accuracy.png")
     print(f"{'task':<20} {'representation':<18} {'level':<6} {'accuracy':>9} {'chance':>7} {'train':>6} {'test':>5}")
     for r in results:
@@ -189,6 +190,7 @@ def cmd_rank(args) -> int:
     from .eval.analysis import components_for, effective_rank, explained_variance
     from .eval.plots import plot_pca_curves
     from .eval.representations import extract
+    from .fileio import atomic_write_text
 
     model = _model(args.model, args.device)
     entries = _entries(args.manifest)
@@ -204,7 +206,8 @@ def cmd_rank(args) -> int:
                      "pcs_99": components_for(curve, 0.99)})  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "rank.json").write_text(json.dumps({"rows": rows, "curves": {k: v.tolist() for k, v in curves.items()}}))
+    curves_json = {k: v.tolist() for k, v in curves.items()}
+    atomic_write_text(out / "rank.json", json.dumps({"rows": rows, "curves": curves_json}))
     plot_pca_curves(curves, out / "pca_curve.png")
     print(f"{'representation':<18} {'dim':>5} {'frames':>7} {'eff. rank':>9} {'PCs 90%':>8} {'PCs 99%':>8}")
     for r in rows:
@@ -233,6 +236,7 @@ def cmd_fd(args) -> int:
 
     from .eval.analysis import frechet_distance
     from .eval.representations import extract
+    from .fileio import atomic_write_text
 
     if args.teacher:  # any registry teacher as the embedding
         from .teachers import load_teacher
@@ -249,15 +253,15 @@ def cmd_fd(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"representation": args.rep, "frechet_distance": fd, "ref_clips": len(ref), "gen_clips": len(gen)}
-    (out / "fd.json").write_text(json.dumps(result, indent=2))
+    atomic_write_text(out / "fd.json", json.dumps(result, indent=2))
     print(f"Fréchet distance ({args.rep}): {fd:.4f}  [{len(ref)} reference clips, {len(gen)} generated clips]")
     return _report_missing(miss_a + miss_b)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="losatok", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--debug", action="store_true",
-                   help="show Python tracebacks instead of one-line errors (accepted anywhere on the line)")
+    debug_help = "show Python tracebacks instead of one-line errors (accepted anywhere on the line)"
+    p.add_argument("--debug", action="store_true", help=debug_help)
     sub = p.add_subparsers(dest="command", required=True)
 
     def io_args(sp, what: str, batch_help: str):
@@ -267,8 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--model", default=None, help=MODEL_HELP)
         sp.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
         sp.add_argument("--batch-size", type=int, default=4, help=batch_help)
-        sp.add_argument("--force", action="store_true",
-                        help="redo outputs that exist from an earlier run (never another input's output)")
+        force_help = "redo outputs that exist from an earlier run (never another input's output)"
+        sp.add_argument("--force", action="store_true", help=force_help)
 
     audio_batch = "files encoded together (sorted by length, padded, with lengths)"
     tch = sub.add_parser("teachers", help="list the semantic teachers known by name")

@@ -192,7 +192,8 @@ class LoSATokConfig:
         if isinstance(sem_cfg, Mapping):
             unknown = sorted(set(sem_cfg) - REFERENCE_SEMANTIC_KEYS)
             if unknown:
-                raise ConfigError(f"unknown keys {unknown} in semantic_encoder; known: {sorted(REFERENCE_SEMANTIC_KEYS)}")
+                known = sorted(REFERENCE_SEMANTIC_KEYS)
+                raise ConfigError(f"unknown keys {unknown} in semantic_encoder; known: {known}")
         sem = outer.get("semantic_encoder", {}) if isinstance(outer.get("semantic_encoder"), Mapping) else {}
         embed_dim = int(tok.get("embed_dim", cls.embed_dim))
         if "embed_dim" in sem and int(sem["embed_dim"]) != embed_dim:

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from ..data.audio_io import AudioReadError, load_audio
 from ..data.manifest import ManifestEntry
+from ..fileio import atomic_path, atomic_write_text
 from .metrics import align_lengths, mel_distance, pesq_wb, si_sdr, stft_distance, stoi
 
 METRICS = ("mel", "stft", "si_sdr", "pesq_wb", "stoi")
@@ -113,7 +114,8 @@ def find_reconstruction(recon_dir: str | Path, reference: str | Path) -> Path:
             if candidate.is_file():
                 return candidate
             tried.append(str(folder / name))
-    raise AudioReadError(f"no reconstruction of {reference} in {root} (looked for {', '.join(dict.fromkeys(tried[:6]))})")
+    looked = ", ".join(dict.fromkeys(tried[:6]))
+    raise AudioReadError(f"no reconstruction of {reference} in {root} (looked for {looked})")
 
 
 def evaluate_reconstruction(
@@ -163,14 +165,13 @@ def evaluate_reconstruction(
             plot_mel_comparison(ref, est, out / "mel" / f"{len(report.rows):03d}_{Path(e.path).stem}.png",
                                 title=Path(e.path).name)  # fmt: skip
     report.summary = summarise(report.rows)
-    with (out / "per_file.csv").open("w", newline="") as f:
+    with atomic_path(out / "per_file.csv") as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["path", "domain", "seconds", *METRICS, "skipped"])
         for r in report.rows:
             skipped = "; ".join(f"{k}: {v}" for k, v in r["skipped"].items())
             w.writerow([r["path"], r["domain"] or "", r["seconds"], *["" if r[m] is None else f"{r[m]:.6g}"
                                                                       for m in METRICS], skipped])  # fmt: skip
-    (out / "summary.json").write_text(
-        json.dumps({"summary": report.summary, "missing": report.missing}, indent=2, allow_nan=False)
-    )
+    summary = {"summary": report.summary, "missing": report.missing}
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
     return report

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -25,6 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ...audio import downmix_channels
+from ...fileio import atomic_path
 from ...models.losatok_vae import LoSATokVAE
 
 # features name -> the config field giving its width
@@ -117,9 +117,8 @@ class LatentCache:
         feats = self._read(file) if file.is_file() else None
         if feats is None:
             feats = self._compute(path)
-            tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-            save_file({"features": feats}, str(tmp), metadata={**self.meta, "source": key})
-            os.replace(tmp, file)
+            with atomic_path(file) as tmp:
+                save_file({"features": feats}, str(tmp), metadata={**self.meta, "source": key})
         self._memory[key] = feats
         while len(self._memory) > self.memory_items:
             self._memory.popitem(last=False)
