@@ -290,7 +290,8 @@ def _run(jobs: Sequence[Job], result: BatchResult, work: Iterable[tuple[Job, Cal
          progress: bool) -> BatchResult:  # fmt: skip
     from tqdm import tqdm
 
-    bar = tqdm(total=len(jobs), desc=desc, unit="file", disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(jobs), desc=desc, unit="file", disable=not progress or not jobs, file=sys.stderr)
+    planned_failures = len(result.failures)  # naming collisions: not part of ``jobs``
     try:
         for job, write in work:
             try:
@@ -299,7 +300,8 @@ def _run(jobs: Sequence[Job], result: BatchResult, work: Iterable[tuple[Job, Cal
                 if isinstance(e, OSError) and e.errno in _FATAL_ERRNOS:
                     raise
                 result.failures.append((job.source, str(e)))
-            bar.update(1)
+            # files that failed while being read or encoded count as done too
+            bar.update(len(result.written) + len(result.failures) - planned_failures - bar.n)
     finally:
         bar.close()
     return result
