@@ -31,7 +31,7 @@ MODEL_HELP = "model: short name (losatok-mini, the default), save_pretrained fol
 
 
 class UsageError(ValueError):
-    """A bad command line (wrong device, bad paths): reported as one line, exit code 2."""
+    """A bad command line (e.g. a device this machine lacks): reported as one line, exit code 2."""
 
 
 def _check_device(device: str) -> None:
