@@ -243,13 +243,7 @@ def encode_jobs(model, jobs: Sequence[Job], batch_size: int, failures: list[tupl
             continue
         try:
             latents = _encode_padded(model, clips)
-        except AudioInputError:
-            if len(clips) == 1:
-                latents = None
-            else:  # isolate the offending file(s)
-                yield from _encode_one_by_one(model, group, clips, failures)
-                continue
-        if latents is None:
+        except AudioInputError:  # isolate the offending file(s) and report each with its reason
             yield from _encode_one_by_one(model, group, clips, failures)
             continue
         for job, z, clip in zip(group, latents, clips):
