@@ -80,9 +80,14 @@ def load_vae(spec: str | Path, config=None) -> LoSATokVAE:
         ModelNotFoundError: nothing loadable at ``spec`` (one line saying what was expected).
         CheckpointError: a checkpoint that cannot be read or does not fit the model.
     """
+    path = resolve_model_spec(spec)
+    if not path.exists():  # before any heavy import: a typo answers at once
+        raise ModelNotFoundError(
+            f"model not found: {spec} (expected a save_pretrained folder, a checkpoint file, or a short name: "
+            f"{', '.join(EMBEDDED_MODELS)})"
+        )
     from .models.losatok_vae import LoSATokVAE
 
-    path = resolve_model_spec(spec)
     if path.is_dir():
         if (path / "config.json").is_file():
             return LoSATokVAE.from_pretrained(path)
@@ -105,10 +110,7 @@ def load_vae(spec: str | Path, config=None) -> LoSATokVAE:
         if config is None:
             config = _official_files(path.parent)[1]
         return LoSATokVAE.from_reference_checkpoint(path, config)
-    raise ModelNotFoundError(
-        f"model not found: {spec} (expected a save_pretrained folder, a checkpoint file, or a short name: "
-        f"{', '.join(EMBEDDED_MODELS)})"
-    )
+    raise ModelNotFoundError(f"{path} is neither a folder nor a file: not a model")
 
 
 _BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
