@@ -49,8 +49,9 @@ def _check_device(device: str) -> None:
 
 
 def _model(spec: str | None, device: str):
-    from .loading import load_vae
+    from .loading import check_model_spec, load_vae
 
+    check_model_spec(spec or DEFAULT_MODEL)
     _check_device(device)
     return load_vae(spec or DEFAULT_MODEL).eval().to(device)
 
@@ -89,24 +90,24 @@ def cmd_info(args) -> int:
 
 
 def cmd_encode(args) -> int:
+    model = _model(args.model, args.device)  # first: a bad --model/--device answers before heavy imports
     from .batch import encode_files
 
-    model = _model(args.model, args.device)
     return _print_result(encode_files(model, args.inputs, args.out, args.batch_size, args.force,
                                       model_id=str(args.model or DEFAULT_MODEL)))  # fmt: skip
 
 
 def cmd_decode(args) -> int:
+    model = _model(args.model, args.device)  # first: a bad --model/--device answers before heavy imports
     from .batch import decode_files
 
-    model = _model(args.model, args.device)
     return _print_result(decode_files(model, args.inputs, args.out, args.batch_size, args.force))
 
 
 def cmd_reconstruct(args) -> int:
+    model = _model(args.model, args.device)  # first: a bad --model/--device answers before heavy imports
     from .batch import reconstruct_files
 
-    model = _model(args.model, args.device)
     return _print_result(reconstruct_files(model, args.inputs, args.out, args.batch_size, args.force))
 
 

@@ -56,6 +56,21 @@ def resolve_model_spec(spec: str | Path) -> Path:
     return path
 
 
+def check_model_spec(spec: str | Path) -> Path:
+    """Resolve ``spec`` and check that it exists, without importing torch (a typo answers at once).
+
+    Raises:
+        ModelNotFoundError: nothing at ``spec``.
+    """
+    path = resolve_model_spec(spec)
+    if not path.exists():
+        raise ModelNotFoundError(
+            f"model not found: {spec} (expected a save_pretrained folder, a checkpoint file, or a short name: "
+            f"{', '.join(EMBEDDED_MODELS)})"
+        )
+    return path
+
+
 def _official_files(folder: Path) -> tuple[list[Path], Path | None]:
     """Official checkpoints and config in a downloaded folder (or a clone of the official repo)."""
     checkpoints, config = [], None
@@ -80,12 +95,7 @@ def load_vae(spec: str | Path, config=None) -> LoSATokVAE:
         ModelNotFoundError: nothing loadable at ``spec`` (one line saying what was expected).
         CheckpointError: a checkpoint that cannot be read or does not fit the model.
     """
-    path = resolve_model_spec(spec)
-    if not path.exists():  # before any heavy import: a typo answers at once
-        raise ModelNotFoundError(
-            f"model not found: {spec} (expected a save_pretrained folder, a checkpoint file, or a short name: "
-            f"{', '.join(EMBEDDED_MODELS)})"
-        )
+    path = check_model_spec(spec)
     from .models.losatok_vae import LoSATokVAE
 
     if path.is_dir():
