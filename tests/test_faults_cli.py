@@ -162,10 +162,13 @@ def test_sigint_exits_130_and_leaves_only_complete_files(model_dir, tmp_path, ca
     assert_clean_latents(out, n)
 
 
-def test_two_concurrent_encode_runs_leave_no_corrupt_file(model_dir, tmp_path, monkeypatch):
+def test_two_concurrent_encode_runs_leave_no_corrupt_file(tiny_vae, tmp_path, monkeypatch):
+    # Two runs (threads with one model: loading models in threads at once would race inside diffusers'
+    # empty-weights context) write the same 12 outputs into one folder.
     import threading
 
     import losatok_plugin.latent_file as lf
+    from losatok_plugin.batch import encode_files
 
     real = lf.save_file
 
@@ -176,25 +179,53 @@ def test_two_concurrent_encode_runs_leave_no_corrupt_file(model_dir, tmp_path, m
     monkeypatch.setattr(lf, "save_file", slow_disk)
     clips(tmp_path / "in", n=12)
     out = tmp_path / "lat"
-    args = [
-        "encode",
-        str(tmp_path / "in"),
-        "--out",
-        str(out),
-        "--model",
-        str(model_dir),
-        "--force",
-        "--batch-size",
-        "1",
-    ]
-    codes: list[int] = []
-    runs = [threading.Thread(target=lambda: codes.append(cli(list(args)))) for _ in range(2)]
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(encode_files(tiny_vae, [tmp_path / "in"], out, batch_size=1, force=True, progress=False))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    runs = [threading.Thread(target=run) for _ in range(2)]
     for t in runs:
         t.start()
     for t in runs:
         t.join(timeout=300)
-    assert codes == [0, 0]
+    assert not errors and [r.exit_code for r in results] == [0, 0], (errors, [r.failures for r in results])
     assert_clean_latents(out, 12)
+
+
+def test_concurrent_writes_of_one_latent_file_never_fail_or_corrupt(tiny_vae, tmp_path, monkeypatch):
+    # the layer under encode: two writers of the same 12 names (a shared temporary name made half of
+    # these writes fail with FileNotFoundError before the fix)
+    import threading
+
+    import losatok_plugin.latent_file as lf
+
+    real = lf.save_file
+
+    def slow_disk(*args, **kwargs):
+        real(*args, **kwargs)
+        time.sleep(0.02)
+
+    monkeypatch.setattr(lf, "save_file", slow_disk)
+    errors = []
+
+    def run():
+        for i in range(12):
+            try:
+                lf.save_latents(tmp_path / f"c{i:02d}{SUFFIX}", torch.randn(16, 10), tiny_vae, 6400)
+            except Exception as e:  # noqa: BLE001 - counted below
+                errors.append(e)
+
+    runs = [threading.Thread(target=run) for _ in range(2)]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join(timeout=120)
+    assert errors == []
+    assert_clean_latents(tmp_path, 12)
 
 
 # -- non-finite input: API and CLI -------------------------------------------------------------------
