@@ -1,17 +1,26 @@
 """Train LoSATok: stage 0 (small teacher, mini recipe only), stage 1 (SemBo) or stage 2 (tokenizer).
 
-    python recipes/train.py teacher   --config recipes/configs/teacher_mini.yaml   [--resume] [key=value ...]
-    python recipes/train.py sembo     --config recipes/configs/sembo_mini.yaml     [--resume] [key=value ...]
-    python recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml [--resume] [key=value ...]
+    python recipes/train.py teacher   --config recipes/configs/teacher_mini.yaml   [--resume|--overwrite] [key=value ...]
+    python recipes/train.py sembo     --config recipes/configs/sembo_mini.yaml     [--resume|--overwrite] [key=value ...]
+    python recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml [--resume|--overwrite] [key=value ...]
+    python recipes/train.py tokenizer --config recipes/configs/finetune_mini.yaml data.train_manifest=my/train.jsonl
     accelerate launch --num_processes 8 recipes/train.py tokenizer --config recipes/configs/tokenizer_paper.yaml
+    torchrun --standalone --nproc_per_node 2 recipes/train.py sembo --config recipes/configs/sembo_mini.yaml
+
+Without --resume, an output_dir that holds an earlier run is refused (--overwrite deletes it first);
+--resume with nothing to resume is an error. Errors are one line (exit status 1); --debug shows tracebacks.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import _cli  # noqa: F401
 
+from losatok_plugin.configuration import ConfigError
+from losatok_plugin.data import FeatureCacheError, NoUsableFilesError
+from losatok_plugin.data.manifest import ManifestError
 from losatok_plugin.training import (
     SemboStageConfig,
     TeacherStageConfig,
@@ -21,6 +30,10 @@ from losatok_plugin.training import (
     train_tokenizer,
 )
 from losatok_plugin.training.config import load_stage_config
+from losatok_plugin.training.errors import TrainingError
+
+# Errors whose message says what to do: printed as one line (with --debug: the traceback).
+CLEAR_ERRORS = (TrainingError, ConfigError, FeatureCacheError, ManifestError, NoUsableFilesError, FileNotFoundError)
 
 STAGES = {
     "teacher": (TeacherStageConfig, train_teacher),
@@ -32,11 +45,24 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("stage", choices=sorted(STAGES), help="teacher (stage 0), sembo (stage 1) or tokenizer (stage 2)")
     p.add_argument("--config", required=True, help="YAML config (unknown keys are errors)")
-    p.add_argument("--resume", action="store_true", help="continue from <run.output_dir>/checkpoints/latest")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue from <run.output_dir>/checkpoints/latest")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="delete an earlier run in run.output_dir (checkpoints, final/, logs) and start over")  # fmt: skip
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. run.max_steps=100 data.batch_size=4")
     args = p.parse_intermixed_args()
     cls, train = STAGES[args.stage]
-    train(load_stage_config(cls, args.config, args.overrides), resume=args.resume)
+    try:
+        cfg = load_stage_config(cls, args.config, args.overrides)
+        if args.overwrite:
+            cfg.run.overwrite = True
+        train(cfg, resume=args.resume)
+    except CLEAR_ERRORS as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Training dataset: random fixed-length crops on the latent-frame grid, optional cached teacher features.
 
 Crops start on multiples of ``hop`` (640 samples = one 25 Hz latent frame) so that audio crops and
-cached feature windows line up exactly. Files that cannot be read are skipped at construction and
-reported in ``dataset.skipped`` (path, reason); so are files shorter than one crop, unless
+cached feature windows line up exactly. Files that cannot be read or hold NaN / inf samples are skipped
+at construction and reported in ``dataset.skipped`` (path, reason); so are files shorter than one crop, unless
 ``short_clips="repeat"``, which loops them (audio and cached features alike) to the crop length.
 """
 
@@ -15,11 +15,59 @@ from collections.abc import Sequence
 
 import soundfile as sf
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
-from .audio_io import AudioReadError, load_audio
+from .audio_io import AudioReadError, load_audio, nonfinite_reason
 from .feature_cache import FeatureCache
 from .manifest import ManifestEntry
+
+
+class NoUsableFilesError(ValueError):
+    """Every file of a manifest was skipped: a run on nothing is an error, not a success."""
+
+    def __init__(self, skipped: Sequence[tuple[str, str]]) -> None:
+        first = f"; first: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+        super().__init__(f"no usable audio: all {len(skipped)} files were skipped{first}")
+        self.skipped = list(skipped)
+
+
+def screen_audio(entries: Sequence[ManifestEntry]) -> tuple[list[tuple[ManifestEntry, sf._SoundFileInfo]], list[tuple[str, str]]]:
+    """Split manifest entries into readable ones (with their ``soundfile`` info) and skipped ones
+    (path, reason): unreadable headers and files holding NaN / inf samples."""
+    ok, skipped = [], []
+    for e in entries:
+        try:
+            info = sf.info(e.path)
+            reason = nonfinite_reason(e.path)
+        except Exception as err:  # noqa: BLE001 - libsndfile raises several types for bad files
+            skipped.append((e.path, f"unreadable: {err}"))
+            continue
+        if reason is not None:
+            skipped.append((e.path, reason))
+            continue
+        ok.append((e, info))
+    return ok, skipped
+
+
+class EpochSampler(Sampler[int]):
+    """A shuffle of ``range(n)`` that is a function of ``seed`` and the epoch (``set_epoch``).
+
+    Every process draws the same order (accelerate then gives each its share of the batches), and a
+    resumed run can re-create the order of the epoch it stopped in.
+    """
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
 
 
 class AudioCropDataset(Dataset):
@@ -58,12 +106,8 @@ class AudioCropDataset(Dataset):
         self.cache, self.return_audio = feature_cache, return_audio
         self.items: list[tuple[ManifestEntry, int, int]] = []  # entry, native sample rate, usable frames
         self.skipped: list[tuple[str, str]] = []
-        for e in entries:
-            try:
-                info = sf.info(e.path)
-            except Exception as err:  # noqa: BLE001
-                self.skipped.append((e.path, f"unreadable: {err}"))
-                continue
+        readable, self.skipped = screen_audio(entries)
+        for e, info in readable:
             frames = math.floor(info.frames * sample_rate / info.samplerate) // hop
             if self.cache is not None:
                 if e.path not in self.cache:
@@ -75,7 +119,7 @@ class AudioCropDataset(Dataset):
                 continue
             self.items.append((e, info.samplerate, frames))
         if not self.items:
-            raise ValueError(f"no usable files ({len(self.skipped)} skipped: {self.skipped[:3]})")
+            raise NoUsableFilesError(self.skipped)
 
     def __len__(self) -> int:
         return len(self.items)

@@ -39,7 +39,10 @@ class FeatureCache:
         self.root = Path(root)
         index_path = self.root / "index.json"
         if not index_path.is_file():
-            raise FeatureCacheError(f"no feature cache at {self.root} (index.json missing)")
+            raise FeatureCacheError(
+                f"no feature cache at {self.root} (index.json missing): build it with recipes/cache_features.py "
+                "or set data.feature_cache='' to run the teacher online"
+            )
         index = json.loads(index_path.read_text())
         if index.get("version") != CACHE_VERSION:
             raise FeatureCacheError(f"feature cache version {index.get('version')} != supported {CACHE_VERSION}")
@@ -82,7 +85,8 @@ def build_feature_cache(
 ) -> tuple[FeatureCache, list[tuple[str, str]]]:
     """Encode every manifest file with ``encode`` (``[1, N] -> [1, T, D]``) and store the features.
 
-    Returns the cache and the files skipped (unreadable or too short) with reasons.
+    Returns the cache and the files skipped (unreadable, too short, NaN / inf samples) with reasons.
+    Raises :class:`FeatureCacheError` when the cache would be empty (every file skipped).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -127,6 +131,9 @@ def build_feature_cache(
             except (AudioReadError, ValueError) as err:
                 skipped.append((e.path, str(err)))
                 continue
+            if not bool(torch.isfinite(feats).all()):
+                skipped.append((e.path, "the teacher's features are not finite"))
+                continue
             key = f"f{len(index['entries']) + len(pending)}"
             pending[key] = feats.to(dtype).contiguous().cpu()
             pending_meta[e.path] = {"key": key, "frames": int(feats.shape[0])}
@@ -134,7 +141,6 @@ def build_feature_cache(
                 flush()
         flush()
     if not index["entries"]:
-        tmp_index = out / "index.json.tmp"
-        tmp_index.write_text(json.dumps(index))
-        os.replace(tmp_index, index_path)
+        first = f"; first: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+        raise FeatureCacheError(f"no features cached in {out}: all {len(entries)} files were skipped{first}")
     return FeatureCache(out), skipped

@@ -56,6 +56,8 @@ class RunConfig:
     sample_every: int = 1000  # audio examples and mel images; 0 disables
     keep_checkpoints: int = 3
     progress: bool = True
+    overwrite: bool = False  # start a new run in an output_dir holding an earlier one (deletes it)
+    max_nonfinite_steps: int = 20  # steps skipped for a NaN/inf loss or gradient before the run stops
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("no", "fp16", "bf16"):
@@ -63,6 +65,8 @@ class RunConfig:
         for name in ("max_steps", "grad_accum_steps", "log_every", "save_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"run.{name} must be >= 1")
+        if self.max_nonfinite_steps < 0:
+            raise ConfigError("run.max_nonfinite_steps must be >= 0")
 
 
 @dataclass

@@ -13,14 +13,15 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from ..data import AudioCropDataset, FeatureCache, read_manifest
+from ..data import AudioCropDataset, EpochSampler, FeatureCache, read_manifest
 from ..losses.time_relation import semantic_bottleneck_loss
 from .config import SemboStageConfig
-from .engine import Trainer, adamw, cosine_with_warmup, infinite
+from .engine import Trainer, adamw, cosine_with_warmup
 from .models import build_stage_model
 
 
 def make_loader(cfg, hop: int, sample_rate: int, need_audio: bool) -> tuple[DataLoader, AudioCropDataset]:
+    """Crops of the training manifest, shuffled per epoch by ``cfg.run.seed`` (resumable order)."""
     cache = FeatureCache(cfg.data.feature_cache) if cfg.data.feature_cache else None
     crop_frames = max(1, round(cfg.data.crop_seconds * sample_rate / hop))
     dataset = AudioCropDataset(
@@ -35,7 +36,8 @@ def make_loader(cfg, hop: int, sample_rate: int, need_audio: bool) -> tuple[Data
     loader = DataLoader(
         dataset,
         batch_size=cfg.data.batch_size,
-        shuffle=True,
+        sampler=EpochSampler(len(dataset), cfg.run.seed),
+        generator=torch.Generator().manual_seed(cfg.run.seed),  # worker seeds: not from the global RNG
         drop_last=len(dataset) >= cfg.data.batch_size,
         num_workers=cfg.data.num_workers,
         persistent_workers=cfg.data.num_workers > 0,
@@ -44,15 +46,13 @@ def make_loader(cfg, hop: int, sample_rate: int, need_audio: bool) -> tuple[Data
 
 
 def report_skipped(trainer: Trainer, dataset: AudioCropDataset) -> None:
-    if dataset.skipped and trainer.is_main:
-        lines = "".join(f"{p}\t{r}\n" for p, r in dataset.skipped)
-        (trainer.out / "skipped_files.tsv").write_text(lines)
-        print(f"[losatok] skipped {len(dataset.skipped)} files (see {trainer.out / 'skipped_files.tsv'})", flush=True)
+    """``<output_dir>/skipped_files.tsv``: the files the dataset left out, with reasons."""
+    trainer.report_skipped(dataset.skipped)
 
 
 def train_sembo(cfg: SemboStageConfig, resume: bool = False) -> Path:
     """Run stage 1 to ``cfg.run.max_steps`` (or until SIGINT/SIGTERM); returns the export folder."""
-    trainer = Trainer(cfg.run, cfg)
+    trainer = Trainer(cfg.run, cfg, resume=resume)
     acc = trainer.accelerator
     vae = build_stage_model(cfg.model, cfg.teacher, frozen=("semantic_encoder",), teacher_type=cfg.teacher_type)
     teacher = vae.semantic_encoder.to(acc.device).eval()
@@ -75,7 +75,7 @@ def train_sembo(cfg: SemboStageConfig, resume: bool = False) -> Path:
         )
 
     bar = trainer.progress(cfg.run.max_steps)
-    batches = infinite(loader)
+    batches = trainer.batches(loader)
     with trainer.stop.installed():
         while trainer.step < cfg.run.max_steps:
             with acc.accumulate(bottleneck):
@@ -90,9 +90,13 @@ def train_sembo(cfg: SemboStageConfig, resume: bool = False) -> Path:
                     losses = semantic_bottleneck_loss(
                         emb, out.recon, out.low, cfg.recon_weight, cfg.relation_weight
                     )
+                if trainer.skip_nonfinite(losses["sembo/total"], optimizers=(optimizer,)):
+                    continue
                 acc.backward(losses["sembo/total"])
-                if acc.sync_gradients and cfg.optim.grad_clip > 0:
-                    acc.clip_grad_norm_(bottleneck.parameters(), cfg.optim.grad_clip)
+                if acc.sync_gradients and trainer.grad_clip_and_check(
+                    bottleneck.parameters(), cfg.optim.grad_clip, (optimizer,)
+                ):
+                    continue
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
             if not acc.sync_gradients:
@@ -106,6 +110,7 @@ def train_sembo(cfg: SemboStageConfig, resume: bool = False) -> Path:
     trainer.write_replica_digest(acc.unwrap_model(bottleneck).state_dict())
     export = trainer.out / "final"
     if trainer.is_main:
+        trainer.check_finite_weights(acc.unwrap_model(bottleneck).state_dict(), f"the export {export}")
         vae.bottleneck.load_state_dict(acc.unwrap_model(bottleneck).state_dict())
         vae.requires_grad_(True)
         vae.cpu().save_pretrained(export)

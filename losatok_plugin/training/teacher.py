@@ -19,12 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..data import load_audio, read_manifest
+from ..data import EpochSampler, NoUsableFilesError, load_audio, read_manifest, screen_audio
 from ..data.labels import N_PITCHES, LabelSpace
 from ..data.manifest import ManifestEntry
 from ..models.losatok_vae import LoSATokVAE
 from .config import TeacherStageConfig
-from .engine import Trainer, adamw, cosine_with_warmup, infinite
+from .engine import Trainer, adamw, cosine_with_warmup
 
 FRAME_HOP = 640  # samples per teacher token at 16 kHz
 
@@ -201,8 +201,10 @@ def evaluate_teacher(encoder: nn.Module, heads: TeacherHeads, loader: DataLoader
 
 def _loader(entries, labels, cfg: TeacherStageConfig, train: bool) -> DataLoader:
     ds = SupervisedClips(entries, labels, cfg.max_seconds, train=train)
-    return DataLoader(ds, batch_size=cfg.data.batch_size, shuffle=train, drop_last=train and len(ds) >= cfg.data.batch_size,
-                      num_workers=cfg.data.num_workers, collate_fn=collate, persistent_workers=cfg.data.num_workers > 0)  # fmt: skip
+    sampler = EpochSampler(len(ds), cfg.run.seed) if train else None  # resumable order (Trainer.batches)
+    return DataLoader(ds, batch_size=cfg.data.batch_size, sampler=sampler, drop_last=train and len(ds) >= cfg.data.batch_size,
+                      num_workers=cfg.data.num_workers, collate_fn=collate, persistent_workers=cfg.data.num_workers > 0,
+                      generator=torch.Generator().manual_seed(cfg.run.seed))  # fmt: skip
 
 
 def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
@@ -211,9 +213,13 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
     The export (``<output_dir>/final``) is a LoSATokVAE folder holding the teacher (other parts at
     random init), plus ``labels.json`` and ``teacher_metrics.json`` (validation read-out metrics).
     """
-    trainer = Trainer(cfg.run, cfg)
+    trainer = Trainer(cfg.run, cfg, resume=resume)
     acc = trainer.accelerator
-    train_entries = read_manifest(cfg.data.train_manifest)
+    readable, skipped = screen_audio(read_manifest(cfg.data.train_manifest))
+    trainer.report_skipped(skipped)
+    if not readable:
+        raise NoUsableFilesError(skipped)
+    train_entries = [e for e, _ in readable]
     labels = LabelSpace.from_entries(train_entries)
     if trainer.is_main:
         labels.save(trainer.out / "labels.json")
@@ -245,7 +251,7 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
         return m
 
     bar = trainer.progress(cfg.run.max_steps)
-    batches = infinite(loader)
+    batches = trainer.batches(loader)
     last: dict[int, TeacherMetrics | None] = {}
     with trainer.stop.installed():
         while trainer.step < cfg.run.max_steps:
@@ -258,9 +264,11 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
                 losses = teacher_losses({k: v.float() for k, v in logits.items()}, batch, valid)
                 total = sum(cfg.loss_weights[k.split("/")[1]] * v for k, v in losses.items())
                 losses["teacher/total"] = total
+                if trainer.skip_nonfinite(total, optimizers=(optimizer,)):
+                    continue
                 acc.backward(total)
-                if acc.sync_gradients and cfg.optim.grad_clip > 0:
-                    acc.clip_grad_norm_(params, cfg.optim.grad_clip)
+                if acc.sync_gradients and trainer.grad_clip_and_check(params, cfg.optim.grad_clip, (optimizer,)):
+                    continue
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
             if not acc.sync_gradients:
@@ -276,6 +284,7 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
     export = trainer.out / "final"
     if trainer.is_main:
         metrics = last[trainer.step] if trainer.step in last else validate()
+        trainer.check_finite_weights(acc.unwrap_model(encoder).state_dict(), f"the export {export}")
         vae.semantic_encoder.load_state_dict(acc.unwrap_model(encoder).state_dict())
         vae.cpu().save_pretrained(export)
         labels.save(export / "labels.json")
