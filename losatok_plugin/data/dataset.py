@@ -12,6 +12,7 @@ import math
 import random
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import soundfile as sf
 import torch
@@ -49,11 +50,24 @@ def screen_audio(entries: Sequence[ManifestEntry]) -> tuple[list[tuple[ManifestE
     return ok, skipped
 
 
-class EpochSampler(Sampler[int]):
-    """A shuffle of ``range(n)`` that is a function of ``seed`` and the epoch (``set_epoch``).
+def item_rng(item) -> tuple[int, Any]:
+    """A sampler item -> (dataset index, the RNG for that item's random choices).
+
+    :class:`EpochSampler` yields ``(index, seed)`` pairs: each item's crop is then a function of the
+    seed, the epoch and its position, not of the process' global RNG state (which the DataLoader's
+    read-ahead and worker processes make unreproducible after a resume). Plain ints use ``random``.
+    """
+    if isinstance(item, (tuple, list)):
+        return int(item[0]), random.Random(int(item[1]))
+    return int(item), random  # the module-level functions (random.randint...) share its interface
+
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """A shuffle of ``range(n)`` that is a function of ``seed`` and the epoch (``set_epoch``); each
+    index comes with a seed for its random crop (see :func:`item_rng`).
 
     Every process draws the same order (accelerate then gives each its share of the batches), and a
-    resumed run can re-create the order of the epoch it stopped in.
+    resumed run re-creates the order and the crops of the epoch it stopped in.
     """
 
     def __init__(self, n: int, seed: int = 0) -> None:
@@ -67,7 +81,9 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        order = torch.randperm(self.n, generator=g).tolist()
+        seeds = torch.randint(0, 2**62, (self.n,), generator=g).tolist()
+        return iter(list(zip(order, seeds)))
 
 
 class AudioCropDataset(Dataset):
@@ -124,19 +140,20 @@ class AudioCropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor | int]:
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor | int]:
+        i, rng = item_rng(item)
         for _attempt in range(10):
             try:
-                return self._load(i)
+                return self._load(i, rng)
             except AudioReadError as err:  # decodable header, corrupt data: warn and take another file
                 warnings.warn(f"skipping unreadable audio ({err})", UserWarning, stacklevel=2)
-                i = random.randrange(len(self.items))
+                i = rng.randrange(len(self.items))
         raise AudioReadError("10 consecutive unreadable files")
 
-    def _load(self, i: int) -> dict[str, torch.Tensor | int]:
+    def _load(self, i: int, rng: Any) -> dict[str, torch.Tensor | int]:
         entry, native_sr, frames = self.items[i]
         take = min(frames, self.crop_frames)  # < crop_frames only for looped short clips
-        start = random.randint(0, frames - take)
+        start = rng.randint(0, frames - take)
         out: dict[str, torch.Tensor | int] = {"index": i}
         reps = math.ceil(self.crop_frames / take)
         if self.return_audio:

@@ -103,8 +103,11 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
             return named
     if not done:
         return None
-    why = "missing" if not pointer.is_file() else f"names {named.name if named else 'nothing readable'}, which is not a complete checkpoint"
-    warnings.warn(f"{pointer} is {why}; using the newest complete checkpoint {done[-1]}", UserWarning, stacklevel=2)
+    if not pointer.is_file():
+        why = "is missing"
+    else:
+        why = f"names {named.name if named else 'nothing readable'}, which is not a complete checkpoint"
+    warnings.warn(f"{pointer} {why}; using the newest complete checkpoint {done[-1]}", UserWarning, stacklevel=2)
     return done[-1]
 
 

@@ -270,11 +270,11 @@ class Trainer:
     def batches(self, loader: DataLoader) -> Iterator[Any]:
         """Batches forever, epoch after epoch; after :meth:`resume`, from where the checkpoint stopped.
 
-        The position (epoch, batches consumed in it) is saved with every checkpoint. Epoch ``e``'s order
-        is a function of the seed and ``e`` when the loader's sampler has ``set_epoch`` (as
-        :class:`~losatok_plugin.data.EpochSampler`), so a resumed run reads the same batches an
-        uninterrupted one would; the random crops inside them also match with ``num_workers: 0``
-        (the main process' RNG state is restored), not with worker processes (their seeds are new).
+        The position (epoch, batches consumed in it) is saved with every checkpoint. With
+        :class:`~losatok_plugin.data.EpochSampler` epoch ``e``'s order and its random crops are a
+        function of the seed and ``e``, so a resumed run reads the same batches, cropped the same way,
+        as an uninterrupted one (also with worker processes). Other samplers: the position is kept, the
+        order after a resume is a new shuffle.
         """
         from accelerate import skip_first_batches
 

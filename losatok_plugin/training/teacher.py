@@ -10,7 +10,6 @@ live in the features, which is what stages 1 and 2 consume. The heads are discar
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..data import EpochSampler, NoUsableFilesError, load_audio, read_manifest, screen_audio
+from ..data.dataset import item_rng
 from ..data.labels import N_PITCHES, LabelSpace
 from ..data.manifest import ManifestEntry
 from ..models.losatok_vae import LoSATokVAE
@@ -52,13 +52,14 @@ class SupervisedClips(Dataset):
     def __len__(self) -> int:
         return len(self.entries)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, item: int | tuple[int, int]) -> dict:
+        i, rng = item_rng(item)
         e = self.entries[i]
         audio = load_audio(e.path)
         start, whole = 0, True
         if audio.shape[0] > self.max_samples:
             span = audio.shape[0] - self.max_samples
-            start = random.randint(0, span) // FRAME_HOP * FRAME_HOP if self.train else 0
+            start = rng.randint(0, span) // FRAME_HOP * FRAME_HOP if self.train else 0
             audio, whole = audio[start : start + self.max_samples], False
         n = max(audio.shape[0], FRAME_HOP)
         audio = F.pad(audio, (0, n - audio.shape[0]))
