@@ -79,15 +79,20 @@ def read_manifest(path: str | Path) -> list[ManifestEntry]:
 
 
 def write_manifest(entries: Iterable[ManifestEntry], path: str | Path, relative: bool = True) -> Path:
-    """Write JSONL (or CSV by suffix); paths relative to the manifest's folder when possible."""
+    """Write JSONL (or CSV by suffix); paths relative to the manifest's folder when the file lies below
+    it, else absolute, so that :func:`read_manifest` finds every file from any working folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for e in entries:
         row = e.to_json()
+        # Paths are read back against the manifest's folder: write them relative to it when the file
+        # lies below it, else absolute (a path relative to the current folder would not resolve).
+        absolute = Path(e.path).resolve()
+        row["path"] = str(absolute)
         if relative:
             try:
-                row["path"] = str(Path(e.path).resolve().relative_to(path.parent.resolve()))
+                row["path"] = str(absolute.relative_to(path.parent.resolve()))
             except ValueError:
                 pass
         rows.append(row)

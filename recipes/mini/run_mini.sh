@@ -7,13 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-losatok_plugin/pretrained/losatok-mini}
+# --resume when the stage has checkpoints, else a new run (train.py refuses --resume with nothing to resume)
+resume() { [ -f "$1/checkpoints/latest" ] && echo --resume || true; }
 
 [ -f data/corpus/train.jsonl ] || $PY recipes/data/build_corpus.py --out data/corpus --hours "${HOURS:-3}"
-[ -f runs/teacher_mini/final/config.json ] || $PY recipes/train.py teacher --config recipes/configs/teacher_mini.yaml --resume
+[ -f runs/teacher_mini/final/config.json ] || $PY recipes/train.py teacher --config recipes/configs/teacher_mini.yaml $(resume runs/teacher_mini)
 $PY recipes/cache_features.py --manifest data/corpus/train.jsonl --teacher runs/teacher_mini/final \
     --out data/cache/teacher_mini
-[ -f runs/sembo_mini/final/config.json ] || $PY recipes/train.py sembo --config recipes/configs/sembo_mini.yaml --resume
-$PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml --resume "$@"
+[ -f runs/sembo_mini/final/config.json ] || $PY recipes/train.py sembo --config recipes/configs/sembo_mini.yaml \
+    $(resume runs/sembo_mini) teacher=runs/teacher_mini/final data.feature_cache=data/cache/teacher_mini
+$PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_mini) \
+    data.feature_cache=data/cache/teacher_mini "$@"
 $PY recipes/mini/export.py --run runs/tokenizer_mini --out "$OUT"
 $PY recipes/mini/evaluate.py --model "$OUT" --out runs/eval_mini --manifest data/corpus/test.jsonl \
     --manifest data/corpus/test_real.jsonl --card recipes/mini/card.json
