@@ -23,7 +23,7 @@ from .training_helpers import REPO, env, metrics, tiny_corpus
 
 MINI = REPO / "losatok_plugin" / "pretrained" / "losatok-mini"
 SMOKE = ["run.max_steps=2", "run.save_every=2", "run.log_every=1", "run.sample_every=0", "run.progress=false",
-         "run.mixed_precision=no", "data.batch_size=2", "data.num_workers=0", "data.crop_seconds=0.64"]  # fmt: skip
+         'run.mixed_precision="no"', "data.batch_size=2", "data.num_workers=0", "data.crop_seconds=0.64"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
