@@ -70,7 +70,8 @@ def readme_commands() -> list[str]:
             for line in block.replace("\\\n", " ").splitlines():
                 line = line.split(" #")[0].strip()
                 if "recipes/train.py" in line and not line.startswith("#"):
-                    out.append(" ".join(line.split()))
+                    line = re.sub(r"^(\.venv/bin/)?python ", "python ", " ".join(line.split()))
+                    out.append(line)
     return list(dict.fromkeys(out))
 
 
