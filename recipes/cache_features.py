@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 
 import _cli  # noqa: F401
 import torch
 
-from losatok_plugin.data import build_feature_cache, read_manifest
+from losatok_plugin.data import FeatureCacheError, build_feature_cache, read_manifest
+from losatok_plugin.data.manifest import ManifestError
 from losatok_plugin.teachers import TEACHERS, load_teacher
 
 
@@ -31,14 +33,18 @@ def main() -> None:
     digest = hashlib.sha256()
     for v in enc.state_dict().values():
         digest.update(v.detach().cpu().float().numpy().tobytes()[:4096])
-    cache, skipped = build_feature_cache(
-        read_manifest(args.manifest),
-        lambda audio: enc(audio.to(args.device)),
-        args.out,
-        dim=enc.output_dim,
-        teacher_id=f"{args.teacher_type}:{digest.hexdigest()[:16]}",
-        dtype=getattr(torch, args.dtype),
-    )
+    try:
+        cache, skipped = build_feature_cache(
+            read_manifest(args.manifest),
+            lambda audio: enc(audio.to(args.device)),
+            args.out,
+            dim=enc.output_dim,
+            teacher_id=f"{args.teacher_type}:{digest.hexdigest()[:16]}",
+            dtype=getattr(torch, args.dtype),
+        )
+    except (FeatureCacheError, ManifestError) as e:  # e.g. every file skipped: an error, not an empty cache
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
     print(f"cache {args.out}: {len(cache.entries)} files; skipped {len(skipped)}")
     for path, reason in skipped:
         print(f"  skipped {path}: {reason}")

@@ -119,6 +119,7 @@ def test_full_disk_during_checkpoint_save(tmp_path, small_disk, monkeypatch):
     _save(root, 1)
     big = {"w": torch.zeros(1 << 20)}  # 4 MB: more than the tmpfs holds
     if small_disk is None:
+
         def full(*args, **kwargs):
             raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -132,8 +133,10 @@ def test_full_disk_during_checkpoint_save(tmp_path, small_disk, monkeypatch):
 
 def test_full_disk_in_a_training_run_is_one_clear_error(tmp_path, corpus, monkeypatch):
     def full(*args, **kwargs):
-        raise RuntimeError("[enforce fail at inline_container.cc:783] . PytorchStreamWriter failed writing file "
-                           "data/0: file write failed; unexpected pos 19136 vs 19024")  # what torch.save reports
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:783] . PytorchStreamWriter failed writing file "
+            "data/0: file write failed; unexpected pos 19136 vs 19024"
+        )  # what torch.save reports
 
     out = tmp_path / "run"
     train_sembo(sembo_cfg(out, corpus, 2, run={"save_every": 1}))

@@ -32,8 +32,13 @@ def rng_state() -> dict[str, Any]:
     np_state = np.random.get_state()
     state = {
         "python": [py[0], list(py[1]), py[2]],
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]),
-                  float(np_state[4])],  # fmt: skip
+        "numpy": [
+            np_state[0],
+            torch.from_numpy(np_state[1].astype(np.int64)),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],  # fmt: skip
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -162,7 +167,9 @@ def save_checkpoint(
             if is_main:
                 for key, module in modules.items():
                     sd = module.state_dict() if isinstance(module, torch.nn.Module) else module
-                    save_file({k: v.detach().cpu().contiguous() for k, v in sd.items()}, str(tmp / f"{key}.safetensors"))
+                    save_file(
+                        {k: v.detach().cpu().contiguous() for k, v in sd.items()}, str(tmp / f"{key}.safetensors")
+                    )
                 torch.save({**train_state, "step": step}, tmp / "train_state.pt")
         except Exception as e:  # noqa: BLE001 - torch.save reports a full disk as RuntimeError("unexpected pos")
             error = e

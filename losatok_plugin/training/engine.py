@@ -366,7 +366,8 @@ class Trainer:
         }
         for k, v in unwrapped.items():
             self.check_finite_weights(v.state_dict() if isinstance(v, torch.nn.Module) else v, f"checkpoint {k}")
-        train_state = {**train_state, "data_position": list(self._data_position), "nonfinite_steps": self.nonfinite_steps}
+        position = {"data_position": list(self._data_position), "nonfinite_steps": self.nonfinite_steps}
+        train_state = {**train_state, **position}
         return save_checkpoint(
             self.out,
             self.step,
