@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from ..fileio import atomic_write_text
 from .checkpoint import complete_checkpoints, latest_checkpoint, load_checkpoint, save_checkpoint, step_of
 from .config import OptimConfig, RunConfig
-from .errors import NonFiniteError, ResumeError, RunExistsError
+from .errors import NonFiniteError, ResumeError, RunExistsError, TrainingError
 
 
 def cosine_with_warmup(optimizer: torch.optim.Optimizer, cfg: OptimConfig, max_steps: int):
@@ -111,7 +111,7 @@ class Trainer:
             cpu=use_cpu(run),
         )
         if distributed_launch() and self.accelerator.num_processes == 1:
-            raise RuntimeError(
+            raise TrainingError(
                 f"launched as {os.environ.get('WORLD_SIZE')} processes but accelerate formed no process group "
                 f"(distributed type {self.accelerator.distributed_type}); refusing to train independent copies"
             )
@@ -157,6 +157,8 @@ class Trainer:
                     elif path.exists():
                         path.unlink()
                 print(f"[losatok] --overwrite: removed the earlier run in {self.out} ({what})", flush=True)
+        elif self.is_main and (self.out / "metrics.jsonl").is_file():
+            (self.out / "metrics.jsonl").unlink()  # a run killed before its first checkpoint: nothing to keep
         self.barrier()
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
