@@ -28,7 +28,7 @@ class NoUsableFilesError(ValueError):
 
     def __init__(self, skipped: Sequence[tuple[str, str]]) -> None:
         first = f"; first: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
-        super().__init__(f"no usable audio: all {len(skipped)} files were skipped{first}")
+        super().__init__(f"no usable files: all {len(skipped)} files were skipped{first}")
         self.skipped = list(skipped)
 
 
