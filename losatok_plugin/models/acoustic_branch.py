@@ -70,6 +70,7 @@ class AcousticBranch(nn.Module):
         for t0 in range(0, n_tokens, WINDOW_TOKENS):
             t1 = min(t0 + WINDOW_TOKENS, n_tokens)
             mel = torch.log(torch.clamp(self.mel.frames(padded, t0 * patch, t1 * patch), min=1e-7))
+            mel = mel.to(self.patch_embed.weight.dtype)  # log in float32, then the model's dtype
             out.append(project(self.norm(self.patch_embed(mel.unsqueeze(1)).flatten(2).transpose(1, 2))))
         return torch.cat(out, dim=1)
 

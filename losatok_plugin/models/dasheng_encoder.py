@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..nn.attention import TransformerBlock
+from ..nn.fp32 import BatchNorm1dFloat32
 from ..nn.mel import MelSpectrogram, power_to_db, reflect_pad_items
 
 MEL_WINDOW_FRAMES = 6000  # STFTs of long audio are computed 60 s at a time (memory stays flat)
@@ -74,8 +75,8 @@ class DashengEncoder(nn.Module):
         self.batch_global_db_floor = batch_global_db_floor
         self.front_end = MelSpectrogram(sample_rate, n_fft, hop_length, n_mels, f_max=f_max, power=2.0)
         # BatchNorm over the mel bins; BatchNorm1d on [B, F, t] equals the reference's BatchNorm2d on
-        # the rearranged [B, F, 1, t].
-        self.init_bn = nn.BatchNorm1d(n_mels, momentum=0.01)
+        # the rearranged [B, F, 1, t]. Kept in float32 with the mel front end (see nn/fp32.py).
+        self.init_bn = BatchNorm1dFloat32(n_mels, momentum=0.01)
         self.patch_embed = PatchEmbed(n_mels, patch_time, embed_dim)
         self.time_pos_embed = nn.Parameter(torch.randn(1, embed_dim, 1, chunk_tokens) * 0.02)
         self.freq_pos_embed = nn.Parameter(torch.randn(1, embed_dim, 1, 1) * 0.02)
@@ -112,7 +113,7 @@ class DashengEncoder(nn.Module):
 
     def forward_chunk(self, mel: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """One chunk: normalised mel ``[B, n_mels, t]`` (t ≤ chunk frames) -> ``[B, t // patch_time, D]``."""
-        x = self.patch_embed(mel.unsqueeze(1))
+        x = self.patch_embed(mel.unsqueeze(1).to(self.patch_embed.proj.weight.dtype))  # float32 mel -> model dtype
         t = x.shape[-1]
         x = x + self.time_pos_embed[..., :t] + self.freq_pos_embed
         x = x.flatten(2).transpose(1, 2)

@@ -14,6 +14,8 @@ pipeline's ``model_index.json``: keep it stable.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from diffusers.models.autoencoders.vae import DecoderOutput, DiagonalGaussianDis
 from diffusers.models.modeling_outputs import AutoencoderKLOutput
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
+from diffusers.utils import logging as diffusers_logging
 from torch import nn
 
 from ..audio import AudioInputError, prepare_waveform
@@ -55,6 +58,17 @@ class LoSATokFeatures(BaseOutput):
     acoustic_emb_low: torch.Tensor
     unified_emb_low: torch.Tensor
     lengths: torch.Tensor | None = None  # [B] valid tokens per item (only when ``lengths`` was given)
+
+
+class _IslandCastNotice(logging.Filter):
+    """diffusers warns on every ``.to(dtype)`` of a class with ``_keep_in_fp32_modules`` that the cast
+    may break them; LoSATokVAE's islands keep float32 under ``.to()`` as well (``nn/fp32.py``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "modules in LoSATokVAE that should be kept in float32" not in record.getMessage()
+
+
+diffusers_logging.get_logger("diffusers.models.modeling_utils").addFilter(_IslandCastNotice())
 
 
 class LoSATokGaussian(DiagonalGaussianDistribution):
@@ -130,6 +144,11 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
     """
 
     _supports_gradient_checkpointing = False
+    # float32 islands (module names, matched per dotted component by diffusers' loader): the mel front
+    # ends with their log / dB floors, the BatchNorm over dB, the ISTFT head (projection, exp, phases,
+    # ISTFT and window normalisation) and the Gaussian head. Their classes also keep float32 under
+    # ``.to(torch.bfloat16)`` (see ``nn/fp32.py``); everything else runs in the model's dtype.
+    _keep_in_fp32_modules = ["front_end", "init_bn", "mel", "head", "gaussian"]
 
     @register_to_config
     def __init__(
@@ -240,9 +259,10 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
 
     # -- encoder ------------------------------------------------------------------------------------
     def prepare_audio(self, audio: torch.Tensor | np.ndarray, sampling_rate: int | None = None) -> torch.Tensor:
-        """Validate a waveform (see :mod:`losatok_plugin.audio`) -> ``[B, N]`` on the model's device/dtype."""
+        """Validate a waveform (see :mod:`losatok_plugin.audio`) -> ``[B, N]`` on the model's device, float32
+        (float64 for a float64 model): the mel front ends are float32 islands whatever the model's dtype."""
         x = prepare_waveform(audio, self.config.sampling_rate, self._min_samples, sampling_rate)
-        return x.to(device=self.device, dtype=self.dtype)
+        return x.to(device=self.device, dtype=torch.float64 if self.dtype == torch.float64 else torch.float32)
 
     def prepare_lengths(
         self, lengths: torch.Tensor | np.ndarray | list[int], batch: int, n: int, sampling_rate: int | None = None
@@ -288,7 +308,7 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             if semantic_emb is None:
                 semantic_emb = self.semantic_encoder(x, lengths)
             else:
-                semantic_emb = semantic_emb.to(device=x.device, dtype=x.dtype)
+                semantic_emb = semantic_emb.to(device=x.device, dtype=self.dtype)
             semantic_low = self.bottleneck.encode(semantic_emb)
         acoustic = self.acoustic(x, lengths)
         t = min(semantic_emb.shape[1], acoustic.high.shape[1])
@@ -365,6 +385,14 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         Returns:
             ``sample``: audio ``[B, 1, hop_length · T]`` at 16 kHz.
         """
+        audio = self._decode_windows(self._check_latents(z)).unsqueeze(1)
+        _check_finite(audio, "decode", "audio", z)
+        if not return_dict:
+            return (audio,)
+        return DecoderOutput(sample=audio)
+
+    def _check_latents(self, z: torch.Tensor) -> torch.Tensor:
+        """Validate latents ``[B, C, T]`` (T ≥ 1, finite) -> on the model's device and dtype."""
         if not isinstance(z, torch.Tensor) or z.dim() != 3 or z.shape[1] != self.config.latent_channels:
             shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
             raise AudioInputError(
@@ -376,11 +404,49 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             raise AudioInputError("decode got latents with T = 0 frames")
         if not torch.isfinite(z).all():
             raise AudioInputError("latents contain NaN or inf")
-        audio = self._decode_windows(z.to(device=self.device, dtype=self.dtype)).unsqueeze(1)
-        _check_finite(audio, "decode", "audio", z)
-        if not return_dict:
-            return (audio,)
-        return DecoderOutput(sample=audio)
+        return z.to(device=self.device, dtype=self.dtype)
+
+    @property
+    def stream_lookahead_frames(self) -> int:
+        """Algorithmic latency of :meth:`decode_stream` in latent frames (``decode_context_frames``, 32 =
+        1.28 s at 25 Hz): audio of frame t is emitted once frame t + 32 has arrived (or the stream ended)."""
+        return self.decode_context_frames
+
+    def decode_stream(self, latent_chunks: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """Decode a stream of latent chunks; the concatenated output equals :meth:`decode` of the whole
+        sequence to float precision.
+
+        Each frame is decoded with :attr:`stream_lookahead_frames` (32) frames of context each side,
+        more than the decoder's receptive field (±21 frames at the official depth), exactly as the
+        windowed one-pass decode does, so chunk boundaries leave no trace. Memory is bounded: only the
+        last 32 frames before the emitted position are kept.
+
+        Args:
+            latent_chunks: iterable of ``[B, C, t]`` latents (any ``t ≥ 1``, same ``B`` throughout).
+
+        Yields:
+            audio ``[B, 1, hop_length · k]`` float32 chunks at 16 kHz as soon as ``k ≥ 1`` frames have
+            their look-ahead; the rest when the input ends. In total ``hop_length · T`` samples.
+        """
+        ctx, win = self.decode_context_frames, self.decode_window_frames
+        buf: torch.Tensor | None = None  # latents of frames base .. total - 1
+        base = done = total = 0
+        for chunk in latent_chunks:
+            chunk = self._check_latents(chunk)
+            if buf is not None and chunk.shape[0] != buf.shape[0]:
+                raise AudioInputError(f"decode_stream: batch size changed from {buf.shape[0]} to {chunk.shape[0]}")
+            buf = chunk if buf is None else torch.cat([buf, chunk], dim=-1)
+            total += chunk.shape[-1]
+            while total - ctx > done:  # frames whose look-ahead has arrived
+                end = min(total - ctx, done + win)
+                yield self._decode_span(buf, done - base, end - base).unsqueeze(1)
+                done = end
+            keep_from = max(0, done - ctx)  # left context of the next span
+            buf, base = buf[..., keep_from - base :], keep_from
+        while buf is not None and done < total:  # end of stream: the true right edge
+            end = min(total, done + win)
+            yield self._decode_span(buf, done - base, end - base).unsqueeze(1)
+            done = end
 
     def _decode_windows(self, z: torch.Tensor) -> torch.Tensor:
         """Decode ``[B, C, T]`` in windows of ``decode_window_frames`` latent frames with
@@ -391,14 +457,16 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         win, ctx = self.decode_window_frames, self.decode_context_frames
         if t <= win + 2 * ctx:
             return self.decoder(z)
-        hop = self.config.hop_length
-        out = z.new_empty(z.shape[0], t * hop)
-        for t0 in range(0, t, win):
-            t1 = min(t0 + win, t)
-            a, b = max(0, t0 - ctx), min(t, t1 + ctx)
-            piece = self.decoder(z[..., a:b])
-            out[:, t0 * hop : t1 * hop] = piece[:, (t0 - a) * hop : (t1 - a) * hop]
-        return out
+        return torch.cat([self._decode_span(z, t0, min(t0 + win, t)) for t0 in range(0, t, win)], dim=-1)
+
+    def _decode_span(self, z: torch.Tensor, t0: int, t1: int) -> torch.Tensor:
+        """Audio ``[B, hop · (t1 - t0)]`` of latent frames ``t0..t1-1`` of ``z [B, C, T]``, decoded with
+        ``decode_context_frames`` of context each side (fewer at the ends of ``z``), so equal to those
+        samples of a one-pass decode."""
+        t = z.shape[-1]
+        hop, ctx = self.config.hop_length, self.decode_context_frames
+        a, b = max(0, t0 - ctx), min(t, t1 + ctx)
+        return self.decoder(z[..., a:b])[:, (t0 - a) * hop : (t1 - a) * hop]
 
     def forward(
         self,
@@ -417,6 +485,34 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         dist = self.encode(sample).latent_dist
         z = dist.sample(generator=generator) if sample_posterior else dist.mode()
         return self.decode(z, return_dict=return_dict)
+
+    # -- precision ----------------------------------------------------------------------------------
+    def quantize(self, precision: str = "int8") -> LoSATokVAE:
+        """Dynamic int8 quantization of the Linear layers outside the float32 islands, in place (see
+        :mod:`losatok_plugin.models.precision`); returns the model. CPU inference only; a quantized
+        model cannot be cast to another dtype or saved with ``save_pretrained``."""
+        from .precision import PrecisionError, quantize_int8
+
+        if precision != "int8":
+            raise PrecisionError(f"quantize supports 'int8' only, got {precision!r} (bf16: model.to(torch.bfloat16))")
+        return quantize_int8(self)
+
+    def to(self, *args, **kwargs) -> LoSATokVAE:
+        """``nn.Module.to`` / diffusers ``ModelMixin.to``; under a dtype cast the float32 islands keep float32."""
+        from .precision import PrecisionError, is_quantized
+
+        if any(isinstance(a, torch.dtype) for a in args) or "dtype" in kwargs:
+            if is_quantized(self):
+                raise PrecisionError("an int8-quantized model cannot be cast to another dtype: reload it")
+        return super().to(*args, **kwargs)
+
+    def save_pretrained(self, *args, **kwargs) -> None:
+        """diffusers ``save_pretrained`` (``model.safetensors`` + ``config.json``); refused for int8 models."""
+        from .precision import PrecisionError, is_quantized
+
+        if is_quantized(self):
+            raise PrecisionError("an int8-quantized model cannot be saved: save the float model, quantize after loading")
+        return super().save_pretrained(*args, **kwargs)
 
     # -- loading ------------------------------------------------------------------------------------
     @classmethod

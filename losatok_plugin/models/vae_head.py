@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..nn.fp32 import Float32Island, to_float32
+
 LOGVAR_MIN, LOGVAR_MAX = -20.0, 20.0
 
 
@@ -23,8 +25,9 @@ class GaussianParams:
         return self.mu + eps * torch.exp(0.5 * self.logvar)
 
 
-class GaussianHead(nn.Module):
-    """Two ``Linear(C, C)`` maps (reference ``fc_mu`` / ``fc_logvar``)."""
+class GaussianHead(Float32Island, nn.Module):
+    """Two ``Linear(C, C)`` maps (reference ``fc_mu`` / ``fc_logvar``), a float32 island: latents and the
+    clamped logvar (whose ``exp`` feeds the KL) come out float32 whatever the model's dtype."""
 
     def __init__(self, latent_dim: int = 128) -> None:
         super().__init__()
@@ -33,5 +36,6 @@ class GaussianHead(nn.Module):
 
     def forward(self, unified_low: torch.Tensor) -> GaussianParams:
         """unified_low ``[B, T, C]`` -> :class:`GaussianParams` (each ``[B, T, C]``)."""
+        unified_low = to_float32(unified_low)
         logvar = torch.clamp(self.fc_logvar(unified_low), LOGVAR_MIN, LOGVAR_MAX)
         return GaussianParams(mu=self.fc_mu(unified_low), logvar=logvar)

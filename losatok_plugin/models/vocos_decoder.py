@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..nn.convnext import ConvNeXtBlock
+from ..nn.fp32 import Float32Island, to_float32
 from ..nn.istft import ISTFT
 
 MAX_MAGNITUDE = 100.0  # exp(log-mag) is clipped here, as in Vocos, to keep early training finite
@@ -40,8 +41,12 @@ class VocosBackbone(nn.Module):
         return self.final_layer_norm(x.transpose(1, 2))
 
 
-class ISTFTHead(nn.Module):
-    """``[B, F, dim] -> [B, hop·F]``: Linear to log-magnitudes and phases, then ISTFT."""
+class ISTFTHead(Float32Island, nn.Module):
+    """``[B, F, dim] -> [B, hop·F]``: Linear to log-magnitudes and phases, then ISTFT.
+
+    A float32 island: under a bf16 model the projection, ``exp`` of the log-magnitudes, the phases
+    and the ISTFT still run in float32 (bf16 phases alone would cap the output near 40 dB SNR).
+    """
 
     def __init__(self, dim: int, n_fft: int, hop_length: int) -> None:
         super().__init__()
@@ -50,7 +55,7 @@ class ISTFTHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x ``[B, F, dim]`` -> audio ``[B, hop_length · F]``."""
-        log_mag, phase = self.out(x).float().transpose(1, 2).chunk(2, dim=1)
+        log_mag, phase = self.out(to_float32(x)).transpose(1, 2).chunk(2, dim=1)
         mag = torch.clamp(torch.exp(log_mag), max=MAX_MAGNITUDE)
         return self.istft(torch.complex(mag * torch.cos(phase), mag * torch.sin(phase)))
 

@@ -11,9 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .fp32 import Float32Island
 
-class ISTFT(nn.Module):
-    """Complex spectrogram ``[B, n_fft/2+1, F] -> [B, hop·F]`` audio.
+
+class ISTFT(Float32Island, nn.Module):
+    """Complex spectrogram ``[B, n_fft/2+1, F] -> [B, hop·F]`` audio (a float32 island: the window and
+    its normalisation stay float32 under a bf16 model).
 
     Args:
         n_fft: FFT size (= window length).

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 import torchaudio
 from torch import nn
 
+from .fp32 import Float32Island, to_float32
+
 
 def reflect_pad_items(audio: torch.Tensor, pad: int, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """Reflect-pad every item by ``pad`` at its own start and end, as ``torch.stft(center=True)`` does.
@@ -29,8 +31,9 @@ def reflect_pad_items(audio: torch.Tensor, pad: int, lengths: torch.Tensor | Non
     return out
 
 
-class MelSpectrogram(nn.Module):
-    """Mel spectrogram ``[B, N] -> [B, n_mels, 1 + N // hop]``.
+class MelSpectrogram(Float32Island, nn.Module):
+    """Mel spectrogram ``[B, N] -> [B, n_mels, 1 + N // hop]``, always computed in float32 (a
+    :class:`~losatok_plugin.nn.fp32.Float32Island`: lower-precision input is cast up).
 
     Args:
         sample_rate: input sample rate in Hz.
@@ -70,7 +73,7 @@ class MelSpectrogram(nn.Module):
         """Frames ``start..stop-1`` of the centred mel, from audio already padded by :func:`reflect_pad_items`
         (``n_fft // 2`` each side): ``[B, N + n_fft] -> [B, n_mels, stop - start]``. Equal to
         ``forward(audio)[..., start:stop]`` but touching only the samples those frames need."""
-        seg = padded[:, start * self.hop_length : (stop - 1) * self.hop_length + self.n_fft]
+        seg = to_float32(padded)[:, start * self.hop_length : (stop - 1) * self.hop_length + self.n_fft]
         spec = torch.stft(seg, self.n_fft, self.hop_length, self.n_fft, self.window, center=False,
                           normalized=False, onesided=True, return_complex=True).abs()  # fmt: skip
         if self.power != 1.0:
@@ -80,7 +83,7 @@ class MelSpectrogram(nn.Module):
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """audio: ``[B, N]`` float -> mel ``[B, n_mels, 1 + N // hop]`` (power or magnitude)."""
         spec = torch.stft(
-            audio,
+            to_float32(audio),
             n_fft=self.n_fft,
             hop_length=self.hop_length,
             win_length=self.n_fft,
