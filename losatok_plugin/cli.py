@@ -4,7 +4,7 @@
     losatok teachers                      # semantic teachers known by name (training configs, eval fd)
     losatok encode  audio.wav folder/ --out latents/ [--model MODEL] [--batch-size 8] [--device cuda] [--force]
     losatok decode  latents/ --out wavs/            [--model MODEL]
-    losatok reconstruct audio.wav --out recon/      [--model MODEL]
+    losatok reconstruct audio.wav --out recon/      [--model MODEL] [--precision fp32|bf16|int8]
     losatok eval recon --manifest test.jsonl --model MODEL --out eval/recon
     losatok eval probe --manifest task1.jsonl --manifest task2.jsonl --model MODEL --rep mu --rep unified_emb --out eval/probe
     losatok eval rank  --manifest speech.jsonl --model MODEL --rep semantic_emb --rep mu --out eval/rank
@@ -48,12 +48,23 @@ def _check_device(device: str) -> None:
         raise UsageError(f"--device {device}: MPS is not available on this machine; use --device cpu")
 
 
-def _model(spec: str | None, device: str):
+PRECISIONS = ("fp32", "bf16", "int8")  # = models.precision.PRECISIONS, spelled here to keep the parser torch-free
+
+
+def add_precision_arg(sp: argparse.ArgumentParser) -> None:
+    """``--precision fp32|bf16|int8`` on a subcommand that runs the model (applied by :func:`_model`)."""
+    sp.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                    help="fp32 (reference numerics), bf16 (float32 islands kept) or int8 (dynamic, CPU)")  # fmt: skip
+
+
+def _model(spec: str | None, device: str, precision: str = "fp32"):
     from .loading import check_model_spec, load_vae
 
     check_model_spec(spec or DEFAULT_MODEL)
     _check_device(device)
-    return load_vae(spec or DEFAULT_MODEL).eval().to(device)
+    from .models.precision import apply_precision
+
+    return apply_precision(load_vae(spec or DEFAULT_MODEL).eval().to(device), precision)
 
 
 def _print_result(result) -> int:
@@ -90,7 +101,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_encode(args) -> int:
-    model = _model(args.model, args.device)  # first: a bad --model/--device answers before heavy imports
+    model = _model(args.model, args.device, args.precision)  # first: a bad --model/--device answers before heavy imports
     from .batch import encode_files
 
     return _print_result(encode_files(model, args.inputs, args.out, args.batch_size, args.force,
@@ -98,14 +109,14 @@ def cmd_encode(args) -> int:
 
 
 def cmd_decode(args) -> int:
-    model = _model(args.model, args.device)  # first: a bad --model/--device answers before heavy imports
+    model = _model(args.model, args.device, args.precision)  # first: a bad --model/--device answers before heavy imports
     from .batch import decode_files
 
     return _print_result(decode_files(model, args.inputs, args.out, args.batch_size, args.force))
 
 
 def cmd_reconstruct(args) -> int:
-    model = _model(args.model, args.device)  # first: a bad --model/--device answers before heavy imports
+    model = _model(args.model, args.device, args.precision)  # first: a bad --model/--device answers before heavy imports
     from .batch import reconstruct_files
 
     return _print_result(reconstruct_files(model, args.inputs, args.out, args.batch_size, args.force))
@@ -132,7 +143,7 @@ def cmd_recon(args) -> int:
     if sum(x is not None for x in (args.model, args.recon_dir, args.baseline)) != 1:
         print("error: give exactly one of --model, --recon-dir, --baseline", file=sys.stderr)
         return 2
-    model = _model(args.model, args.device) if args.model else None
+    model = _model(args.model, args.device, args.precision) if args.model else None
     codec = None
     if args.baseline == "griffin-lim":
         from .eval.baseline import GriffinLimMel
@@ -157,7 +168,7 @@ def cmd_probe(args) -> int:
     from .eval.representations import extract
     from .fileio import atomic_write_text
 
-    model = _model(args.model, args.device)
+    model = _model(args.model, args.device, args.precision)
     results, missing = [], []
     for manifest in args.manifest:
         entries = read_manifest(manifest)
@@ -193,7 +204,7 @@ def cmd_rank(args) -> int:
     from .eval.representations import extract
     from .fileio import atomic_write_text
 
-    model = _model(args.model, args.device)
+    model = _model(args.model, args.device, args.precision)
     entries = _entries(args.manifest)
     rows, curves, missing = [], {}, []
     for rep in args.rep:
@@ -247,7 +258,7 @@ def cmd_fd(args) -> int:
         gen, _, miss_b = _teacher_features(teacher, _entries(args.gen), args.device)
         args.rep = f"{args.teacher_type} teacher"
     else:
-        model = _model(args.model, args.device)
+        model = _model(args.model, args.device, args.precision)
         ref, _, miss_a = extract(model, _entries(args.ref), args.rep)
         gen, _, miss_b = extract(model, _entries(args.gen), args.rep)
     fd = frechet_distance(torch.cat(ref), torch.cat(gen))
@@ -274,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--batch-size", type=int, default=4, help=batch_help)
         force_help = "redo outputs that exist from an earlier run (never another input's output)"
         sp.add_argument("--force", action="store_true", help=force_help)
+        add_precision_arg(sp)
 
     audio_batch = "files encoded together (sorted by length, padded, with lengths)"
     tch = sub.add_parser("teachers", help="list the semantic teachers known by name")
@@ -297,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--model", required=model_required, help=MODEL_HELP)
         sp.add_argument("--out", required=True, help="output folder (JSON + PNG)")
         sp.add_argument("--device", default="cpu", help="torch device")
+        add_precision_arg(sp)
 
     r = evs.add_parser("recon", help="reconstruction metrics over a manifest")
     r.add_argument("--manifest", action="append", required=True, help="manifest(s) of reference audio")

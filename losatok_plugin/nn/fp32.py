@@ -11,6 +11,9 @@ model's ``_keep_in_fp32_modules``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -30,6 +33,19 @@ class Float32Island(nn.Module):
             return out
 
         return super()._apply(keep_float32, recurse)
+
+
+@contextmanager
+def float32_default() -> Iterator[None]:
+    """Build tensors in float32 whatever ``torch.get_default_dtype()`` is: diffusers' ``from_pretrained(
+    torch_dtype=bf16)`` constructs the model under that default, and recomputed buffers (windows,
+    filterbanks) would otherwise be computed in bf16."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def to_float32(x: torch.Tensor) -> torch.Tensor:

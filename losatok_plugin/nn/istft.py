@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .fp32 import Float32Island
+from .fp32 import Float32Island, float32_default
 
 
 class ISTFT(Float32Island, nn.Module):
@@ -30,7 +30,8 @@ class ISTFT(Float32Island, nn.Module):
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.pad = (n_fft - hop_length) // 2
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        with float32_default():
+            self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
     def forward(self, spec: torch.Tensor) -> torch.Tensor:
         """spec: ``[B, n_fft // 2 + 1, F]`` complex -> audio ``[B, hop_length * F]`` real."""

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import torchaudio
 from torch import nn
 
-from .fp32 import Float32Island, to_float32
+from .fp32 import Float32Island, float32_default, to_float32
 
 
 def reflect_pad_items(audio: torch.Tensor, pad: int, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -57,16 +57,18 @@ class MelSpectrogram(Float32Island, nn.Module):
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.power = power
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
-        fb = torchaudio.functional.melscale_fbanks(
-            n_freqs=n_fft // 2 + 1,
-            f_min=0.0,
-            f_max=float(f_max if f_max is not None else sample_rate / 2),
-            n_mels=n_mels,
-            sample_rate=sample_rate,
-            norm=None,
-            mel_scale="htk",
-        )
+        with float32_default():  # even when built under a bf16 default dtype
+            window = torch.hann_window(n_fft)
+            fb = torchaudio.functional.melscale_fbanks(
+                n_freqs=n_fft // 2 + 1,
+                f_min=0.0,
+                f_max=float(f_max if f_max is not None else sample_rate / 2),
+                n_mels=n_mels,
+                sample_rate=sample_rate,
+                norm=None,
+                mel_scale="htk",
+            )
+        self.register_buffer("window", window, persistent=False)
         self.register_buffer("fb", fb, persistent=False)  # [n_freqs, n_mels]
 
     def frames(self, padded: torch.Tensor, start: int, stop: int) -> torch.Tensor:
