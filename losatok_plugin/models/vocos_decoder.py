@@ -53,10 +53,14 @@ class ISTFTHead(Float32Island, nn.Module):
         self.out = nn.Linear(dim, n_fft + 2)
         self.istft = ISTFT(n_fft, hop_length)
 
+    def polar(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x ``[B, F, dim]`` -> magnitude and phase, each ``[B, n_fft // 2 + 1, F]`` float32."""
+        log_mag, phase = self.out(to_float32(x)).transpose(1, 2).chunk(2, dim=1)
+        return torch.clamp(torch.exp(log_mag), max=MAX_MAGNITUDE), phase
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x ``[B, F, dim]`` -> audio ``[B, hop_length · F]``."""
-        log_mag, phase = self.out(to_float32(x)).transpose(1, 2).chunk(2, dim=1)
-        mag = torch.clamp(torch.exp(log_mag), max=MAX_MAGNITUDE)
+        mag, phase = self.polar(x)
         return self.istft(torch.complex(mag * torch.cos(phase), mag * torch.sin(phase)))
 
 

@@ -45,3 +45,40 @@ class ISTFT(Float32Island, nn.Module):
         win_sq = self.window.square()[None, :, None].expand(1, -1, n_frames)
         envelope = F.fold(win_sq, **fold)[0, 0, 0, self.pad : out_len - self.pad]
         return audio / envelope
+
+
+class ConvISTFT(nn.Module):
+    """The same "same"-padded ISTFT as :class:`ISTFT`, written as one ``conv_transpose1d`` over a fixed
+    windowed inverse-DFT basis, from real and imaginary parts: no complex tensors, no FFT op, so it
+    exports to ONNX (the FFT-based ISTFT is the usual export blocker). Equal to :class:`ISTFT` to
+    float32 rounding; slower on CPU for long inputs, so PyTorch inference keeps :class:`ISTFT`.
+
+    Args:
+        n_fft: FFT size (= window length).
+        hop_length: hop in samples.
+    """
+
+    def __init__(self, n_fft: int, hop_length: int) -> None:
+        super().__init__()
+        if (n_fft - hop_length) % 2:
+            raise ValueError("n_fft - hop_length must be even for same padding")
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.pad = (n_fft - hop_length) // 2
+        n = torch.arange(n_fft, dtype=torch.float64)
+        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)
+        angle = 2 * torch.pi * k[:, None] * n[None, :] / n_fft
+        # irfft: x[n] = (X_0 + 2·Σ Re(X_k e^{iθ}) + X_{N/2}(-1)^n) / N; DC and Nyquist imaginary parts drop out
+        weight = torch.full_like(k, 2.0)
+        weight[0] = weight[-1] = 1.0
+        window = torch.hann_window(n_fft, dtype=torch.float64)
+        basis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * torch.cat([weight, weight])[:, None] / n_fft
+        self.register_buffer("basis", (basis * window).float()[:, None, :], persistent=False)  # [2·bins, 1, n_fft]
+        self.register_buffer("window_sq", window.square().float()[None, None, :], persistent=False)
+
+    def forward(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        """real, imag: ``[B, n_fft // 2 + 1, F]`` -> audio ``[B, hop_length * F]``."""
+        frames = torch.cat([real, imag], dim=1)
+        audio = F.conv_transpose1d(frames, self.basis, stride=self.hop_length)[:, 0]  # [B, (F-1)·hop + n_fft]
+        envelope = F.conv_transpose1d(torch.ones_like(real[:1, :1]), self.window_sq, stride=self.hop_length)[0]
+        return (audio / envelope)[:, self.pad : audio.shape[-1] - self.pad]

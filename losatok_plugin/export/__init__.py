@@ -1,0 +1,1 @@
+"""Deployment exports (ONNX). Heavy optional imports happen inside the functions (extra ``[deploy]``)."""
