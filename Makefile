@@ -29,8 +29,11 @@ test: $(STAMP)
 	$(BIN)/ruff check losatok_plugin recipes tests
 	$(BIN)/python -m pytest -q tests
 
+# Side-by-side VAE benchmark (ours fp32/bf16/int8/onnxruntime beside Oobleck, DAC, EnCodec), then the DiT one
+# when present; BENCH_ARGS=--quick for a smoke run
 bench: $(STAMP)
-	$(BIN)/python recipes/bench/bench_vae.py
+	$(BIN)/python recipes/bench/bench_vae.py $(BENCH_ARGS)
+	if [ -f recipes/bench/bench_dit.py ]; then $(BIN)/python recipes/bench/bench_dit.py; fi
 
 # Debian packages of the offline corpus builder (recipes/data) and its end-to-end test
 CORPUS_DEPS := espeak-ng flite fluidsynth fluid-soundfont-gm timgm6mb-soundfont fortunes-min wamerican \

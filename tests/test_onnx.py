@@ -52,6 +52,7 @@ def test_onnxruntime_equals_pytorch_real_latents(exported, n):
         ref = vae.decode(z).sample
     assert (session(z) - ref).abs().max().item() <= 1e-4
     assert (session(z.numpy()) - ref).abs().max().item() <= 1e-4
+    assert (session.decode(z, window_frames=30, context_frames=32) - ref).abs().max().item() <= 1e-4
 
 
 def test_exported_decoder_module_matches(exported):

@@ -101,9 +101,10 @@ def test_int8_within_tolerance_of_fp32(fp32_outputs):
     model = fresh()
     assert model.quantize("int8") is model
     kinds = {name: type(m).__name__ for name, m in model.named_modules()}
-    assert kinds["decoder.backbone.convnext.0.pwconv1"] == "Linear" and "quantized" in type(
-        model.decoder.backbone.convnext[0].pwconv1
-    ).__module__
+    assert (
+        kinds["decoder.backbone.convnext.0.pwconv1"] == "Linear"
+        and "quantized" in type(model.decoder.backbone.convnext[0].pwconv1).__module__
+    )
     assert type(model.semantic_encoder.blocks[0].attn.qkv).__module__.startswith("torch.ao.nn.quantized")
     assert type(model.decoder.head.out) is torch.nn.Linear  # float32 island
     assert type(model.bottleneck.downsample[0]) is torch.nn.Linear  # kept float (INT8_KEEP_FLOAT)

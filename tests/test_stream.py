@@ -46,11 +46,18 @@ def test_stream_equals_windowed_one_pass(vae):
 
 def test_stream_emits_as_soon_as_lookahead_arrives(vae):
     z = torch.randn(1, vae.latent_dim, 40)
-    look = vae.stream_lookahead_frames
-    stream = vae.decode_stream(chunks(z, 1))
+    pulled = []
+
+    def counted():
+        for c in chunks(z, 1):
+            pulled.append(c)
+            yield c
+
     with torch.no_grad():
-        first = next(stream)  # needs frames 0 .. look: pulled look + 1 chunks
-    assert first.shape[-1] == vae.hop_length
+        first = next(vae.decode_stream(counted()))
+    assert vae.stream_lookahead_frames == 32
+    assert len(pulled) == vae.stream_lookahead_frames + 1  # frame 0 and its 32 frames of look-ahead
+    assert first.shape == (1, 1, vae.hop_length)
 
 
 def test_stream_bad_input(vae):

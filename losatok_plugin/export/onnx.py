@@ -137,3 +137,18 @@ class OnnxDecoder:
         z = z.detach().cpu().float().numpy() if isinstance(z, torch.Tensor) else np.asarray(z, dtype=np.float32)
         (audio,) = self.session.run(["audio"], {"latents": z})
         return torch.from_numpy(audio)
+
+    def decode(self, z: torch.Tensor | np.ndarray, window_frames: int = 750, context_frames: int = 32) -> torch.Tensor:
+        """Long latents ``[B, C, T]`` -> audio ``[B, 1, hop · T]`` in windows of ``window_frames`` with
+        ``context_frames`` of context each side (memory flat in T; equal to one pass, like
+        ``LoSATokVAE.decode``)."""
+        z = torch.as_tensor(z)
+        t = z.shape[-1]
+        pieces = []
+        for t0 in range(0, t, window_frames):
+            t1 = min(t0 + window_frames, t)
+            a, b = max(0, t0 - context_frames), min(t, t1 + context_frames)
+            audio = self(z[..., a:b])
+            hop = audio.shape[-1] // (b - a)
+            pieces.append(audio[..., (t0 - a) * hop : (t1 - a) * hop])
+        return torch.cat(pieces, dim=-1)

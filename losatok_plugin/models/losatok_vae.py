@@ -14,8 +14,8 @@ pipeline's ``model_index.json``: keep it stable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
