@@ -261,10 +261,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats (the best is reported)")
     parser.add_argument("--long", default="1,10", help="minutes of audio for the memory rows ('' for none)")
     parser.add_argument("--long-precisions", default="fp32,bf16,int8", help="precisions of the memory rows")
+    parser.add_argument("--threads", type=int, default=None, help="torch / onnxruntime threads (default: torch's)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--quality-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         kind, precision, *minutes = args.worker.split(":")
         if minutes:
             print(json.dumps(long_worker(kind, precision, float(minutes[0]))))
@@ -277,7 +282,8 @@ def main() -> None:
     precisions = [p for p in args.precisions.split(",") if p]
     quality = Path(tempfile.mkdtemp(prefix="losatok_bench_"))
     rows = []
-    common = ["--seconds", str(args.seconds), "--repeats", str(args.repeats), "--quality-dir", str(quality)]
+    threads = ["--threads", str(args.threads)] if args.threads else []
+    common = ["--seconds", str(args.seconds), "--repeats", str(args.repeats), "--quality-dir", str(quality), *threads]
     for size in sizes:
         for p in precisions:
             r = _run(["--worker", f"{size}:{p}", *common], f"{size} {p}, {args.seconds:g} s audio")
@@ -289,7 +295,7 @@ def main() -> None:
     for size in ["official"] if args.long else []:
         for p in [p for p in args.long_precisions.split(",") if p]:
             for minutes in args.long.split(","):
-                r = _run(["--worker", f"{size}:{p}:{minutes}"], f"{size} {p}, {minutes} min audio")
+                r = _run(["--worker", f"{size}:{p}:{minutes}", *threads], f"{size} {p}, {minutes} min audio")
                 long_rows.append(r) if r else None
 
     ref = {r["kind"]: r for r in rows if r["precision"] == "fp32" and r["kind"] in ("official", "mini")}
