@@ -4,7 +4,9 @@
 
 Takes the run's ``final`` export when it exists, else its latest checkpoint (EMA weights when the run
 keeps them) on top of the stage-1 export the run started from (teacher + SemBo), and stores the
-weights in float16 (``LoSATokVAE.from_pretrained`` loads them back as float32).
+weights in float16 (``LoSATokVAE.from_pretrained`` loads them back as float32), except the float32
+islands (BatchNorm over dB, ISTFT head, Gaussian head: ``LoSATokVAE._keep_in_fp32_modules``), which keep
+float32 under ``.to(torch.float16)`` and are stored so (~0.3M parameters).
 """
 
 from __future__ import annotations
