@@ -25,6 +25,7 @@ from losatok_plugin.training.models import build_stage_model
 from losatok_plugin.training.tokenizer import FROZEN, GeneratorStep
 
 from .helpers import write_corpus
+from .training_helpers import metrics, stage_dict
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,26 +42,6 @@ def corpus(tmp_path_factory):
     torch.manual_seed(0)
     LoSATokVAE(**tiny_config().to_dict()).save_pretrained(teacher)
     return {"manifest": manifest, "single": single, "teacher": teacher}
-
-
-def stage_dict(out: Path, manifest: Path, steps: int, **extra) -> dict:
-    d = {
-        "model": tiny_config().to_dict(),
-        "data": {"train_manifest": str(manifest), "crop_seconds": 0.64, "batch_size": 2},
-        "optim": {"warmup_steps": 0, "lr": 1e-3},
-        "run": {"output_dir": str(out), "max_steps": steps, "save_every": 1000, "log_every": 1,
-                "progress": False, "cpu": True, "sample_every": 0},
-    }  # fmt: skip
-    for k, v in extra.items():
-        if isinstance(v, dict) and isinstance(d.get(k), dict):
-            d[k] = {**d[k], **v}
-        else:
-            d[k] = v
-    return d
-
-
-def metrics(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_sembo_two_steps(tmp_path, corpus):
