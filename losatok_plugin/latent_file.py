@@ -34,7 +34,14 @@ class LatentFileError(ValueError):
 
 def config_hash(model) -> str:
     """Hash of the architecture config (public keys only)."""
-    cfg = {k: v for k, v in dict(model.config).items() if not k.startswith("_")}
+    # The LongCat aliases repeat other keys and unset latent normalisation leaves the latent space as
+    # it was: neither changes the hash of files written before those keys existed.
+    def kept(k: str, v) -> bool:
+        if k.startswith("_") or k in ("sample_rate", "downsampling_ratio"):
+            return False
+        return not (k in ("latent_norm_mean", "latent_norm_std") and v is None)
+
+    cfg = {k: v for k, v in dict(model.config).items() if kept(k, v)}
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

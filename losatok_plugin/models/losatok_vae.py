@@ -182,9 +182,30 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         hop_length: int = 640,
         semantic_encoder_type: str = "dasheng",
         semantic_encoder_hf_config: dict | None = None,
+        latent_norm_mean: list[float] | None = None,
+        latent_norm_std: list[float] | None = None,
+        sample_rate: int | None = None,
+        downsampling_ratio: int | None = None,
     ) -> None:
         super().__init__()
-        cfg = LoSATokConfig.from_dict({k: v for k, v in locals().items() if k not in ("self", "__class__")})
+        pipeline_fields = ("latent_norm_mean", "latent_norm_std", "sample_rate", "downsampling_ratio")
+        cfg = LoSATokConfig.from_dict(
+            {k: v for k, v in locals().items() if k not in ("self", "__class__", "pipeline_fields", *pipeline_fields)}
+        )
+        # LongCat-AudioDiT's pipeline reads ``config.sample_rate`` / ``config.downsampling_ratio``
+        # (StableAudio's reads ``sampling_rate`` / ``hop_length``): stored as aliases that must agree.
+        for alias, value in (("sample_rate", cfg.sampling_rate), ("downsampling_ratio", cfg.hop_length)):
+            given = locals()[alias]
+            if given is not None and int(given) != value:
+                raise ConfigError(f"{alias}={given} disagrees with the model's {value}")
+        self.register_to_config(sample_rate=cfg.sampling_rate, downsampling_ratio=cfg.hop_length)
+        if (latent_norm_mean is None) != (latent_norm_std is None):
+            raise ConfigError("latent_norm_mean and latent_norm_std must be given together")
+        if latent_norm_mean is not None:
+            mean, std = torch.tensor(latent_norm_mean).float(), torch.tensor(latent_norm_std).float()
+            if mean.shape != (cfg.latent_channels,) or std.shape != (cfg.latent_channels,) or not bool((std > 0).all()):
+                raise ConfigError(f"latent_norm_mean/std must be {cfg.latent_channels} values (std > 0)")
+            self.register_to_config(latent_norm_mean=mean.tolist(), latent_norm_std=std.tolist())
         self.semantic_encoder = build_semantic_encoder(cfg)
         self.bottleneck = SemanticBottleneck(cfg.embed_dim, cfg.latent_channels, cfg.bottleneck_hidden_dim)
         self.acoustic = AcousticBranch(
@@ -241,6 +262,18 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
     def latent_dim(self) -> int:
         """Latent channels C (128)."""
         return self.config.latent_channels
+
+    @property
+    def normalizes_latents(self) -> bool:
+        """True when ``latent_norm_mean``/``latent_norm_std`` are set: ``encode`` then returns
+        ``(mu - mean) / std`` and ``decode`` takes such normalised latents (the space a DiT is trained in)."""
+        return self.config.latent_norm_mean is not None
+
+    def _norm_stats(self, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel ``(mean, std)`` as ``[1, C, 1]`` on ``ref``'s device and dtype."""
+        mean = torch.tensor(self.config.latent_norm_mean, device=ref.device, dtype=ref.dtype)
+        std = torch.tensor(self.config.latent_norm_std, device=ref.device, dtype=ref.dtype)
+        return mean[None, :, None], std[None, :, None]
 
     @property
     def min_samples(self) -> int:
@@ -351,7 +384,8 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
                 ``latent_dist.lengths`` then holds the valid latent frames per item.
 
         Returns:
-            ``latent_dist`` with ``.mean`` = mu ``[B, C, T]`` and ``.logvar`` ``[B, C, T]`` (clamped ±20).
+            ``latent_dist`` with ``.mean`` = mu ``[B, C, T]`` and ``.logvar`` ``[B, C, T]`` (clamped ±20);
+            normalised per channel when the config holds ``latent_norm_mean``/``latent_norm_std``.
         """
         x = self.prepare_audio(audio, sampling_rate)
         if lengths is not None:
@@ -368,7 +402,14 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             keep = (torch.arange(t, device=x.device) < tokens[:, None])[..., None].to(x.dtype)
             mu, logvar = mu * keep, logvar * keep
         _check_finite(mu, "encode", "latents", x)
-        dist = LoSATokGaussian(torch.cat([mu, logvar], dim=-1).transpose(1, 2))
+        mu, logvar = mu.transpose(1, 2), logvar.transpose(1, 2)
+        if self.normalizes_latents:
+            mean, std = self._norm_stats(mu)
+            mu, logvar = (mu - mean) / std, logvar - 2 * torch.log(std)
+            if tokens is not None:  # keep padded frames at exactly zero
+                keep = (torch.arange(t, device=x.device) < tokens[:, None])[:, None].to(x.dtype)
+                mu, logvar = mu * keep, logvar * keep
+        dist = LoSATokGaussian(torch.cat([mu, logvar], dim=1))
         dist.lengths = tokens
         if not return_dict:
             return (dist,)
@@ -379,7 +420,8 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         """Decode latents to audio.
 
         Args:
-            z: ``[B, C, T]`` latents (channels first), C = ``latent_channels``.
+            z: ``[B, C, T]`` latents (channels first), C = ``latent_channels``; normalised latents
+                (``z · std + mean`` is decoded) when the config holds ``latent_norm_mean``/``latent_norm_std``.
             return_dict: return a ``DecoderOutput`` (else a 1-tuple).
 
         Returns:
@@ -392,7 +434,8 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         return DecoderOutput(sample=audio)
 
     def _check_latents(self, z: torch.Tensor) -> torch.Tensor:
-        """Validate latents ``[B, C, T]`` (T ≥ 1, finite) -> on the model's device and dtype."""
+        """Validate latents ``[B, C, T]`` (T ≥ 1, finite) -> on the model's device and dtype, un-normalised
+        (``z · std + mean``) when the config holds ``latent_norm_mean``/``latent_norm_std``."""
         if not isinstance(z, torch.Tensor) or z.dim() != 3 or z.shape[1] != self.config.latent_channels:
             shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
             raise AudioInputError(
@@ -404,7 +447,11 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             raise AudioInputError("decode got latents with T = 0 frames")
         if not torch.isfinite(z).all():
             raise AudioInputError("latents contain NaN or inf")
-        return z.to(device=self.device, dtype=self.dtype)
+        z = z.to(device=self.device, dtype=self.dtype)
+        if self.normalizes_latents:
+            mean, std = self._norm_stats(z)
+            z = z * std + mean
+        return z
 
     @property
     def stream_lookahead_frames(self) -> int:
