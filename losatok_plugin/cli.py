@@ -10,6 +10,7 @@
     losatok eval probe --manifest task1.jsonl --manifest task2.jsonl --model MODEL --rep mu --rep unified_emb --out eval/probe
     losatok eval rank  --manifest speech.jsonl --model MODEL --rep semantic_emb --rep mu --out eval/rank
     losatok eval fd    --ref real.jsonl --gen generated.jsonl --model MODEL --rep semantic_emb --out eval/fd
+    losatok generate --pipeline DIR --prompt "..." --seconds 4 --out x.wav [--steps 20 --cfg 3 --seed 0]
 
 MODEL is a short name (``losatok-mini``, the embedded default), a ``save_pretrained`` folder, an official
 checkpoint (``losatok_kl1e-2.pth``) or a folder holding it as downloaded. encode / decode / reconstruct mirror
@@ -354,7 +355,29 @@ def build_parser() -> argparse.ArgumentParser:
     fd.add_argument("--teacher-type", default="midashenglm", help="registry name (see `losatok teachers`)")
     common(fd, model_required=False)
     fd.set_defaults(func=cmd_fd)
+
+    gen = sub.add_parser("generate", help="text -> audio with a saved DiT pipeline folder (TTS / TTM / TTA)")
+    gen.add_argument("--pipeline", required=True, help="save_pretrained pipeline folder (e.g. losatok_plugin/pretrained/dit-tts-mini)")
+    gen.add_argument("--prompt", required=True, help="transcript (TTS) or caption (music / sound)")
+    gen.add_argument("--seconds", type=float, default=None, help="duration (default: the pipeline's rule, TTS only)")
+    gen.add_argument("--out", required=True, help="output wav file")
+    gen.add_argument("--steps", type=int, default=None, help="sampling steps (default: the pipeline's)")
+    gen.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale (default: the pipeline's)")
+    gen.add_argument("--seed", type=int, default=0, help="noise seed")
+    gen.add_argument("--device", default="cpu", help="torch device")
+    gen.set_defaults(func=cmd_generate)
     return p
+
+
+def cmd_generate(args) -> int:
+    from .generation.generate import GenerateError, generate
+
+    try:
+        r = generate(args.pipeline, args.prompt, args.out, args.seconds, args.steps, args.cfg, args.seed, args.device)
+    except GenerateError as e:  # a bad prompt, duration or folder: the command line's fault
+        raise UsageError(str(e)) from None
+    print(f"wrote {r.seconds:.2f} s to {r.path} (prompt: {r.prompt!r})")
+    return 0
 
 
 # Errors that mean "bad input or environment", not "bug": one line, no traceback (``--debug`` shows it).

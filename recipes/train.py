@@ -1,4 +1,4 @@
-"""Train LoSATok: stage 0 (small teacher, mini recipe only), stage 1 (SemBo) or stage 2 (tokenizer).
+"""Train LoSATok: stage 0 (small teacher, mini recipe only), stage 1 (SemBo), stage 2 (tokenizer), or a DiT on its latents.
 
     python recipes/train.py teacher   --config recipes/configs/teacher_mini.yaml   [--resume|--overwrite] [key=value ...]
     python recipes/train.py sembo     --config recipes/configs/sembo_mini.yaml     [--resume|--overwrite] [key=value ...]
@@ -6,6 +6,7 @@
     python recipes/train.py tokenizer --config recipes/configs/finetune_mini.yaml data.train_manifest=my/train.jsonl
     accelerate launch --num_processes 8 recipes/train.py tokenizer --config recipes/configs/tokenizer_paper.yaml
     torchrun --standalone --nproc_per_node 2 recipes/train.py sembo --config recipes/configs/sembo_mini.yaml
+    python recipes/train.py dit       --config recipes/configs/dit_tts_mini.yaml   [--resume|--overwrite] [key=value ...]
 
 Without --resume, an output_dir that holds an earlier run is refused (--overwrite deletes it first);
 --resume with nothing to resume is an error. Errors are one line (exit status 1); --debug shows tracebacks.
@@ -22,9 +23,11 @@ from losatok_plugin.configuration import ConfigError
 from losatok_plugin.data import FeatureCacheError, NoUsableFilesError
 from losatok_plugin.data.manifest import ManifestError
 from losatok_plugin.training import (
+    DiTStageConfig,
     SemboStageConfig,
     TeacherStageConfig,
     TokenizerStageConfig,
+    train_dit,
     train_sembo,
     train_teacher,
     train_tokenizer,
@@ -38,12 +41,13 @@ CLEAR_ERRORS = (TrainingError, ConfigError, FeatureCacheError, ManifestError, No
 STAGES = {
     "teacher": (TeacherStageConfig, train_teacher),
     "sembo": (SemboStageConfig, train_sembo), "tokenizer": (TokenizerStageConfig, train_tokenizer),
+    "dit": (DiTStageConfig, train_dit),
 }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=sorted(STAGES), help="teacher (stage 0), sembo (stage 1) or tokenizer (stage 2)")
+    p.add_argument("stage", choices=sorted(STAGES), help="teacher (stage 0), sembo (stage 1), tokenizer (stage 2) or dit (generation)")
     p.add_argument("--config", required=True, help="YAML config (unknown keys are errors)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue from <run.output_dir>/checkpoints/latest")

@@ -1,0 +1,46 @@
+"""Pre-encoding for DiT training under one or many processes (``torchrun`` / ``accelerate launch``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..data.latent_shards import LatentStats, encode_manifest, merge_stats, rank_from_env
+
+EMBEDDED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "losatok-mini"
+
+
+def encode_and_merge(manifest: str, out: str, model: str | None = None, device: str = "cpu", shard_size: int = 64,
+                     batch_size: int = 8, min_seconds: float = 0.2) -> LatentStats | None:  # fmt: skip
+    """Encode this rank's share of ``manifest`` into ``out``; after a barrier, rank 0 writes ``stats.json``.
+
+    Returns the merged statistics on rank 0 (None on the others).
+    """
+    import torch
+
+    from ..data import read_manifest
+    from ..loading import load_vae
+
+    rank, world = rank_from_env()
+    state = None
+    if world > 1:
+        from accelerate import PartialState
+
+        state = PartialState(cpu=device == "cpu")
+        rank, world = state.process_index, state.num_processes
+        if device.startswith("cuda"):
+            device = str(state.device)
+    spec = model or str(EMBEDDED_MODEL)
+    vae = load_vae(spec).eval().to(device)
+    entries = read_manifest(manifest)
+    report = encode_manifest(vae, entries, out, rank=rank, world_size=world, model_id=str(spec),
+                             shard_size=shard_size, batch_size=batch_size, min_seconds=min_seconds)  # fmt: skip
+    print(f"[losatok] rank {rank}: encoded {report.encoded}, already done {report.resumed}, "
+          f"skipped {len(report.skipped)}", flush=True)  # fmt: skip
+    if state is not None:
+        state.wait_for_everyone()
+    if rank != 0:
+        return None
+    with torch.inference_mode():
+        stats = merge_stats(out, vae=vae, expected=len(entries))
+    print(f"[losatok] {stats.clips} clips, {stats.frames} frames; stats.json and skipped.tsv in {out}", flush=True)
+    return stats
