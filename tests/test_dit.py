@@ -234,7 +234,59 @@ def test_trained_pipeline_round_trips_and_generates_requested_duration(family, s
     again = swapped("hello", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="pt", **kw)
     torch.testing.assert_close(again.audios, audio.audios)
     # resume continues from the checkpoint
-    cfg = tiny_stage(family, shards, vae_dir, tmp_path / "run", max_steps=12)
+    cfg = tiny_stage(family, shards, vae_dir, tmp_path / "run", max_steps=15)
     train_dit(cfg, resume=True)
     steps = [json.loads(x)["step"] for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert steps[-1] == 12 and json.loads((out / "generation_config.json").read_text())["steps_trained"] == 12
+    assert steps[-1] == 15 and json.loads((out / "generation_config.json").read_text())["steps_trained"] == 15
+
+
+# -- losatok generate ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_pipeline(shards, vae_dir, tmp_path_factory) -> Path:
+    from losatok_plugin.training.dit import train_dit
+
+    return train_dit(tiny_stage("longcat", shards, vae_dir, tmp_path_factory.mktemp("gen") / "run", max_steps=2))
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from losatok_plugin.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, err.getvalue()
+
+
+def test_generate_writes_the_requested_duration(tiny_pipeline, tmp_path):
+    code, _ = run_cli("generate", "--pipeline", str(tiny_pipeline), "--prompt", "Hello world", "--seconds", "0.6",
+                      "--out", str(tmp_path / "x.wav"), "--steps", "2", "--cfg", "2")  # fmt: skip
+    assert code == 0
+    data, sr = sf.read(str(tmp_path / "x.wav"))
+    assert sr == 16000 and data.shape == (int(0.6 * 16000),)
+    code, _ = run_cli("generate", "--pipeline", str(tiny_pipeline), "--prompt", "hi there", "--out",
+                      str(tmp_path / "y.wav"), "--steps", "1")  # fmt: skip
+    assert code == 0 and sf.info(str(tmp_path / "y.wav")).duration > 0  # TTS: the duration rule
+
+
+@pytest.mark.parametrize(
+    "prompt, seconds, match",
+    [("", "1", "prompt is empty"), ("   ", "1", "prompt is empty"), ("hello", "0", "must be > 0"),
+     ("hello", "-2", "must be > 0"), ("hello", "99", "beyond this model's maximum"),
+     ("hello ☃ world", "1", "does not know")],
+)  # fmt: skip
+def test_generate_bad_inputs_get_clear_errors(tiny_pipeline, tmp_path, prompt, seconds, match):
+    code, err = run_cli("generate", "--pipeline", str(tiny_pipeline), "--prompt", prompt, "--seconds", seconds,
+                        "--out", str(tmp_path / "x.wav"), "--steps", "1")  # fmt: skip
+    assert code == 2 and match in err, err
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_generate_missing_pipeline_folder(tmp_path):
+    code, err = run_cli("generate", "--pipeline", str(tmp_path / "nope"), "--prompt", "hi", "--out", str(tmp_path / "x.wav"))
+    assert code == 2 and "pipeline folder not found" in err
+    (tmp_path / "empty").mkdir()
+    code, err = run_cli("generate", "--pipeline", str(tmp_path / "empty"), "--prompt", "hi", "--out", str(tmp_path / "x.wav"))
+    assert code == 2 and "not a saved pipeline" in err
