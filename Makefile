@@ -33,7 +33,7 @@ test: $(STAMP)
 # when present; BENCH_ARGS=--quick for a smoke run
 bench: $(STAMP)
 	$(BIN)/python recipes/bench/bench_vae.py $(BENCH_ARGS)
-	if [ -f recipes/bench/bench_dit.py ]; then $(BIN)/python recipes/bench/bench_dit.py; fi
+	$(BIN)/python recipes/bench/bench_dit.py
 
 # Debian packages of the offline corpus builder (recipes/data) and its end-to-end test
 CORPUS_DEPS := espeak-ng flite fluidsynth fluid-soundfont-gm timgm6mb-soundfont fortunes-min wamerican \

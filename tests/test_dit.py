@@ -233,6 +233,14 @@ def test_trained_pipeline_round_trips_and_generates_requested_duration(family, s
     swapped.set_progress_bar_config(disable=True)
     again = swapped("hello", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="pt", **kw)
     torch.testing.assert_close(again.audios, audio.audios)
+    # a checkpoint exports to the same pipeline (what shipping a running training does)
+    from losatok_plugin.training.dit import export_checkpoint
+
+    exported = export_checkpoint(tiny_stage(family, shards, vae_dir, tmp_path / "run"), tmp_path / "exported")
+    again = DiffusionPipeline.from_pretrained(exported)
+    again.set_progress_bar_config(disable=True)
+    same = again("hello", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="pt", **kw)
+    torch.testing.assert_close(same.audios, audio.audios)
     # resume continues from the checkpoint
     cfg = tiny_stage(family, shards, vae_dir, tmp_path / "run", max_steps=15)
     train_dit(cfg, resume=True)

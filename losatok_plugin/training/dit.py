@@ -236,6 +236,32 @@ def generate_latents(pipe, family: str, prompt: str, seconds: float, steps: int,
     return out.audios[0].float().cpu()
 
 
+def export_checkpoint(cfg: DiTStageConfig, out: str | Path | None = None) -> Path:
+    """Export the latest checkpoint of ``cfg.run.output_dir`` (its EMA when kept) as a pipeline folder,
+    without stopping or touching a running training. Default ``out``: ``<output_dir>/pipeline``."""
+    from safetensors.torch import load_file
+    from transformers import T5TokenizerFast
+
+    from .checkpoint import latest_checkpoint
+
+    run = Path(cfg.run.output_dir)
+    ckpt = latest_checkpoint(run)
+    if ckpt is None:
+        raise ConfigError(f"no checkpoint in {run}")
+    stats = LatentStats.load(cfg.data.latents)
+    vae = load_vae_for(cfg, stats)
+    tokenizer = T5TokenizerFast.from_pretrained(run / "tokenizer")
+    modules = build_modules(cfg.model, vae.latent_dim, vae.frame_rate, len(tokenizer))
+    name = "ema" if (ckpt / "ema.safetensors").is_file() else "dit"
+    modules.load_state_dict(load_file(str(ckpt / f"{name}.safetensors")))
+    step = int(ckpt.name.split("_")[-1])
+    clips, prompts = load_clips(cfg, vae.frame_rate)
+    seconds = [c.mu.shape[1] / vae.frame_rate for c in clips]
+    extra = {"seconds_per_char": seconds_per_char(prompts, seconds) if cfg.data.prompt_kind == "chars" else None,
+             "example_prompts": sorted(set(prompts))[:5], "train_clips": len(clips), "steps_trained": step}  # fmt: skip
+    return export_pipeline(cfg, modules, tokenizer, vae, Path(out) if out else run / "pipeline", extra)
+
+
 # -- the stage ----------------------------------------------------------------------------------------
 def train_dit(cfg: DiTStageConfig, resume: bool = False) -> Path:
     """Run stage 3 to ``cfg.run.max_steps`` (or until SIGINT/SIGTERM); returns the exported pipeline folder."""
