@@ -18,6 +18,7 @@ from losatok_plugin.data.latent_shards import (
     merge_stats,
 )
 
+
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Tiny models run fastest on one thread (and a shared CPU is not oversubscribed)."""
@@ -293,8 +294,12 @@ def test_generate_bad_inputs_get_clear_errors(tiny_pipeline, tmp_path, prompt, s
 
 
 def test_generate_missing_pipeline_folder(tmp_path):
-    code, err = run_cli("generate", "--pipeline", str(tmp_path / "nope"), "--prompt", "hi", "--out", str(tmp_path / "x.wav"))
+    code, err = run_cli(
+        "generate", "--pipeline", str(tmp_path / "nope"), "--prompt", "hi", "--out", str(tmp_path / "x.wav")
+    )
     assert code == 2 and "pipeline folder not found" in err
     (tmp_path / "empty").mkdir()
-    code, err = run_cli("generate", "--pipeline", str(tmp_path / "empty"), "--prompt", "hi", "--out", str(tmp_path / "x.wav"))
+    code, err = run_cli(
+        "generate", "--pipeline", str(tmp_path / "empty"), "--prompt", "hi", "--out", str(tmp_path / "x.wav")
+    )
     assert code == 2 and "not a saved pipeline" in err

@@ -75,7 +75,9 @@ class LatentStats:
     def load(cls, folder: str | Path) -> LatentStats:
         path = Path(folder) / STATS_FILE
         if not path.is_file():
-            raise LatentShardError(f"no {STATS_FILE} in {folder}: run merge_stats (recipes/dit/encode_latents.py) first")
+            raise LatentShardError(
+                f"no {STATS_FILE} in {folder}: run merge_stats (recipes/dit/encode_latents.py) first"
+            )
         d = json.loads(path.read_text())
         silence = torch.tensor(d["silence"]) if "silence" in d else None
         return cls(torch.tensor(d["mean"]), torch.tensor(d["std"]), int(d["frames"]), int(d["clips"]), silence)
@@ -272,7 +274,9 @@ def merge_stats(folder: str | Path, vae=None, expected: int | None = None) -> La
     if expected is not None:
         missing = sorted(set(range(expected)) - covered)
         if missing:
-            raise LatentShardError(f"{len(missing)} manifest lines are not encoded yet (first: {missing[:5]}); rerun the encode")
+            raise LatentShardError(
+                f"{len(missing)} manifest lines are not encoded yet (first: {missing[:5]}); rerun the encode"
+            )
     if frames == 0:
         raise LatentShardError(f"no usable clips in {folder} (all were skipped)")
     mean = csum / frames

@@ -42,6 +42,25 @@ def plot_mel_comparison(
     return path
 
 
+def plot_mel(audio: torch.Tensor, path: str | Path, title: str = "", sample_rate: int = 16000) -> Path:
+    """Save the log-mel spectrogram of one ``[N]`` waveform (e.g. a generated clip) as a PNG."""
+    plt = _pyplot()
+    mel = MelSpectrogram(sample_rate, 1024, 160, 80, f_max=None, power=1.0)
+    spec = torch.log10(mel(audio.reshape(1, -1).float().cpu()).clamp(min=1e-5))[0]
+    fig, ax = plt.subplots(figsize=(10, 3), constrained_layout=True)
+    im = ax.imshow(spec.numpy(), origin="lower", aspect="auto", extent=(0, spec.shape[-1] * 160 / sample_rate, 0, 80))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("mel band")
+    fig.colorbar(im, ax=ax, label="log10 magnitude")
+    if title:
+        ax.set_title(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_pca_curves(curves: dict[str, torch.Tensor], path: str | Path, title: str = "PCA explained variance") -> Path:
     """Cumulative explained-variance curves (one per representation) on a log-x axis."""
     plt = _pyplot()

@@ -58,7 +58,11 @@ def build_tokenizer(prompts: Iterable[str], kind: str, max_length: int, min_coun
     tk = Tokenizer(models.Unigram(vocab, unk_id=2))
     tk.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     return T5TokenizerFast(
-        tokenizer_object=tk, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=max_length,
+        tokenizer_object=tk,
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        model_max_length=max_length,
         extra_ids=0,
     )
 
@@ -77,7 +81,9 @@ def check_prompt(tokenizer, prompt: str) -> list[int]:
             f"known pieces: {len(tokenizer)} (see tokenizer/ in the pipeline folder)"
         )
     if len(ids) > tokenizer.model_max_length:
-        raise PromptError(f"the prompt is {len(ids)} tokens long; this pipeline takes at most {tokenizer.model_max_length}")
+        raise PromptError(
+            f"the prompt is {len(ids)} tokens long; this pipeline takes at most {tokenizer.model_max_length}"
+        )
     return ids
 
 

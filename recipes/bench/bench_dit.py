@@ -95,7 +95,9 @@ def main() -> None:
         r = {x["latent"]: x for x in rows if x["family"] == fam}
         print(f"{fam:<13} {'DiT params (M)':<26} " + " ".join(f"{r[w]['params_m']:>12.2f}" for w in widths))
         print(f"{'':<13} {'train steps/s':<26} " + " ".join(f"{r[w]['train_steps_per_s']:>12.2f}" for w in widths))
-        print(f"{'':<13} {'sample s / generated s':<26} " + " ".join(f"{r[w]['sample_s_per_s']:>12.3f}" for w in widths))
+        print(
+            f"{'':<13} {'sample s / generated s':<26} " + " ".join(f"{r[w]['sample_s_per_s']:>12.3f}" for w in widths)
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--manifest", required=True, help="JSONL/CSV manifest (text, phonemes, labels are kept)")
     p.add_argument("--out", required=True, help="shard folder (created; reruns resume)")
-    p.add_argument("--model", default=None, help="LoSATokVAE folder or official checkpoint (default: embedded losatok-mini)")
+    p.add_argument(
+        "--model", default=None, help="LoSATokVAE folder or official checkpoint (default: embedded losatok-mini)"
+    )
     p.add_argument("--device", default="cpu", help="torch device; under torchrun 'cuda' means this rank's GPU")
     p.add_argument("--shard-size", type=int, default=64, help="clips per shard (the unit of resumption)")
     p.add_argument("--batch-size", type=int, default=8, help="clips encoded together (padded, with lengths)")

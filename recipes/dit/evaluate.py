@@ -84,7 +84,11 @@ def main() -> None:
             refs_text.append(e.extra.get("text", ""))
         ref_feats, _, _ = extract(raw_vae, ref, "semantic_emb", progress=False)
         ref_cat = torch.cat(ref_feats)
-        row = {"clips": len(clips), "reference_clips": len(ref_feats), "prompts": [prompt_for({**e.extra, "label": e.label}, domain) for e in clips]}
+        row = {
+            "clips": len(clips),
+            "reference_clips": len(ref_feats),
+            "prompts": [prompt_for({**e.extra, "label": e.label}, domain) for e in clips],
+        }
         for k, entries in sets.items():
             feats, _, _ = extract(raw_vae, entries, "semantic_emb", progress=False)
             row[f"fd_{k}"] = frechet_distance(ref_cat, torch.cat(feats))
@@ -98,15 +102,21 @@ def main() -> None:
                 row[f"dnsmos_{k}"] = sum(scores) / max(len(scores), 1)
         row["seconds"] = round(time.perf_counter() - t0, 1)
         results[name] = row
-        print(name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items() if k != "prompts"}, flush=True)
+        print(
+            name,
+            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items() if k != "prompts"},
+            flush=True,
+        )
     (out / "results.json").write_text(json.dumps(results, indent=2))
     lines = ["| pipeline | FD real | FD decoded | FD generated | WER real / decoded / generated | DNSMOS real / decoded / generated |",
              "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for name, r in results.items():
-        wer = (f"{r['wer_real']:.2f} / {r['wer_decoded']:.2f} / {r['wer_generated']:.2f}" if "wer_real" in r else "-")
+        wer = f"{r['wer_real']:.2f} / {r['wer_decoded']:.2f} / {r['wer_generated']:.2f}" if "wer_real" in r else "-"
         mos = (f"{r['dnsmos_real']:.2f} / {r['dnsmos_decoded']:.2f} / {r['dnsmos_generated']:.2f}"
                if "dnsmos_real" in r else "-")  # fmt: skip
-        lines.append(f"| {name} | {r['fd_real']:.2f} | {r['fd_decoded']:.2f} | {r['fd_generated']:.2f} | {wer} | {mos} |")
+        lines.append(
+            f"| {name} | {r['fd_real']:.2f} | {r['fd_decoded']:.2f} | {r['fd_generated']:.2f} | {wer} | {mos} |"
+        )
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
