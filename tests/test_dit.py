@@ -303,3 +303,30 @@ def test_generate_missing_pipeline_folder(tmp_path):
         "generate", "--pipeline", str(tmp_path / "empty"), "--prompt", "hi", "--out", str(tmp_path / "x.wav")
     )
     assert code == 2 and "not a saved pipeline" in err
+
+
+# -- the VAE as the pipelines read it -----------------------------------------------------------------
+def test_vae_latent_normalisation_and_longcat_config(tiny_vae, tmp_path):
+    from losatok_plugin import ConfigError, LoSATokVAE
+
+    assert tiny_vae.config.sample_rate == 16000 and tiny_vae.config.downsampling_ratio == 640  # LongCat reads these
+    assert not tiny_vae.normalizes_latents
+    c = tiny_vae.config.latent_channels
+    mean, std = torch.linspace(-1, 1, c), torch.linspace(0.5, 2, c)
+    kw = {k: v for k, v in dict(tiny_vae.config).items() if not k.startswith("_")}
+    normed = LoSATokVAE(**{**kw, "latent_norm_mean": mean.tolist(), "latent_norm_std": std.tolist()}).eval()
+    normed.load_state_dict(tiny_vae.state_dict())
+    x = torch.randn(2, 1, 16000) * 0.1
+    with torch.inference_mode():
+        raw = tiny_vae.encode(x).latent_dist
+        z = normed.encode(x).latent_dist
+        torch.testing.assert_close(z.mean, (raw.mean - mean[:, None]) / std[:, None])
+        torch.testing.assert_close(z.var, raw.var / std[:, None] ** 2, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(normed.decode(z.mean).sample, tiny_vae.decode(raw.mean).sample, atol=1e-5, rtol=1e-4)
+    normed.save_pretrained(tmp_path / "v")
+    back = LoSATokVAE.from_pretrained(tmp_path / "v")
+    assert back.normalizes_latents and back.config.latent_norm_std == normed.config.latent_norm_std
+    with pytest.raises(ConfigError, match="together"):
+        LoSATokVAE(**{**kw, "latent_norm_mean": mean.tolist()})
+    with pytest.raises(ConfigError, match="disagrees"):
+        LoSATokVAE(**{**kw, "downsampling_ratio": 320})
