@@ -330,3 +330,24 @@ def test_vae_latent_normalisation_and_longcat_config(tiny_vae, tmp_path):
         LoSATokVAE(**{**kw, "latent_norm_mean": mean.tolist()})
     with pytest.raises(ConfigError, match="disagrees"):
         LoSATokVAE(**{**kw, "downsampling_ratio": 320})
+
+
+@pytest.mark.slow
+def test_real_two_process_launch(corpus, vae_dir, tmp_path):
+    """torchrun with two CPU processes (gloo): disjoint shards, one stats.json (run with -m slow)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
+    cmd = [torchrun, "--nproc_per_node", "2", "--master_port", "29561", str(repo / "recipes/dit/encode_latents.py"),
+           "--manifest", str(corpus), "--out", str(tmp_path / "s"), "--model", str(vae_dir), "--shard-size", "2"]  # fmt: skip
+    subprocess.run(cmd, check=True, env=env, timeout=600)
+    stats = json.loads((tmp_path / "s" / "stats.json").read_text())
+    assert stats["clips"] == len(TEXTS)
+    per_file = [json.loads(_meta(p)["covered"]) for p in sorted((tmp_path / "s").glob("shard-*.safetensors"))]
+    assert sorted(i for c in per_file for i in c) == list(range(9))
+    assert all(len({i % 2 for i in c}) == 1 for c in per_file)

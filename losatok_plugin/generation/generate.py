@@ -46,7 +46,7 @@ def load_pipeline(folder: str | Path, device: str = "cpu"):
     from diffusers import DiffusionPipeline
 
     pipeline_info(folder)
-    return DiffusionPipeline.from_pretrained(str(folder), torch_dtype=torch.float32).to(device)
+    return DiffusionPipeline.from_pretrained(str(folder), dtype=torch.float32).to(device)
 
 
 def resolve_seconds(info: dict, prompt: str, seconds: float | None) -> float:

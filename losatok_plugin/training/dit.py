@@ -292,7 +292,7 @@ def train_dit(cfg: DiTStageConfig, resume: bool = False) -> Path:
     if cfg.init_from:
         from diffusers import DiffusionPipeline
 
-        src = DiffusionPipeline.from_pretrained(cfg.init_from, torch_dtype=torch.float32)
+        src = DiffusionPipeline.from_pretrained(cfg.init_from, dtype=torch.float32)
         for name in modules:
             modules[name].load_state_dict(getattr(src, name).state_dict())
         del src
