@@ -31,3 +31,10 @@ def test_demo_with_the_embedded_model_writes_wavs_pngs_and_metrics(tmp_path):
             assert row[side]["mel"] > 0
             assert ("stoi" in row[side]) == (row["domain"] == "speech")
     assert "Griffin-Lim" in proc.stdout and "stoi" in proc.stdout
+    # one generated clip per shipped DiT pipeline, with its mel PNG
+    shipped = sorted(p.name.split("-")[1] for p in (REPO / "losatok_plugin" / "pretrained").glob("dit-*-mini"))
+    assert [g["pipeline"] for g in sorted(metrics.get("generated", []), key=lambda g: g["pipeline"])] == shipped
+    for g in metrics.get("generated", []):
+        wav, sr = sf.read(str(out / f"generated_{g['pipeline']}.wav"))
+        assert sr == 16000 and abs(len(wav) / sr - g["seconds"]) < 0.01 and g["seconds"] > 0
+        assert (out / f"generated_{g['pipeline']}.mel.png").stat().st_size > 10_000

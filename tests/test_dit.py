@@ -351,3 +351,19 @@ def test_real_two_process_launch(corpus, vae_dir, tmp_path):
     per_file = [json.loads(_meta(p)["covered"]) for p in sorted((tmp_path / "s").glob("shard-*.safetensors"))]
     assert sorted(i for c in per_file for i in c) == list(range(9))
     assert all(len({i % 2 for i in c}) == 1 for c in per_file)
+
+
+SHIPPED = sorted((Path(__file__).resolve().parents[1] / "losatok_plugin" / "pretrained").glob("dit-*-mini"))
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_pipeline_generates_with_losatok_generate(folder, tmp_path):
+    """Each shipped pipeline is a stock diffusers pipeline around losatok-mini, and `losatok generate` runs it."""
+    info = json.loads((folder / "generation_config.json").read_text())
+    card = (folder / "README.md").read_text()
+    assert "Fréchet distance" in card and str(info["steps_trained"]) in card
+    prompt = info["example_prompts"][0]
+    code, err = run_cli("generate", "--pipeline", str(folder), "--prompt", prompt, "--seconds", "0.5", "--out",
+                        str(tmp_path / "x.wav"), "--steps", "2")  # fmt: skip
+    assert code == 0, err
+    assert sf.info(str(tmp_path / "x.wav")).frames == 8000

@@ -26,10 +26,10 @@ DOMAIN = {"tts": "speech", "ttm": "music", "tta": "sound"}
 ENGLISH = ("en", "en-us")
 
 
-def pick(entries, domain: str, n: int):
+def pick(entries, domain: str, n: int, max_seconds: float = 1e9):
     out = [e for e in entries if e.domain == domain and (domain != "speech" or e.extra.get("lang") in ENGLISH)]
-    if domain == "speech":
-        out = [e for e in out if len(e.extra.get("text", "").split()) >= 3]  # sentences, not single words
+    if domain == "speech":  # sentences that fit the model (a transcript cannot be cropped), not single words
+        out = [e for e in out if len(e.extra.get("text", "").split()) >= 3 and (e.duration or 0) <= max_seconds]
     return out[:n]
 
 
@@ -63,7 +63,8 @@ def main() -> None:
         info = pipeline_info(folder)
         pipe = load_pipeline(folder)
         raw_vae = pipe.vae  # normalised-latent VAE: encode/decode round trip = the raw model's
-        clips, ref = pick(heldout, domain, args.clips), pick(reference, domain, 4 * args.clips)
+        clips = pick(heldout, domain, args.clips, float(info["max_seconds"]))
+        ref = pick(reference, domain, 4 * args.clips)
         sets: dict[str, list[ManifestEntry]] = {"real": [], "decoded": [], "generated": []}
         refs_text = []
         for i, e in enumerate(clips):
