@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,11 +107,14 @@ def generate(
         raise GenerateError(str(e)) from None
     pipe.set_progress_bar_config(disable=not progress, desc="generate")
     g = torch.Generator(device="cpu").manual_seed(seed)
-    kw = {"audio_end_in_s": seconds} if info["family"] == "stable_audio" else {"audio_duration_s": seconds}
+    sr, hop = pipe.vae.config.sampling_rate, pipe.vae.config.hop_length
+    if info["family"] == "stable_audio":  # generates sample_size frames and cuts the requested seconds
+        kw = {"audio_end_in_s": seconds}
+    else:  # LongCat floors to whole latent frames: ask for enough frames (+ half a sample against rounding), cut below
+        kw = {"audio_duration_s": (math.ceil(seconds * sr / hop - 1e-9) * hop + 0.5) / sr}
     with torch.inference_mode():
         audio = pipe(text, num_inference_steps=steps, guidance_scale=guidance, generator=g, output_type="pt", **kw)
     wav = audio.audios[0, 0].float().cpu().clamp(-1, 1)
-    sr = pipe.vae.config.sampling_rate
     wav = wav[: int(round(seconds * sr))]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
