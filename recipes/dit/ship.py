@@ -81,8 +81,10 @@ def cards(args) -> None:
         gen = json.loads((out / "generation_config.json").read_text())
         r = results.get(name, {})
         metrics = {k: v for k, v in r.items() if k.startswith(("fd_", "wer_", "dnsmos_"))}
+        given = dict(x.split("=") for x in args.wall_minutes)
+        wall = float(given[name]) * 60 if name in given else wall_clock(Path(cfg.run.output_dir))
         metrics.update(clips=r.get("clips"), reference_clips=r.get("reference_clips"), steps=gen["steps_trained"],
-                       wall_clock_s=round(wall_clock(Path(cfg.run.output_dir))))  # fmt: skip
+                       wall_clock_s=round(wall))  # fmt: skip
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         m = cfg.model
         params = sum(p.stat().st_size for p in (out / "transformer").glob("*.safetensors")) / 2 / 1e6
@@ -137,6 +139,12 @@ def main() -> None:
     p.add_argument("--latents", required=True, help="the shard folder the runs trained on")
     p.add_argument("--eval", default=None, help="results.json of recipes/dit/evaluate.py (cards)")
     p.add_argument("--names", default=",".join(NAMES))
+    p.add_argument(
+        "--wall-minutes",
+        action="append",
+        default=[],
+        help="NAME=MINUTES of training wall clock (runs resumed in several sessions); default: from the files",
+    )
     args = p.parse_args()
     export(args) if args.what == "export" else cards(args)
 
