@@ -101,7 +101,7 @@ def cards(args) -> None:
 
 A stock diffusers **{family}** whose VAE is the embedded `losatok-mini` (its latents normalised with the
 training shards' statistics, `latent_norm_mean`/`latent_norm_std` in `vae/config.json`). Trained on this
-project's 2-core CPU, shared with other jobs: **{gen["steps_trained"]} steps in {metrics["wall_clock_s"] / 60:.0f} minutes**
+project's 2-core CPU, shared with other jobs (three runs at once, resumed once): **{gen["steps_trained"]} steps in {metrics["wall_clock_s"] / 60:.0f} minutes**
 (batch {cfg.data.batch_size}). It is a working, small demonstration of the recipe, far from converged;
 read the numbers below as such.
 
