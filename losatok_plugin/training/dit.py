@@ -37,7 +37,7 @@ from ..generation.pipelines import (
 from ..generation.text import build_tokenizer, normalize_prompt, prompt_for, seconds_per_char
 from ..losses.diffusion import edm_inputs, flow_inputs, karras_sigma, masked_mse, sample_u
 from .config import OptimConfig, RunConfig
-from .engine import Trainer, adamw, cosine_with_warmup, infinite
+from .engine import Trainer, adamw, cosine_with_warmup
 
 GENERATION_CONFIG = "generation_config.json"
 
@@ -267,7 +267,7 @@ def train_dit(cfg: DiTStageConfig, resume: bool = False) -> Path:
     """Run stage 3 to ``cfg.run.max_steps`` (or until SIGINT/SIGTERM); returns the exported pipeline folder."""
     if not cfg.data.latents:
         raise ConfigError("data.latents must name a shard folder (recipes/dit/encode_latents.py)")
-    trainer = Trainer(cfg.run, cfg)
+    trainer = Trainer(cfg.run, cfg, resume=resume)  # checks the output folder (earlier run, --overwrite) first
     acc = trainer.accelerator
     stats = LatentStats.load(cfg.data.latents)
     vae = load_vae_for(cfg, stats)
@@ -280,7 +280,7 @@ def train_dit(cfg: DiTStageConfig, resume: bool = False) -> Path:
         from transformers import T5TokenizerFast
 
         tokenizer = T5TokenizerFast.from_pretrained(Path(cfg.init_from) / "tokenizer")
-    elif tok_dir.is_dir():
+    elif resume and tok_dir.is_dir():  # the vocabulary the checkpoint was trained with
         from transformers import T5TokenizerFast
 
         tokenizer = T5TokenizerFast.from_pretrained(tok_dir)
@@ -329,6 +329,7 @@ def train_dit(cfg: DiTStageConfig, resume: bool = False) -> Path:
     def export() -> Path:
         out = trainer.out / "pipeline"
         if trainer.is_main:
+            trainer.check_finite_weights((ema if ema is not None else modules).state_dict(), f"the export {out}")
             export_pipeline(cfg, ema if ema is not None else modules, tokenizer, vae, out,
                             {**extra, "steps_trained": trainer.step})  # fmt: skip
             print(f"[losatok] pipeline: {out}", flush=True)
@@ -356,16 +357,20 @@ def train_dit(cfg: DiTStageConfig, resume: bool = False) -> Path:
 
     decay = cfg.ema_decay or 0.0
     bar = trainer.progress(cfg.run.max_steps)
-    batches = infinite(loader)
+    batches = trainer.batches(loader)
     with trainer.stop.installed():
         while trainer.step < cfg.run.max_steps:
             with acc.accumulate(objective):
                 batch = next(batches)
                 with acc.autocast():
                     losses = objective(batch["z"], batch["mask"], batch["seconds"], batch["prompts"])
+                if trainer.skip_nonfinite(losses["dit/loss"], optimizers=(optimizer,)):
+                    continue
                 acc.backward(losses["dit/loss"])
-                if acc.sync_gradients and cfg.optim.grad_clip > 0:
-                    acc.clip_grad_norm_(objective.parameters(), cfg.optim.grad_clip)
+                if acc.sync_gradients and trainer.grad_clip_and_check(
+                    objective.parameters(), cfg.optim.grad_clip, (optimizer,)
+                ):
+                    continue
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
             if not acc.sync_gradients:
