@@ -242,6 +242,13 @@ def test_trained_pipeline_round_trips_and_generates_requested_duration(family, s
     again.set_progress_bar_config(disable=True)
     same = again("hello", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="pt", **kw)
     torch.testing.assert_close(same.audios, audio.audios)
+    # fine-tuning starts from a saved pipeline: its tokenizer and its weights
+    ft = tiny_stage(family, shards, vae_dir, tmp_path / "finetune", max_steps=1)
+    ft.init_from, ft.optim.lr, ft.ema_decay = str(out), 1e-12, None
+    tuned = DiffusionPipeline.from_pretrained(train_dit(ft))
+    assert tuned.tokenizer.get_vocab() == pipe.tokenizer.get_vocab()
+    for k, v in pipe.transformer.state_dict().items():
+        torch.testing.assert_close(tuned.transformer.state_dict()[k], v, atol=1e-6, rtol=0)
     # resume continues from the checkpoint
     cfg = tiny_stage(family, shards, vae_dir, tmp_path / "run", max_steps=15)
     train_dit(cfg, resume=True)
