@@ -190,12 +190,15 @@ def sort_by_length(jobs: Sequence[Job]) -> list[Job]:
 
 
 def _load_clip(model, job: Job, failures: list[tuple[Path, str]], notices: list[str]) -> torch.Tensor | None:
-    from .data.audio_io import AudioReadError, load_audio
+    from .data.audio_io import AudioReadError, NonFiniteAudioError, load_audio
 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             clip = load_audio(job.source, model.sampling_rate, warn_downmix=True)
+    except NonFiniteAudioError as e:
+        failures.append((job.source, f"audio contains NaN or inf samples (first at sample {e.sample})"))
+        return None
     except AudioReadError as e:
         failures.append((job.source, str(e)))
         return None

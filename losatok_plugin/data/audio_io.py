@@ -17,6 +17,8 @@ class AudioReadError(RuntimeError):
 class NonFiniteAudioError(AudioReadError):
     """A file decodes to NaN or infinite samples (possible in float WAV / FLOAT-subtype files)."""
 
+    sample: int = -1  # index of the first bad sample
+
 
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 
@@ -67,7 +69,9 @@ def load_audio(
     x = torch.from_numpy(data)
     if not bool(torch.isfinite(x).all()):
         bad = int(torch.nonzero(~torch.isfinite(x))[0, 0]) + start
-        raise NonFiniteAudioError(f"{path}: non-finite samples (NaN/inf at sample {bad})")
+        err = NonFiniteAudioError(f"{path}: non-finite samples (NaN/inf at sample {bad})")
+        err.sample = bad
+        raise err
     if x.shape[1] > 1 and warn_downmix:
         warnings.warn(f"{path}: {x.shape[1]} channels down-mixed to mono", UserWarning, stacklevel=2)
     x = x.mean(dim=1)
