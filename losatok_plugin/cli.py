@@ -357,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     fd.set_defaults(func=cmd_fd)
 
     gen = sub.add_parser("generate", help="text -> audio with a saved DiT pipeline folder (TTS / TTM / TTA)")
-    gen.add_argument("--pipeline", required=True, help="save_pretrained pipeline folder (e.g. losatok_plugin/pretrained/dit-tts-mini)")
+    gen.add_argument("--pipeline", required=True, help="save_pretrained pipeline folder, or a shipped one by name: dit-tts-mini, dit-ttm-mini, dit-tta-mini")
     gen.add_argument("--prompt", required=True, help="transcript (TTS) or caption (music / sound)")
     gen.add_argument("--seconds", type=float, default=None, help="duration (default: the pipeline's rule, TTS only)")
     gen.add_argument("--out", required=True, help="output wav file")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -374,3 +375,20 @@ def test_shipped_pipeline_generates_with_losatok_generate(folder, tmp_path):
                         str(tmp_path / "x.wav"), "--steps", "2")  # fmt: skip
     assert code == 0, err
     assert sf.info(str(tmp_path / "x.wav")).frames == 8000
+
+
+def test_generate_in_a_fresh_process_by_short_name(tmp_path):
+    """A new process (nothing imported beforehand) loads a shipped pipeline by its short name: diffusers
+    only loads the VAE component once ``losatok_plugin.models.losatok_vae`` is imported, which the
+    package's lazy ``__init__`` does not do by itself."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "x.wav"
+    folder = Path(__file__).resolve().parents[1] / "losatok_plugin" / "pretrained" / "dit-tta-mini"
+    prompt = json.loads((folder / "generation_config.json").read_text())["example_prompts"][0]
+    cmd = [sys.executable, "-m", "losatok_plugin", "generate", "--pipeline", "dit-tta-mini", "--prompt", prompt,
+           "--seconds", "0.5", "--steps", "2", "--out", str(out)]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert sf.info(str(out)).frames == 8000

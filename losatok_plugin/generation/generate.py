@@ -25,9 +25,20 @@ class GenerationResult:
     prompt: str
 
 
+SHIPPED_PIPELINES = ("dit-tts-mini", "dit-ttm-mini", "dit-tta-mini")
+
+
+def pipeline_folder(spec: str | Path) -> Path:
+    """A shipped pipeline's short name (``dit-tts-mini``, ``dit-ttm-mini``, ``dit-tta-mini``) -> its folder
+    in ``losatok_plugin/pretrained``; anything else -> ``Path(spec)``."""
+    if str(spec) in SHIPPED_PIPELINES and not Path(spec).exists():
+        return Path(__file__).resolve().parents[1] / "pretrained" / str(spec)
+    return Path(spec)
+
+
 def pipeline_info(folder: str | Path) -> dict:
     """``generation_config.json`` of a pipeline folder (family, domain, max_seconds, duration rule)."""
-    folder = Path(folder)
+    folder = pipeline_folder(folder)
     if not folder.is_dir():
         raise GenerateError(f"pipeline folder not found: {folder}")
     if not (folder / "model_index.json").is_file():
@@ -46,8 +57,12 @@ def load_pipeline(folder: str | Path, device: str = "cpu"):
     import torch
     from diffusers import DiffusionPipeline
 
+    # diffusers loads a component of another library only once its module is imported: the pipeline's
+    # model_index.json names losatok_plugin.models.losatok_vae, and the package itself imports lazily.
+    import losatok_plugin.models.losatok_vae  # noqa: F401
+
     pipeline_info(folder)
-    return DiffusionPipeline.from_pretrained(str(folder), dtype=torch.float32).to(device)
+    return DiffusionPipeline.from_pretrained(str(pipeline_folder(folder)), dtype=torch.float32).to(device)
 
 
 def resolve_seconds(info: dict, prompt: str, seconds: float | None) -> float:
