@@ -56,13 +56,22 @@ def load_pipeline(folder: str | Path, device: str = "cpu"):
     """``DiffusionPipeline.from_pretrained(folder)`` in float32 on ``device`` (the stock pipeline class)."""
     import torch
     from diffusers import DiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
 
     # diffusers loads a component of another library only once its module is imported: the pipeline's
     # model_index.json names losatok_plugin.models.losatok_vae, and the package itself imports lazily.
     import losatok_plugin.models.losatok_vae  # noqa: F401
 
     pipeline_info(folder)
-    return DiffusionPipeline.from_pretrained(str(pipeline_folder(folder)), dtype=torch.float32).to(device)
+    # The stock pipelines name their own VAE class in a type hint and log "Expected types for vae" for any
+    # other; LoSATokVAE satisfies what they read from it, so that one warning is noise here.
+    level = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        pipe = DiffusionPipeline.from_pretrained(str(pipeline_folder(folder)), dtype=torch.float32)
+    finally:
+        diffusers_logging.set_verbosity(level)
+    return pipe.to(device)
 
 
 def resolve_seconds(info: dict, prompt: str, seconds: float | None) -> float:
