@@ -37,6 +37,7 @@ from ..generation.pipelines import (
 from ..generation.text import build_tokenizer, normalize_prompt, prompt_for, seconds_per_char
 from ..losses.diffusion import edm_inputs, flow_inputs, karras_sigma, masked_mse, sample_u
 from .config import OptimConfig, RunConfig
+from .ema import ema_decay_at
 from .engine import Trainer, adamw, cosine_with_warmup
 
 GENERATION_CONFIG = "generation_config.json"
@@ -169,6 +170,19 @@ class DiTObjective(nn.Module):
         self.tokenizer = tokenizer
 
     def forward(self, z: torch.Tensor, mask: torch.Tensor, seconds: torch.Tensor, prompts: list[str]) -> dict:
+        """One training loss.
+
+        Args:
+            z: normalised latents ``[B, C, T]`` (channels first, as the pipelines' VAE returns them).
+            mask: ``[B, T]`` bool, True on valid frames (LongCat: padding is left out of the loss; StableAudio
+                trains on its fixed length, padded with the silence latent).
+            seconds: ``[B]`` float, each clip's duration (StableAudio's ``seconds_total`` conditioning).
+            prompts: ``B`` prompt strings; with probability ``objective.cond_dropout`` an item's text encoding
+                is zeroed, the unconditional input the pipelines use for classifier-free guidance.
+
+        Returns:
+            ``{"dit/loss": scalar}``.
+        """
         cfg, dev = self.cfg, z.device
         b = z.shape[0]
         drop = torch.rand(b, device=dev) < cfg.objective.cond_dropout
@@ -198,7 +212,7 @@ def load_vae_for(cfg: DiTStageConfig, stats: LatentStats | None = None):
     from ..loading import load_vae
     from ..models.losatok_vae import LoSATokVAE
 
-    spec = cfg.vae or str(Path(__file__).resolve().parents[1] / "pretrained" / "losatok-mini")
+    spec = cfg.vae or "losatok-mini"
     vae = load_vae(spec)
     if stats is not None:
         kw = {k: v for k, v in dict(vae.config).items() if not k.startswith("_")}
@@ -364,22 +378,16 @@ def train_dit(cfg: DiTStageConfig, resume: bool = False) -> Path:
                 batch = next(batches)
                 with acc.autocast():
                     losses = objective(batch["z"], batch["mask"], batch["seconds"], batch["prompts"])
-                if trainer.skip_nonfinite(losses["dit/loss"], optimizers=(optimizer,)):
+                if not trainer.optimizer_step(losses["dit/loss"], optimizer, objective.parameters(), cfg.optim.grad_clip):
                     continue
-                acc.backward(losses["dit/loss"])
-                if acc.sync_gradients and trainer.grad_clip_and_check(
-                    objective.parameters(), cfg.optim.grad_clip, (optimizer,)
-                ):
-                    continue
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
             if not acc.sync_gradients:
                 continue
             scheduler.step()
-            if ema is not None:
+            if ema is not None:  # the warm-up of training/ema.py: a short fine-tune exports what it learned
+                weight = 1 - ema_decay_at(decay, trainer.step)
                 with torch.no_grad():
                     for pe, p in zip(ema.parameters(), modules.parameters()):
-                        pe.lerp_(p.detach(), 1 - decay)
+                        pe.lerp_(p.detach(), weight)
             trainer.step_done(bar, losses, scheduler.get_last_lr()[0], ("dit/loss",))
             if cfg.run.sample_every and trainer.step % cfg.run.sample_every == 0:
                 log_sample()
