@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..loading import PRETRAINED_DIR
 from .text import PromptError, check_prompt, normalize_prompt
 
 GENERATION_CONFIG = "generation_config.json"
@@ -32,7 +33,7 @@ def pipeline_folder(spec: str | Path) -> Path:
     """A shipped pipeline's short name (``dit-tts-mini``, ``dit-ttm-mini``, ``dit-tta-mini``) -> its folder
     in ``losatok_plugin/pretrained``; anything else -> ``Path(spec)``."""
     if str(spec) in SHIPPED_PIPELINES and not Path(spec).exists():
-        return Path(__file__).resolve().parents[1] / "pretrained" / str(spec)
+        return PRETRAINED_DIR / str(spec)
     return Path(spec)
 
 

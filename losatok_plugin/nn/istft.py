@@ -14,6 +14,13 @@ from torch import nn
 from .fp32 import Float32Island, float32_default
 
 
+def same_padding(n_fft: int, hop_length: int) -> int:
+    """Samples trimmed from each side by the "same"-padded ISTFT: ``(n_fft - hop) / 2``."""
+    if (n_fft - hop_length) % 2:
+        raise ValueError("n_fft - hop_length must be even for same padding")
+    return (n_fft - hop_length) // 2
+
+
 class ISTFT(Float32Island, nn.Module):
     """Complex spectrogram ``[B, n_fft/2+1, F] -> [B, hop·F]`` audio (a float32 island: the window and
     its normalisation stay float32 under a bf16 model).
@@ -25,11 +32,7 @@ class ISTFT(Float32Island, nn.Module):
 
     def __init__(self, n_fft: int, hop_length: int) -> None:
         super().__init__()
-        if (n_fft - hop_length) % 2:
-            raise ValueError("n_fft - hop_length must be even for same padding")
-        self.n_fft = n_fft
-        self.hop_length = hop_length
-        self.pad = (n_fft - hop_length) // 2
+        self.n_fft, self.hop_length, self.pad = n_fft, hop_length, same_padding(n_fft, hop_length)
         with float32_default():
             self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
@@ -60,11 +63,7 @@ class ConvISTFT(nn.Module):
 
     def __init__(self, n_fft: int, hop_length: int) -> None:
         super().__init__()
-        if (n_fft - hop_length) % 2:
-            raise ValueError("n_fft - hop_length must be even for same padding")
-        self.n_fft = n_fft
-        self.hop_length = hop_length
-        self.pad = (n_fft - hop_length) // 2
+        self.n_fft, self.hop_length, self.pad = n_fft, hop_length, same_padding(n_fft, hop_length)
         n = torch.arange(n_fft, dtype=torch.float64)
         k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)
         angle = 2 * torch.pi * k[:, None] * n[None, :] / n_fft

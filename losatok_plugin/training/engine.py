@@ -336,6 +336,25 @@ class Trainer:
             return False
         return self.skip_nonfinite(norm, optimizers=optimizers)
 
+    def optimizer_step(
+        self, loss: torch.Tensor, optimizer, parameters, max_norm: float, clear: tuple | None = None
+    ) -> bool:
+        """One guarded update inside ``accelerator.accumulate``: non-finite check of ``loss`` -> backward ->
+        clip + non-finite check of the gradients (on sync steps) -> ``optimizer.step()`` -> ``zero_grad``.
+
+        Returns False when the step was skipped (see :meth:`skip_nonfinite`); the gradients of ``clear``
+        (default: ``optimizer`` alone) are then cleared and the caller moves on to the next batch.
+        """
+        clear = clear if clear is not None else (optimizer,)
+        if self.skip_nonfinite(loss, optimizers=clear):
+            return False
+        self.accelerator.backward(loss)
+        if self.accelerator.sync_gradients and self.grad_clip_and_check(parameters, max_norm, clear):
+            return False
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return True
+
     @staticmethod
     def check_finite_weights(state: dict[str, torch.Tensor], what: str) -> None:
         """Raise :class:`NonFiniteError` naming the first tensor of ``state`` with NaN/inf values."""

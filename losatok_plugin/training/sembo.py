@@ -90,15 +90,8 @@ def train_sembo(cfg: SemboStageConfig, resume: bool = False) -> Path:
                     losses = semantic_bottleneck_loss(
                         emb, out.recon, out.low, cfg.recon_weight, cfg.relation_weight
                     )
-                if trainer.skip_nonfinite(losses["sembo/total"], optimizers=(optimizer,)):
+                if not trainer.optimizer_step(losses["sembo/total"], optimizer, bottleneck.parameters(), cfg.optim.grad_clip):
                     continue
-                acc.backward(losses["sembo/total"])
-                if acc.sync_gradients and trainer.grad_clip_and_check(
-                    bottleneck.parameters(), cfg.optim.grad_clip, (optimizer,)
-                ):
-                    continue
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
             if not acc.sync_gradients:
                 continue
             scheduler.step()

@@ -265,13 +265,8 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
                 losses = teacher_losses({k: v.float() for k, v in logits.items()}, batch, valid)
                 total = sum(cfg.loss_weights[k.split("/")[1]] * v for k, v in losses.items())
                 losses["teacher/total"] = total
-                if trainer.skip_nonfinite(total, optimizers=(optimizer,)):
+                if not trainer.optimizer_step(total, optimizer, params, cfg.optim.grad_clip):
                     continue
-                acc.backward(total)
-                if acc.sync_gradients and trainer.grad_clip_and_check(params, cfg.optim.grad_clip, (optimizer,)):
-                    continue
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
             if not acc.sync_gradients:
                 continue
             scheduler.step()

@@ -22,6 +22,7 @@ from ..losses.mel import MultiScaleMelLoss
 from ..models.losatok_vae import LoSATokVAE
 from ..models.vae_head import GaussianParams
 from .config import DiscriminatorConfig, TokenizerStageConfig
+from .ema import EMA
 from .engine import Trainer, adamw, cosine_with_warmup
 from .models import build_stage_model
 from .sembo import make_loader, report_skipped
@@ -85,41 +86,6 @@ def _window(target: torch.Tensor, recon: torch.Tensor, seconds: float, sample_ra
 def _split(items, n: int):
     """Split batched (real ‖ fake) discriminator outputs into the real and the fake halves."""
     return [t[:n] for t in items], [t[n:] for t in items]
-
-
-class EMA:
-    """Exponential moving average of trainable generator weights, with warm-up.
-
-    The decay at optimiser step ``t`` (counted from the start of the run, 0-based) is
-    ``min(decay, (1 + t) / (10 + t))``: 0.1 at the first step, 0.5 at step 8, 0.9 at step 80, 0.99 at
-    step 890, so a short run (a fine-tune of a few hundred steps) exports what it learned instead of
-    the weights it started from (with a flat 0.999, 200 steps keep 82 % of the start).
-    """
-
-    def __init__(self, module: nn.Module, decay: float) -> None:
-        self.decay = decay
-        self.shadow = {k: v.detach().clone().float() for k, v in self._params(module).items()}
-
-    @staticmethod
-    def _params(module: nn.Module) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in module.named_parameters() if v.requires_grad}
-
-    def decay_at(self, step: int) -> float:
-        """The decay used at 0-based optimiser step ``step``."""
-        return min(self.decay, (1 + step) / (10 + step))
-
-    @torch.no_grad()
-    def update(self, module: nn.Module, step: int | None = None) -> None:
-        """Move the average towards ``module``'s weights; ``step`` (1-based steps done) enables the warm-up."""
-        decay = self.decay if step is None else self.decay_at(step - 1)
-        for k, v in self._params(module).items():
-            self.shadow[k].lerp_(v.detach().float(), 1 - decay)
-
-    def copy_to(self, module: nn.Module) -> None:
-        params = dict(module.named_parameters())
-        with torch.no_grad():
-            for k, v in self.shadow.items():
-                params[k].copy_(v.to(params[k].dtype))
 
 
 def trainable_state(vae: LoSATokVAE) -> dict[str, torch.Tensor]:
@@ -186,15 +152,10 @@ def train_tokenizer(cfg: TokenizerStageConfig, resume: bool = False) -> Path:
                         logits, _ = disc(torch.cat([d_real, d_fake.detach()]))
                         real, fake = _split(logits, target.shape[0])
                         losses["disc"] = discriminator_loss(real, fake, kind)
-                    if trainer.skip_nonfinite(losses["disc"], optimizers=(opt_g, opt_d)):
+                    d_params = disc.parameters()
+                    if not trainer.optimizer_step(losses["disc"], opt_d, d_params, cfg.discriminator.optim.grad_clip,
+                                                  clear=(opt_g, opt_d)):  # fmt: skip
                         continue
-                    acc.backward(losses["disc"])
-                    if acc.sync_gradients and trainer.grad_clip_and_check(
-                        disc.parameters(), cfg.discriminator.optim.grad_clip, (opt_g, opt_d)
-                    ):
-                        continue
-                    opt_d.step()
-                    opt_d.zero_grad(set_to_none=True)
                 with acc.autocast():
                     losses["mel"] = mel_loss(recon.float(), target.float())
                     losses["semantic"] = dual_semantic_loss(
@@ -210,15 +171,9 @@ def train_tokenizer(cfg: TokenizerStageConfig, resume: bool = False) -> Path:
                         losses["fm"] = feature_matching_loss(list(real_f), list(fake_f))
                     total = sum(w[k] * losses[k] for k in ("mel", "semantic", "kl", "adv", "fm") if k in losses)
                 losses["total"] = total
-                if trainer.skip_nonfinite(total, optimizers=(opt_g, opt_d)):
+                g_params = [p for p in gen.parameters() if p.requires_grad]
+                if not trainer.optimizer_step(total, opt_g, g_params, cfg.optim.grad_clip, clear=(opt_g, opt_d)):
                     continue
-                acc.backward(total)
-                if acc.sync_gradients and trainer.grad_clip_and_check(
-                    [p for p in gen.parameters() if p.requires_grad], cfg.optim.grad_clip, (opt_g, opt_d)
-                ):
-                    continue
-                opt_g.step()
-                opt_g.zero_grad(set_to_none=True)
                 opt_d.zero_grad(set_to_none=True)  # the generator pass also left gradients in D
             if not acc.sync_gradients:
                 continue
