@@ -100,6 +100,23 @@ def test_losses_are_masked_and_finite(labelled):
     assert feats.grad[0, int(valid[0].sum()) :].abs().max() == 0
 
 
+def test_upsampled_ctc_head_gives_k_steps_per_token(labelled):
+    entries = read_manifest(labelled)
+    labels = LabelSpace.from_entries(entries)
+    batch = collate([SupervisedClips(entries, labels, 10.0)[i] for i in range(len(entries))])
+    frames = token_frames(batch["audio"].shape[1])
+    valid = valid_tokens(frames, batch["length"])
+    feats = torch.randn(6, frames, 32, requires_grad=True)
+    heads = TeacherHeads(32, labels, ctc_upsample=2)
+    logits = heads(feats, valid)
+    assert logits["ctc"].shape == (6, 2 * frames, len(labels.phonemes))
+    # token t owns CTC steps 2t and 2t + 1: they depend on that token's features only
+    logits["ctc"][0, 7].sum().backward()
+    assert feats.grad[0, 3].abs().max() > 0 and feats.grad[0].abs().sum() == feats.grad[0, 3].abs().sum()
+    loss = teacher_losses(heads(feats, valid), batch, valid)["teacher/ctc"]
+    assert torch.isfinite(loss) and loss > 0
+
+
 def test_teacher_stage_two_steps_and_export(tmp_path, labelled):
     cfg = load_dataclass(TeacherStageConfig, {
         "model": tiny_config().to_dict(), "eval_every": 1,

@@ -87,9 +87,10 @@ def collate(items: list[dict]) -> dict:
 class TeacherHeads(nn.Module):
     """Linear read-outs of the teacher features ``[B, T, D]`` for each target of a :class:`LabelSpace`."""
 
-    def __init__(self, dim: int, labels: LabelSpace) -> None:
+    def __init__(self, dim: int, labels: LabelSpace, ctc_upsample: int = 1) -> None:
         super().__init__()
-        self.ctc = nn.Linear(dim, len(labels.phonemes))
+        self.ctc_upsample = ctc_upsample
+        self.ctc = nn.Linear(dim, len(labels.phonemes) * ctc_upsample)
         self.domain = nn.Linear(dim, len(labels.domains))
         self.lang = nn.Linear(dim, max(1, len(labels.langs)))
         self.families = nn.Linear(dim, max(1, len(labels.families)))
@@ -97,10 +98,16 @@ class TeacherHeads(nn.Module):
         self.sound = nn.Linear(dim, max(1, len(labels.sound_classes)))
 
     def forward(self, feats: torch.Tensor, valid: torch.Tensor) -> dict[str, torch.Tensor]:
-        """feats ``[B, T, D]``, valid ``[B, T]`` bool -> logits (frame heads ``[B, T, C]``, clip heads ``[B, C]``)."""
+        """feats ``[B, T, D]``, valid ``[B, T]`` bool -> logits (frame heads ``[B, T, C]``, clip heads ``[B, C]``).
+
+        The CTC logits are ``[B, T * ctc_upsample, V]``: each 25 Hz token emits ``ctc_upsample`` CTC
+        steps, so speech at 12-15 phonemes/s has room for blanks between symbols (at 25 Hz CTC needs a
+        non-blank on most frames and stalls on its plateau).
+        """
         w = valid.to(feats.dtype)[..., None]
         pooled = (feats * w).sum(1) / w.sum(1).clamp_min(1.0)
-        return {"ctc": self.ctc(feats), "pitches": self.pitches(feats), "domain": self.domain(pooled),
+        b, t, _ = feats.shape
+        return {"ctc": self.ctc(feats).reshape(b, t * self.ctc_upsample, -1), "pitches": self.pitches(feats), "domain": self.domain(pooled),
                 "lang": self.lang(pooled), "families": self.families(pooled), "sound": self.sound(pooled)}  # fmt: skip
 
 
@@ -110,9 +117,10 @@ def teacher_losses(logits: dict[str, torch.Tensor], batch: dict, valid: torch.Te
     out: dict[str, torch.Tensor] = {}
     has = [i for i, p in enumerate(batch["phonemes"]) if len(p) > 0]
     if has:
-        lp = logits["ctc"][has].log_softmax(-1).transpose(0, 1)  # [T, b, V]
+        lp = logits["ctc"][has].log_softmax(-1).transpose(0, 1)  # [T * k, b, V]
+        k = logits["ctc"].shape[1] // valid.shape[1]
         targets = torch.cat([batch["phonemes"][i] for i in has])
-        out["ctc"] = F.ctc_loss(lp, targets, valid[has].sum(1), torch.tensor([len(batch["phonemes"][i]) for i in has]),
+        out["ctc"] = F.ctc_loss(lp, targets, valid[has].sum(1) * k, torch.tensor([len(batch["phonemes"][i]) for i in has]),
                                 blank=0, zero_infinity=True)  # fmt: skip
     else:
         out["ctc"] = zero
@@ -177,7 +185,8 @@ def evaluate_teacher(encoder: nn.Module, heads: TeacherHeads, loader: DataLoader
         best = logits["ctc"].argmax(-1).cpu()
         for i, ref in enumerate(batch["phonemes"]):
             if len(ref):
-                errs += edit_distance(greedy_ctc(best[i, : int(valid[i].sum())]), ref.tolist())
+                k = best.shape[1] // valid.shape[1]
+                errs += edit_distance(greedy_ctc(best[i, : int(valid[i].sum()) * k]), ref.tolist())
                 toks += len(ref)
         for k in ("domain", "lang", "sound"):
             m = batch[k] >= 0
@@ -226,7 +235,7 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
         labels.save(trainer.out / "labels.json")
     vae = LoSATokVAE(**cfg.model.to_dict())
     encoder = vae.semantic_encoder
-    heads = TeacherHeads(encoder.output_dim, labels)
+    heads = TeacherHeads(encoder.output_dim, labels, cfg.ctc_upsample)
     loader = _loader(train_entries, labels, cfg, train=True)
     valid_loader = _loader(read_manifest(cfg.data.valid_manifest), labels, cfg, False) if cfg.data.valid_manifest else None
     params = list(encoder.parameters()) + list(heads.parameters())
