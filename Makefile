@@ -27,6 +27,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check losatok_plugin recipes tests
+	$(BIN)/ruff format --check losatok_plugin recipes tests
 	$(BIN)/python -m pytest -q tests
 
 # Side-by-side VAE benchmark (ours fp32/bf16/int8/onnxruntime beside Oobleck, DAC, EnCodec), then the DiT one
@@ -56,6 +57,7 @@ mini: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check losatok_plugin recipes tests
+	$(BIN)/ruff format --check losatok_plugin recipes tests
 
 clean:
 	rm -rf $(VENV) demo_outputs .pytest_cache

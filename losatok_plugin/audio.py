@@ -34,8 +34,11 @@ def downmix_channels(x: torch.Tensor, what: str = "audio", stacklevel: int = 3) 
     """``[B, C, N]`` -> mono ``[B, N]``; more than one channel is averaged with a warning naming ``what``."""
     if x.shape[1] == 1:
         return x[:, 0]
-    warnings.warn(f"{what} has {x.shape[1]} channels; LoSATok is mono, down-mixing by averaging", UserWarning,
-                  stacklevel=stacklevel)  # fmt: skip
+    warnings.warn(
+        f"{what} has {x.shape[1]} channels; LoSATok is mono, down-mixing by averaging",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
     return x.mean(dim=1)
 
 

@@ -75,8 +75,9 @@ class BatchResult:
 
 
 # -- inputs and names ------------------------------------------------------------------------------
-def find_inputs(inputs: Sequence[str | Path], suffixes: tuple[str, ...], exclude: Path | None = None
-                ) -> list[tuple[Path, Path]]:  # fmt: skip
+def find_inputs(
+    inputs: Sequence[str | Path], suffixes: tuple[str, ...], exclude: Path | None = None
+) -> list[tuple[Path, Path]]:
     """``(file, name relative to its input folder)`` for every matching file, in a stable order.
 
     Folders are searched recursively (hidden files, temporary files of interrupted writes and files
@@ -118,8 +119,9 @@ def _candidates(rel: Path, out_suffix: str) -> list[Path]:
     return [rel.parent / n for n in dict.fromkeys(names)]
 
 
-def plan_outputs(found: Sequence[tuple[Path, Path]], out: Path, out_suffix: str
-                 ) -> tuple[list[Job], list[tuple[Path, str]]]:  # fmt: skip
+def plan_outputs(
+    found: Sequence[tuple[Path, Path]], out: Path, out_suffix: str
+) -> tuple[list[Job], list[tuple[Path, str]]]:
     """Give each input a distinct output path under ``out`` (see the module docstring).
 
     Returns ``(jobs, failures)``; an input whose every candidate name is taken by another input of
@@ -137,8 +139,13 @@ def plan_outputs(found: Sequence[tuple[Path, Path]], out: Path, out_suffix: str
         unique_long = count_long[(opts[0], opts[-1])] == 1
         name = opts[-1] if count[opts[0]] > 1 and unique_long else opts[0]
         if name in taken:
-            failures.append((src, f"its output {out / name} is also the output of {taken[name]} in this run; "
-                                  "not written (give the files in separate runs or rename one)"))  # fmt: skip
+            failures.append(
+                (
+                    src,
+                    f"its output {out / name} is also the output of {taken[name]} in this run; "
+                    "not written (give the files in separate runs or rename one)",
+                )
+            )
             continue
         taken[name] = src
         jobs.append(Job(src, out / name))
@@ -156,8 +163,9 @@ def check_writable(out: Path) -> None:
         raise InputError(f"cannot write to output folder {out}: {e.strerror or e}") from None
 
 
-def prepare(inputs: Sequence[str | Path], out: str | Path, suffixes: tuple[str, ...], out_suffix: str, force: bool,
-            verb: str) -> tuple[list[Job], BatchResult]:  # fmt: skip
+def prepare(
+    inputs: Sequence[str | Path], out: str | Path, suffixes: tuple[str, ...], out_suffix: str, force: bool, verb: str
+) -> tuple[list[Job], BatchResult]:
     """Inputs -> jobs still to do, and a result holding the up-to-date outputs and naming failures."""
     out = Path(out)
     found = find_inputs(inputs, suffixes, exclude=out)
@@ -223,8 +231,9 @@ def _encode_padded(model, clips: list[torch.Tensor]) -> list[torch.Tensor]:
     return [dist.mode()[j, :, : int(dist.lengths[j])].float().cpu() for j in range(len(clips))]
 
 
-def encode_jobs(model, jobs: Sequence[Job], batch_size: int, failures: list[tuple[Path, str]], notices: list[str]
-                ) -> Iterator[tuple[Job, torch.Tensor, int]]:  # fmt: skip
+def encode_jobs(
+    model, jobs: Sequence[Job], batch_size: int, failures: list[tuple[Path, str]], notices: list[str]
+) -> Iterator[tuple[Job, torch.Tensor, int]]:
     """Yield ``(job, latents [C, T], original_length)``, encoding files of similar length together.
 
     A file that cannot be read or encoded is appended to ``failures`` (path, reason); when a batch
@@ -283,8 +292,9 @@ def write_wav(path: Path, audio: torch.Tensor, sample_rate: int) -> Path:
     return path
 
 
-def _run(jobs: Sequence[Job], result: BatchResult, work: Iterable[tuple[Job, Callable[[], Path]]], desc: str,
-         progress: bool) -> BatchResult:  # fmt: skip
+def _run(
+    jobs: Sequence[Job], result: BatchResult, work: Iterable[tuple[Job, Callable[[], Path]]], desc: str, progress: bool
+) -> BatchResult:
     from tqdm import tqdm
 
     bar = tqdm(total=len(jobs), desc=desc, unit="file", disable=not progress or not jobs, file=sys.stderr)
@@ -308,8 +318,15 @@ def _run(jobs: Sequence[Job], result: BatchResult, work: Iterable[tuple[Job, Cal
 _FATAL_ERRNOS = (28, 30, 122)  # ENOSPC, EROFS, EDQUOT
 
 
-def encode_files(model, inputs: Sequence[str | Path], out: str | Path, batch_size: int = 4, force: bool = False,
-                 model_id: str = "", progress: bool = True) -> BatchResult:  # fmt: skip
+def encode_files(
+    model,
+    inputs: Sequence[str | Path],
+    out: str | Path,
+    batch_size: int = 4,
+    force: bool = False,
+    model_id: str = "",
+    progress: bool = True,
+) -> BatchResult:
     """Encode audio files/folders to latent files under ``out`` (see the module docstring).
 
     Returns:
@@ -325,8 +342,14 @@ def encode_files(model, inputs: Sequence[str | Path], out: str | Path, batch_siz
     return _run(jobs, result, work, "encode", progress)
 
 
-def reconstruct_files(model, inputs: Sequence[str | Path], out: str | Path, batch_size: int = 4, force: bool = False,
-                      progress: bool = True) -> BatchResult:  # fmt: skip
+def reconstruct_files(
+    model,
+    inputs: Sequence[str | Path],
+    out: str | Path,
+    batch_size: int = 4,
+    force: bool = False,
+    progress: bool = True,
+) -> BatchResult:
     """Audio -> latents -> 16 kHz wav of the original length under ``out`` (``<name>.wav``)."""
     from .audio import AudioInputError
 
@@ -344,8 +367,14 @@ def reconstruct_files(model, inputs: Sequence[str | Path], out: str | Path, batc
     return _run(jobs, result, work(), "reconstruct", progress)
 
 
-def decode_files(model, inputs: Sequence[str | Path], out: str | Path, batch_size: int = 4, force: bool = False,
-                 progress: bool = True) -> BatchResult:  # fmt: skip
+def decode_files(
+    model,
+    inputs: Sequence[str | Path],
+    out: str | Path,
+    batch_size: int = 4,
+    force: bool = False,
+    progress: bool = True,
+) -> BatchResult:
     """Latent files -> 16 kHz wav of each file's ``original_length`` under ``out`` (``<name>.wav``).
 
     Latent files are validated (:func:`~losatok_plugin.latent_file.load_latents`); files with the same

@@ -44,8 +44,9 @@ def _check_device(device: str) -> None:
     except RuntimeError as e:
         raise UsageError(f"--device {device!r} is not a torch device ({e})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: CUDA is not available on this machine (no GPU or a CPU-only torch); "
-                         "use --device cpu")  # fmt: skip
+        raise UsageError(
+            f"--device {device}: CUDA is not available on this machine (no GPU or a CPU-only torch); use --device cpu"
+        )
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise UsageError(f"--device {device}: MPS is not available on this machine; use --device cpu")
 
@@ -55,8 +56,12 @@ PRECISIONS = ("fp32", "bf16", "int8")  # = models.precision.PRECISIONS, spelled 
 
 def add_precision_arg(sp: argparse.ArgumentParser) -> None:
     """``--precision fp32|bf16|int8`` on a subcommand that runs the model (applied by :func:`_model`)."""
-    sp.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                    help="fp32 (reference numerics), bf16 (float32 islands kept) or int8 (dynamic, CPU)")  # fmt: skip
+    sp.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="fp32 (reference numerics), bf16 (float32 islands kept) or int8 (dynamic, CPU)",
+    )
 
 
 def _model(spec: str | None, device: str, precision: str = "fp32"):
@@ -97,28 +102,39 @@ def cmd_info(args) -> int:
     print(f"sample rate      {cfg['sampling_rate']} Hz, mono")
     print(f"frame rate       {frame_rate:g} Hz (hop {cfg['hop_length']} samples)")
     print(f"latent           {cfg['latent_channels']} channels (float, Gaussian mean)")
-    print(f"semantic width   {cfg['embed_dim']}, depth {cfg['semantic_depth']}; decoder width {cfg['decoder_dim']}, "
-          f"depth {cfg['decoder_depth']}")  # fmt: skip
+    print(
+        f"semantic width   {cfg['embed_dim']}, depth {cfg['semantic_depth']}; decoder width {cfg['decoder_dim']}, "
+        f"depth {cfg['decoder_depth']}"
+    )
     return 0
 
 
 def cmd_encode(args) -> int:
-    model = _model(args.model, args.device, args.precision)  # first: a bad --model/--device answers before heavy imports
+    model = _model(
+        args.model, args.device, args.precision
+    )  # first: a bad --model/--device answers before heavy imports
     from .batch import encode_files
 
-    return _print_result(encode_files(model, args.inputs, args.out, args.batch_size, args.force,
-                                      model_id=str(args.model or DEFAULT_MODEL)))  # fmt: skip
+    return _print_result(
+        encode_files(
+            model, args.inputs, args.out, args.batch_size, args.force, model_id=str(args.model or DEFAULT_MODEL)
+        )
+    )
 
 
 def cmd_decode(args) -> int:
-    model = _model(args.model, args.device, args.precision)  # first: a bad --model/--device answers before heavy imports
+    model = _model(
+        args.model, args.device, args.precision
+    )  # first: a bad --model/--device answers before heavy imports
     from .batch import decode_files
 
     return _print_result(decode_files(model, args.inputs, args.out, args.batch_size, args.force))
 
 
 def cmd_reconstruct(args) -> int:
-    model = _model(args.model, args.device, args.precision)  # first: a bad --model/--device answers before heavy imports
+    model = _model(
+        args.model, args.device, args.precision
+    )  # first: a bad --model/--device answers before heavy imports
     from .batch import reconstruct_files
 
     return _print_result(reconstruct_files(model, args.inputs, args.out, args.batch_size, args.force))
@@ -151,8 +167,9 @@ def cmd_recon(args) -> int:
         from .eval.baseline import GriffinLimMel
 
         codec = GriffinLimMel()
-    report = evaluate_reconstruction(_entries(args.manifest), args.out, model=model, recon_dir=args.recon_dir,
-                                     plots=args.plots, codec=codec)  # fmt: skip
+    report = evaluate_reconstruction(
+        _entries(args.manifest), args.out, model=model, recon_dir=args.recon_dir, plots=args.plots, codec=codec
+    )
     for stat, suffix in (("mean", ""), ("median", "_median")):
         print(f"{'domain':<10} {'clips':>5} {stat:>6} " + " ".join(f"{m:>9}" for m in METRICS))
         for domain, s in report.summary.items():
@@ -193,8 +210,10 @@ def cmd_probe(args) -> int:
     plot_probe_bars(results, out / "probe_accuracy.png")
     print(f"{'task':<20} {'representation':<18} {'level':<6} {'accuracy':>9} {'chance':>7} {'train':>6} {'test':>5}")
     for r in results:
-        print(f"{r['task']:<20} {r['representation']:<18} {r['level']:<6} {r['accuracy']:>9.3f} {r['chance']:>7.3f} "
-              f"{r['n_train']:>6} {r['n_test']:>5}")  # fmt: skip
+        print(
+            f"{r['task']:<20} {r['representation']:<18} {r['level']:<6} {r['accuracy']:>9.3f} {r['chance']:>7.3f} "
+            f"{r['n_train']:>6} {r['n_test']:>5}"
+        )
     return _report_missing(missing)
 
 
@@ -215,9 +234,16 @@ def cmd_rank(args) -> int:
         x = torch.cat(feats)
         curve = explained_variance(x)
         curves[rep] = curve
-        rows.append({"representation": rep, "dim": x.shape[1], "frames": x.shape[0],
-                     "effective_rank": effective_rank(x), "pcs_90": components_for(curve, 0.90),
-                     "pcs_99": components_for(curve, 0.99)})  # fmt: skip
+        rows.append(
+            {
+                "representation": rep,
+                "dim": x.shape[1],
+                "frames": x.shape[0],
+                "effective_rank": effective_rank(x),
+                "pcs_90": components_for(curve, 0.90),
+                "pcs_99": components_for(curve, 0.99),
+            }
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     curves_json = {k: v.tolist() for k, v in curves.items()}
@@ -225,8 +251,10 @@ def cmd_rank(args) -> int:
     plot_pca_curves(curves, out / "pca_curve.png")
     print(f"{'representation':<18} {'dim':>5} {'frames':>7} {'eff. rank':>9} {'PCs 90%':>8} {'PCs 99%':>8}")
     for r in rows:
-        print(f"{r['representation']:<18} {r['dim']:>5} {r['frames']:>7} {r['effective_rank']:>9.1f} "
-              f"{r['pcs_90']:>8} {r['pcs_99']:>8}")  # fmt: skip
+        print(
+            f"{r['representation']:<18} {r['dim']:>5} {r['frames']:>7} {r['effective_rank']:>9.1f} "
+            f"{r['pcs_90']:>8} {r['pcs_99']:>8}"
+        )
     return _report_missing(missing)
 
 
@@ -281,14 +309,19 @@ def cmd_export_onnx(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="losatok", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="losatok", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     debug_help = "show Python tracebacks instead of one-line errors (accepted anywhere on the line)"
     p.add_argument("--debug", action="store_true", help=debug_help)
     sub = p.add_subparsers(dest="command", required=True)
 
     def io_args(sp, what: str, batch_help: str):
-        sp.add_argument("inputs", nargs="+", help=f"{what} files or folders (searched recursively; outputs mirror "
-                                                  "the paths relative to each folder)")  # fmt: skip
+        sp.add_argument(
+            "inputs",
+            nargs="+",
+            help=f"{what} files or folders (searched recursively; outputs mirror the paths relative to each folder)",
+        )
         sp.add_argument("--out", required=True, help="output folder")
         sp.add_argument("--model", default=None, help=MODEL_HELP)
         sp.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
@@ -328,8 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = evs.add_parser("recon", help="reconstruction metrics over a manifest")
     r.add_argument("--manifest", action="append", required=True, help="manifest(s) of reference audio")
     r.add_argument("--recon-dir", default=None, help="score existing reconstructions (same file names) instead")
-    r.add_argument("--baseline", choices=["griffin-lim"], default=None,
-                   help="score the classical baseline instead: 128-band mel at 25 Hz inverted with Griffin-Lim")
+    r.add_argument(
+        "--baseline",
+        choices=["griffin-lim"],
+        default=None,
+        help="score the classical baseline instead: 128-band mel at 25 Hz inverted with Griffin-Lim",
+    )
     r.add_argument("--plots", type=int, default=3, help="mel comparison PNGs for the first N files")
     common(r, model_required=False)
     r.set_defaults(func=cmd_recon)
@@ -357,7 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     fd.set_defaults(func=cmd_fd)
 
     gen = sub.add_parser("generate", help="text -> audio with a saved DiT pipeline folder (TTS / TTM / TTA)")
-    gen.add_argument("--pipeline", required=True, help="save_pretrained pipeline folder, or a shipped one by name: dit-tts-mini, dit-ttm-mini, dit-tta-mini")
+    gen.add_argument(
+        "--pipeline",
+        required=True,
+        help="save_pretrained pipeline folder, or a shipped one by name: dit-tts-mini, dit-ttm-mini, dit-tta-mini",
+    )
     gen.add_argument("--prompt", required=True, help="transcript (TTS) or caption (music / sound)")
     gen.add_argument("--seconds", type=float, default=None, help="duration (default: the pipeline's rule, TTS only)")
     gen.add_argument("--out", required=True, help="output wav file")
@@ -397,8 +438,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print("losatok: interrupted; every output written so far is complete (re-run to finish: existing "
-              "outputs are kept)", file=sys.stderr)  # fmt: skip
+        print(
+            "losatok: interrupted; every output written so far is complete (re-run to finish: existing "
+            "outputs are kept)",
+            file=sys.stderr,
+        )
         return 130
     except Exception as e:  # noqa: BLE001 - the one place that turns errors into exit codes
         if args.debug:

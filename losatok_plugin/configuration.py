@@ -186,8 +186,10 @@ class LoSATokConfig:
             )
         unknown = sorted(set(tok) - REFERENCE_TOKENIZER_KEYS)
         if unknown:
-            raise ConfigError(f"unknown keys {unknown} in the reference tokenizer config ({fmt}); known keys: "
-                              f"{sorted(REFERENCE_TOKENIZER_KEYS)}")  # fmt: skip
+            raise ConfigError(
+                f"unknown keys {unknown} in the reference tokenizer config ({fmt}); known keys: "
+                f"{sorted(REFERENCE_TOKENIZER_KEYS)}"
+            )
         sem_cfg = outer.get("semantic_encoder") if fmt == "parity_fixture" else None
         if isinstance(sem_cfg, Mapping):
             unknown = sorted(set(sem_cfg) - REFERENCE_SEMANTIC_KEYS)
@@ -230,11 +232,30 @@ CONFIG_FORMATS = ("losatok", "dasheng_tokenizer", "official_yml", "parity_fixtur
 
 # Keys of the reference ``DashengTokenizerConfig`` (the official yml's ``AudioVAE.config_dict``), with the
 # transformers ``PretrainedConfig`` bookkeeping keys it may carry.
-REFERENCE_TOKENIZER_KEYS = frozenset({
-    "decoder_depth", "decoder_embed_dim", "decoder_dim", "decoder_intermediate_size", "depth", "embed_dim",
-    "hop_length", "istft_hop", "istft_n_fft", "n_mels_patch", "num_heads", "upsample_tokens", "patch_stride_time",
-    "sample_rate", "model_type", "dtype", "torch_dtype", "transformers_version", "architectures", "_name_or_path",
-})  # fmt: skip
+REFERENCE_TOKENIZER_KEYS = frozenset(
+    {
+        "decoder_depth",
+        "decoder_embed_dim",
+        "decoder_dim",
+        "decoder_intermediate_size",
+        "depth",
+        "embed_dim",
+        "hop_length",
+        "istft_hop",
+        "istft_n_fft",
+        "n_mels_patch",
+        "num_heads",
+        "upsample_tokens",
+        "patch_stride_time",
+        "sample_rate",
+        "model_type",
+        "dtype",
+        "torch_dtype",
+        "transformers_version",
+        "architectures",
+        "_name_or_path",
+    }
+)
 REFERENCE_SEMANTIC_KEYS = frozenset(
     {"type", "embed_dim", "depth", "num_heads", "patch_size", "patch_stride", "target_length", "n_mels"}
 )
@@ -257,8 +278,10 @@ def detect_config_format(data: Mapping[str, Any]) -> str:
     unknown = sorted(keys - ours - REFERENCE_TOKENIZER_KEYS)
     if reference_only and not ours_only:
         if unknown:
-            raise ConfigError(f"unknown keys {unknown} in the reference tokenizer config (dasheng_tokenizer); "
-                              f"known keys: {sorted(REFERENCE_TOKENIZER_KEYS)}")  # fmt: skip
+            raise ConfigError(
+                f"unknown keys {unknown} in the reference tokenizer config (dasheng_tokenizer); "
+                f"known keys: {sorted(REFERENCE_TOKENIZER_KEYS)}"
+            )
         return "dasheng_tokenizer"
     if ours_only and reference_only:
         raise ConfigError(
@@ -294,8 +317,10 @@ def load_dataclass(cls: type, data: Mapping[str, Any] | None, where: str = "") -
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ConfigError(f"unknown config keys {[f'{where}.{k}' if where else k for k in unknown]}; "
-                          f"known keys{' of ' + where if where else ''}: {sorted(known)}")
+        raise ConfigError(
+            f"unknown config keys {[f'{where}.{k}' if where else k for k in unknown]}; "
+            f"known keys{' of ' + where if where else ''}: {sorted(known)}"
+        )
     kwargs = {}
     for name, value in data.items():
         hint = hints[name]

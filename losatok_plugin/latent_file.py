@@ -34,6 +34,7 @@ class LatentFileError(ValueError):
 
 def config_hash(model) -> str:
     """Hash of the architecture config (public keys only)."""
+
     # The LongCat aliases repeat other keys and unset latent normalisation leaves the latent space as
     # it was: neither changes the hash of files written before those keys existed.
     def kept(k: str, v) -> bool:
@@ -136,8 +137,9 @@ def fit_length(audio: torch.Tensor, n: int) -> torch.Tensor:
 def _validate(path: Path, latents: torch.Tensor, meta: dict[str, str], channels: int | None) -> None:
     """Refuse contents that would crash or mislead a decoder (see the module docstring)."""
     if latents.dim() != 2 or not latents.is_floating_point():
-        raise LatentFileError(f"{path}: latents must be a 2-D float tensor [C, T], got {latents.dtype} "
-                              f"{tuple(latents.shape)}")  # fmt: skip
+        raise LatentFileError(
+            f"{path}: latents must be a 2-D float tensor [C, T], got {latents.dtype} {tuple(latents.shape)}"
+        )
     if channels is not None and latents.shape[0] != channels:
         hint = " (transposed: [T, C] instead of [C, T])" if latents.shape[1] == channels else ""
         raise LatentFileError(f"{path}: latents have {latents.shape[0]} channels, the model expects {channels}{hint}")
@@ -155,5 +157,6 @@ def _validate(path: Path, latents: torch.Tensor, meta: dict[str, str], channels:
             raise LatentFileError(f"{path}: header {key} must be positive, got {value}")
     hop, n = int(meta["hop_length"]), int(meta["original_length"])
     if abs(n - t * hop) > 2 * hop:
-        raise LatentFileError(f"{path}: header original_length {n} does not fit {t} frames of {hop} samples "
-                              f"(expected about {t * hop})")  # fmt: skip
+        raise LatentFileError(
+            f"{path}: header original_length {n} does not fit {t} frames of {hop} samples (expected about {t * hop})"
+        )

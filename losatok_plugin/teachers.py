@@ -94,11 +94,18 @@ def load_teacher(name: str, path: str | Path) -> nn.Module:
 def teacher_model_config(teacher: nn.Module) -> dict[str, Any]:
     """LoSATok config fields describing ``teacher`` (merge them into a model config)."""
     if isinstance(teacher, HFTeacher):
-        return {"embed_dim": teacher.output_dim, "semantic_encoder_type": teacher.kind,
-                "semantic_encoder_hf_config": teacher.config_dict()}  # fmt: skip
+        return {
+            "embed_dim": teacher.output_dim,
+            "semantic_encoder_type": teacher.kind,
+            "semantic_encoder_hf_config": teacher.config_dict(),
+        }
     if isinstance(teacher, DashengEncoder):
-        return {"embed_dim": teacher.embed_dim, "semantic_depth": len(teacher.blocks),
-                "semantic_num_heads": teacher.blocks[0].attn.num_heads,
-                "semantic_chunk_tokens": teacher.chunk_tokens, "semantic_encoder_type": "dasheng",
-                "semantic_encoder_hf_config": None}  # fmt: skip
+        return {
+            "embed_dim": teacher.embed_dim,
+            "semantic_depth": len(teacher.blocks),
+            "semantic_num_heads": teacher.blocks[0].attn.num_heads,
+            "semantic_chunk_tokens": teacher.chunk_tokens,
+            "semantic_encoder_type": "dasheng",
+            "semantic_encoder_hf_config": None,
+        }
     raise TypeError(f"not a LoSATok teacher: {type(teacher).__name__}")

@@ -1,6 +1,6 @@
 """Build a JSONL (or CSV) manifest from a folder of audio files.
 
-    python recipes/build_manifest.py AUDIO_DIR out/train.jsonl --domain speech [--label-from-parent]
+python recipes/build_manifest.py AUDIO_DIR out/train.jsonl --domain speech [--label-from-parent]
 """
 
 from __future__ import annotations

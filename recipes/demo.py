@@ -109,15 +109,17 @@ def main() -> None:
         plot_mel_comparison(ref, recon, out / f"{name}.mel.png", title=f"{name} — {model_name}")
         ours = clip_metrics(ref, recon, domain)
         base = clip_metrics(ref, baseline(ref), domain)
-        rows.append({
-            "clip": name,
-            "domain": domain,
-            "seconds": round(audio.shape[-1] / SR, 3),
-            "latent_shape": list(z.shape),
-            "rtf": round(elapsed / (audio.shape[-1] / SR), 4),
-            "losatok": {k: v for k, v in ours.items() if k != "skipped" and v is not None},
-            "griffin_lim_128mel": {k: v for k, v in base.items() if k != "skipped" and v is not None},
-        })  # fmt: skip
+        rows.append(
+            {
+                "clip": name,
+                "domain": domain,
+                "seconds": round(audio.shape[-1] / SR, 3),
+                "latent_shape": list(z.shape),
+                "rtf": round(elapsed / (audio.shape[-1] / SR), 4),
+                "losatok": {k: v for k, v in ours.items() if k != "skipped" and v is not None},
+                "griffin_lim_128mel": {k: v for k, v in base.items() if k != "skipped" and v is not None},
+            }
+        )
     (out / "metrics.json").write_text(json.dumps({"model": model_name, "clips": rows}, indent=2))
     print(f"model: {model_name}   (baseline: 128-band mel at 25 Hz + Griffin-Lim)")
     header = " ".join(f"{m:>15}" for m in SHOWN)
@@ -132,7 +134,9 @@ def main() -> None:
     print("values: LoSATok (Griffin-Lim baseline); mel/stft lower is better, si_sdr/pesq_wb/stoi higher")
     generated = generate_examples(out) if not args.no_generate else []
     if generated:
-        (out / "metrics.json").write_text(json.dumps({"model": model_name, "clips": rows, "generated": generated}, indent=2))
+        (out / "metrics.json").write_text(
+            json.dumps({"model": model_name, "clips": rows, "generated": generated}, indent=2)
+        )
     print(f"wrote {len(rows)} reconstructions, {len(generated)} generated clips, mel PNGs and metrics.json to {out}/")
 
 
@@ -153,15 +157,24 @@ def generate_examples(out: Path) -> list[dict]:
         wav, _ = sf.read(str(r.path), dtype="float32")
         plot_mel(torch.from_numpy(wav), out / f"generated_{name}.mel.png", title=f"{name}: {r.prompt}")
         card = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
-        rows.append({"pipeline": name, "prompt": r.prompt, "seconds": round(r.seconds, 2),
-                     "seconds_to_generate": round(elapsed, 1), "card": card})  # fmt: skip
+        rows.append(
+            {
+                "pipeline": name,
+                "prompt": r.prompt,
+                "seconds": round(r.seconds, 2),
+                "seconds_to_generate": round(elapsed, 1),
+                "card": card,
+            }
+        )
     if rows:
         print("\ngenerated (DiT pipelines on losatok-mini latents; Fréchet distance on the semantic teacher's")
         print("embedding to held-out clips of the domain: generated | decoded ground truth | real clips)")
         print(f"{'pipeline':<8} {'sec':>5} {'time s':>7} {'FD gen':>8} {'FD dec':>8} {'FD real':>8}  prompt")
         for r in rows:
             c = r["card"]
-            cells = " ".join(f"{c[k]:>8.2f}" if k in c else f"{'-':>8}" for k in ("fd_generated", "fd_decoded", "fd_real"))
+            cells = " ".join(
+                f"{c[k]:>8.2f}" if k in c else f"{'-':>8}" for k in ("fd_generated", "fd_decoded", "fd_real")
+            )
             print(f"{r['pipeline']:<8} {r['seconds']:>5.2f} {r['seconds_to_generate']:>7.1f} {cells}  {r['prompt']}")
     return rows
 

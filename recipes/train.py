@@ -40,19 +40,27 @@ CLEAR_ERRORS = (TrainingError, ConfigError, FeatureCacheError, ManifestError, No
 
 STAGES = {
     "teacher": (TeacherStageConfig, train_teacher),
-    "sembo": (SemboStageConfig, train_sembo), "tokenizer": (TokenizerStageConfig, train_tokenizer),
+    "sembo": (SemboStageConfig, train_sembo),
+    "tokenizer": (TokenizerStageConfig, train_tokenizer),
     "dit": (DiTStageConfig, train_dit),
 }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=sorted(STAGES), help="teacher (stage 0), sembo (stage 1), tokenizer (stage 2) or dit (generation)")
+    p.add_argument(
+        "stage",
+        choices=sorted(STAGES),
+        help="teacher (stage 0), sembo (stage 1), tokenizer (stage 2) or dit (generation)",
+    )
     p.add_argument("--config", required=True, help="YAML config (unknown keys are errors)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue from <run.output_dir>/checkpoints/latest")
-    mode.add_argument("--overwrite", action="store_true",
-                      help="delete an earlier run in run.output_dir (checkpoints, final/, logs) and start over")  # fmt: skip
+    mode.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete an earlier run in run.output_dir (checkpoints, final/, logs) and start over",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. run.max_steps=100 data.batch_size=4")
     args = p.parse_intermixed_args()

@@ -36,8 +36,9 @@ def wav(path: Path, n: int = 8000, seed: int = 0, sr: int = 16000, fmt: str | No
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "losatok_plugin", *args], capture_output=True, text=True, env=env,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "losatok_plugin", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 # -- item 1: names mirror relative paths; collisions never overwrite -----------------------------
@@ -89,8 +90,20 @@ def test_eval_recon_dir_finds_reconstruct_outputs(model_dir, tmp_path, capsys):
         cli(["reconstruct", str(tmp_path / "clips"), "--out", str(tmp_path / "recon"), "--model", str(model_dir)]) == 0
     )
     capsys.readouterr()
-    rc = cli(["eval", "recon", "--manifest", str(manifest), "--recon-dir", str(tmp_path / "recon"),
-              "--out", str(tmp_path / "ev"), "--plots", "0"])  # fmt: skip
+    rc = cli(
+        [
+            "eval",
+            "recon",
+            "--manifest",
+            str(manifest),
+            "--recon-dir",
+            str(tmp_path / "recon"),
+            "--out",
+            str(tmp_path / "ev"),
+            "--plots",
+            "0",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "missing" not in err
@@ -108,8 +121,12 @@ def test_bad_command_lines_give_one_line_errors(model_dir, tmp_path, capsys):
         ),
     ]
     if not torch.cuda.is_available():
-        cases.append((["encode", str(clip), "--out", str(tmp_path / "o"), "--model", str(model_dir), "--device",
-                       "cuda"], "CUDA is not available"))  # fmt: skip
+        cases.append(
+            (
+                ["encode", str(clip), "--out", str(tmp_path / "o"), "--model", str(model_dir), "--device", "cuda"],
+                "CUDA is not available",
+            )
+        )
     for args, expected in cases:
         assert cli(args) != 0, args
         err = capsys.readouterr().err.strip().splitlines()
@@ -253,8 +270,13 @@ def test_cli_start_up_imports_no_torch(model_dir):
         "heavy = sorted(m for m in ('torch', 'diffusers', 'audiocraft', 'transformers') if m in sys.modules)\n"
         "print(heavy)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 

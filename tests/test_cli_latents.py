@@ -34,8 +34,21 @@ def write_inputs(folder):
 
 def test_encode_decode_roundtrip_restores_length(model_dir, tiny_vae, tmp_path, capsys):
     lengths = write_inputs(tmp_path / "in")
-    assert cli(["encode", str(tmp_path / "in"), "--out", str(tmp_path / "lat"), "--model", str(model_dir),
-                "--batch-size", "2"]) == 0  # fmt: skip
+    assert (
+        cli(
+            [
+                "encode",
+                str(tmp_path / "in"),
+                "--out",
+                str(tmp_path / "lat"),
+                "--model",
+                str(model_dir),
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "down-mixed" in err  # the stereo file got a notice
     for name, n in lengths.items():
@@ -52,8 +65,10 @@ def test_encode_decode_roundtrip_restores_length(model_dir, tiny_vae, tmp_path, 
     for name, n in lengths.items():
         audio, sr = sf.read(str(tmp_path / "wav" / f"{name}.wav"))
         assert sr == 16000 and len(audio) == n
-    assert cli(["reconstruct", str(tmp_path / "in" / "a.wav"), "--out", str(tmp_path / "rec"), "--model",
-                str(model_dir)]) == 0  # fmt: skip
+    assert (
+        cli(["reconstruct", str(tmp_path / "in" / "a.wav"), "--out", str(tmp_path / "rec"), "--model", str(model_dir)])
+        == 0
+    )
     assert len(sf.read(str(tmp_path / "rec" / "a.wav"))[0]) == 16123
 
 

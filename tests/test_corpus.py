@@ -56,7 +56,9 @@ def test_missing_tool_names_the_debian_package(monkeypatch):
         corpus_common.require_tool("espeak-ng", "espeak-ng")
 
 
-@pytest.mark.skipif(not HAVE_TOOLS, reason="needs espeak-ng, flite, fluidsynth and a GM soundfont (apt-get; .ci/run installs them)")
+@pytest.mark.skipif(
+    not HAVE_TOOLS, reason="needs espeak-ng, flite, fluidsynth and a GM soundfont (apt-get; .ci/run installs them)"
+)
 def test_build_small_corpus_end_to_end(tmp_path):
     import build_corpus
 
@@ -91,8 +93,11 @@ import corpus_real_speech  # noqa: E402
 def test_real_speech_transcript_parsers():
     tux = "A green frog.\nfr.utf8=Une grenouille verte.\nca@valencia.utf8=Una granota.\nel.utf8=Ένας βάτραχος.\n"
     assert corpus_real_speech.parse_tuxpaint_text(tux) == {
-        "en": "A green frog.", "fr": "Une grenouille verte.", "ca@valencia": "Una granota.", "el": "Ένας βάτραχος.",
-    }  # fmt: skip
+        "en": "A green frog.",
+        "fr": "Une grenouille verte.",
+        "ca@valencia": "Una granota.",
+        "el": "Ένας βάτραχος.",
+    }
     ast = "; Core sounds\n\nactivated: Activated.\nbeeperr: [this is an error beep tone]\ndigits/1:  One. \n"
     assert corpus_real_speech.parse_asterisk_transcripts(ast) == {"activated": "Activated.", "digits/1": "One."}
     fest = '( ru_0001 "Она завела, прядь вол+ос." )\n( ru_0002 "Да." )\n'
@@ -122,7 +127,9 @@ def test_real_music_excerpts_are_spaced_and_whole_tracks_held_out(tmp_path):
 def test_real_speech_rows_have_text_phonemes_licence_and_speaker_split(tmp_path):
     stamps = tmp_path / corpus_real_speech.TUXPAINT / "animals"
     stamps.mkdir(parents=True)
-    (stamps / "frog.txt").write_text("A green frog.\nfr.utf8=Une grenouille.\nel.utf8=Ένας βάτραχος.\n", encoding="utf-8")
+    (stamps / "frog.txt").write_text(
+        "A green frog.\nfr.utf8=Une grenouille.\nel.utf8=Ένας βάτραχος.\n", encoding="utf-8"
+    )
     tone = 0.2 * np.sin(np.linspace(0, 2000, 44100)).astype(np.float32)
     for suffix in ("", "_fr", "_el"):
         sf.write(str(stamps / f"frog_desc{suffix}.ogg"), tone, 44100, format="OGG")
@@ -133,9 +140,11 @@ def test_real_speech_rows_have_text_phonemes_licence_and_speaker_split(tmp_path)
     sf.write(str(fest / "wav" / "ru_0001.wav"), tone[:16000], 16000)
     jobs = corpus_real_speech.speech_jobs(tmp_path)
     assert sorted((j[0], j[3][0], j[2]) for j in jobs) == [
-        ("festvox_ru", "ru", "train"), ("tuxpaint", "el", "test_real"), ("tuxpaint", "en", "train"),
+        ("festvox_ru", "ru", "train"),
+        ("tuxpaint", "el", "test_real"),
+        ("tuxpaint", "en", "train"),
         ("tuxpaint", "fr", "train"),
-    ]  # fmt: skip
+    ]
     for job in jobs:
         (row,) = corpus_real.make_real(*job[:3], tmp_path / "out", job[3])
         assert row["text"] and row["phonemes"] and row["license"] and row["speaker"] and row["domain"] == "speech"

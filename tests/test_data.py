@@ -47,7 +47,9 @@ def test_dataset_crops_resamples_downmixes_and_skips(tmp_path):
     short = write_corpus(tmp_path / "short", n=1, seconds=0.3)[0]
     (tmp_path / "audio" / "broken.wav").write_bytes(b"garbage")
     entries = read_manifest(write_manifest(build_manifest(tmp_path / "audio", progress=False)[0], tmp_path / "m.jsonl"))
-    entries += read_manifest(write_manifest(build_manifest(tmp_path / "short", progress=False)[0], tmp_path / "s.jsonl"))
+    entries += read_manifest(
+        write_manifest(build_manifest(tmp_path / "short", progress=False)[0], tmp_path / "s.jsonl")
+    )
     from losatok_plugin.data import ManifestEntry
 
     entries.append(ManifestEntry(str(tmp_path / "audio" / "broken.wav")))
@@ -72,8 +74,9 @@ def test_feature_cache_build_slice_and_resume(tmp_path, tiny_vae):
         calls.append(audio.shape)
         return tiny_vae.semantic_encoder(audio)
 
-    cache, skipped = build_feature_cache(entries[:2], encode, tmp_path / "cache", dim=64, teacher_id="t",
-                                         shard_size=1, progress=False)  # fmt: skip
+    cache, skipped = build_feature_cache(
+        entries[:2], encode, tmp_path / "cache", dim=64, teacher_id="t", shard_size=1, progress=False
+    )
     assert not skipped and len(cache.entries) == 2 and len(calls) == 2
     cache, _ = build_feature_cache(entries, encode, tmp_path / "cache", dim=64, teacher_id="t", progress=False)
     assert len(cache.entries) == 3 and len(calls) == 3  # resumed: only the new file was encoded
@@ -89,8 +92,9 @@ def test_feature_cache_build_slice_and_resume(tmp_path, tiny_vae):
     item = ds[0]
     assert item["semantic_emb"].shape == (20, 64) and item["audio"].shape == (20 * 640,)
     # a clip shorter than the crop is looped, audio and cached features alike
-    looped = AudioCropDataset(entries, crop_frames=120, feature_cache=FeatureCache(tmp_path / "cache"),
-                              short_clips="repeat")  # fmt: skip
+    looped = AudioCropDataset(
+        entries, crop_frames=120, feature_cache=FeatureCache(tmp_path / "cache"), short_clips="repeat"
+    )
     assert len(looped) == 3 and not looped.skipped
     item = looped[0]
     audio = load_audio(entries[0].path)[: 50 * 640]

@@ -14,8 +14,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_demo_with_the_embedded_model_writes_wavs_pngs_and_metrics(tmp_path):
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, str(REPO / "recipes" / "demo.py"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "recipes" / "demo.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "losatok-mini (embedded)" in proc.stdout and "RANDOMLY INITIALISED" not in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())

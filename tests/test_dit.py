@@ -87,8 +87,9 @@ def test_shards_skip_bad_files_and_stats_equal_direct_computation(shards, corpus
     frames = torch.cat(mus, dim=1).double()
     stats = json.loads((shards / "stats.json").read_text())
     torch.testing.assert_close(torch.tensor(stats["mean"]).double(), frames.mean(dim=1), atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(torch.tensor(stats["std"]).double(), frames.std(dim=1, unbiased=False), atol=1e-5,
-                               rtol=1e-4)  # fmt: skip
+    torch.testing.assert_close(
+        torch.tensor(stats["std"]).double(), frames.std(dim=1, unbiased=False), atol=1e-5, rtol=1e-4
+    )
     assert stats["frames"] == frames.shape[1] and stats["clips"] == len(TEXTS)
 
 
@@ -200,11 +201,27 @@ def test_objective_overfits_one_clip_and_stock_pipeline_reproduces_it(family, co
     pipe.set_progress_bar_config(disable=True)
     g = torch.Generator().manual_seed(0)
     if family == "stable_audio":
-        z = pipe("hello world", audio_end_in_s=t / 25, num_inference_steps=20, guidance_scale=1.0, generator=g,
-                 output_type="latent").audios[0]  # fmt: skip
+        z = pipe(
+            "hello world",
+            audio_end_in_s=t / 25,
+            num_inference_steps=20,
+            guidance_scale=1.0,
+            generator=g,
+            output_type="latent",
+        ).audios[0]
     else:
-        z = pipe("hello world", audio_duration_s=t / 25, num_inference_steps=20, guidance_scale=1.0, generator=g,
-                 output_type="latent").audios[0].T  # fmt: skip
+        z = (
+            pipe(
+                "hello world",
+                audio_duration_s=t / 25,
+                num_inference_steps=20,
+                guidance_scale=1.0,
+                generator=g,
+                output_type="latent",
+            )
+            .audios[0]
+            .T
+        )
     err = (z - target).pow(2).mean() / target.pow(2).mean()
     assert err < 0.1, float(err)
 
@@ -291,25 +308,63 @@ def run_cli(*argv: str) -> tuple[int, str]:
 
 
 def test_generate_writes_the_requested_duration(tiny_pipeline, tmp_path):
-    code, _ = run_cli("generate", "--pipeline", str(tiny_pipeline), "--prompt", "Hello world", "--seconds", "0.6",
-                      "--out", str(tmp_path / "x.wav"), "--steps", "2", "--cfg", "2")  # fmt: skip
+    code, _ = run_cli(
+        "generate",
+        "--pipeline",
+        str(tiny_pipeline),
+        "--prompt",
+        "Hello world",
+        "--seconds",
+        "0.6",
+        "--out",
+        str(tmp_path / "x.wav"),
+        "--steps",
+        "2",
+        "--cfg",
+        "2",
+    )
     assert code == 0
     data, sr = sf.read(str(tmp_path / "x.wav"))
     assert sr == 16000 and data.shape == (int(0.6 * 16000),)
-    code, _ = run_cli("generate", "--pipeline", str(tiny_pipeline), "--prompt", "hi there", "--out",
-                      str(tmp_path / "y.wav"), "--steps", "1")  # fmt: skip
+    code, _ = run_cli(
+        "generate",
+        "--pipeline",
+        str(tiny_pipeline),
+        "--prompt",
+        "hi there",
+        "--out",
+        str(tmp_path / "y.wav"),
+        "--steps",
+        "1",
+    )
     assert code == 0 and sf.info(str(tmp_path / "y.wav")).duration > 0  # TTS: the duration rule
 
 
 @pytest.mark.parametrize(
     "prompt, seconds, match",
-    [("", "1", "prompt is empty"), ("   ", "1", "prompt is empty"), ("hello", "0", "must be > 0"),
-     ("hello", "-2", "must be > 0"), ("hello", "99", "beyond this model's maximum"),
-     ("hello ☃ world", "1", "does not know")],
-)  # fmt: skip
+    [
+        ("", "1", "prompt is empty"),
+        ("   ", "1", "prompt is empty"),
+        ("hello", "0", "must be > 0"),
+        ("hello", "-2", "must be > 0"),
+        ("hello", "99", "beyond this model's maximum"),
+        ("hello ☃ world", "1", "does not know"),
+    ],
+)
 def test_generate_bad_inputs_get_clear_errors(tiny_pipeline, tmp_path, prompt, seconds, match):
-    code, err = run_cli("generate", "--pipeline", str(tiny_pipeline), "--prompt", prompt, "--seconds", seconds,
-                        "--out", str(tmp_path / "x.wav"), "--steps", "1")  # fmt: skip
+    code, err = run_cli(
+        "generate",
+        "--pipeline",
+        str(tiny_pipeline),
+        "--prompt",
+        prompt,
+        "--seconds",
+        seconds,
+        "--out",
+        str(tmp_path / "x.wav"),
+        "--steps",
+        "1",
+    )
     assert code == 2 and match in err, err
     assert not (tmp_path / "x.wav").exists()
 
@@ -364,8 +419,22 @@ def test_real_two_process_launch(corpus, vae_dir, tmp_path):
     repo = Path(__file__).resolve().parents[1]
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
-    cmd = [torchrun, "--nproc_per_node", "2", "--master_port", "29561", str(repo / "recipes/dit/encode_latents.py"),
-           "--manifest", str(corpus), "--out", str(tmp_path / "s"), "--model", str(vae_dir), "--shard-size", "2"]  # fmt: skip
+    cmd = [
+        torchrun,
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29561",
+        str(repo / "recipes/dit/encode_latents.py"),
+        "--manifest",
+        str(corpus),
+        "--out",
+        str(tmp_path / "s"),
+        "--model",
+        str(vae_dir),
+        "--shard-size",
+        "2",
+    ]
     subprocess.run(cmd, check=True, env=env, timeout=600)
     stats = json.loads((tmp_path / "s" / "stats.json").read_text())
     assert stats["clips"] == len(TEXTS)
@@ -384,8 +453,19 @@ def test_shipped_pipeline_generates_with_losatok_generate(folder, tmp_path):
     card = (folder / "README.md").read_text()
     assert "Fréchet distance" in card and str(info["steps_trained"]) in card
     prompt = info["example_prompts"][0]
-    code, err = run_cli("generate", "--pipeline", str(folder), "--prompt", prompt, "--seconds", "0.5", "--out",
-                        str(tmp_path / "x.wav"), "--steps", "2")  # fmt: skip
+    code, err = run_cli(
+        "generate",
+        "--pipeline",
+        str(folder),
+        "--prompt",
+        prompt,
+        "--seconds",
+        "0.5",
+        "--out",
+        str(tmp_path / "x.wav"),
+        "--steps",
+        "2",
+    )
     assert code == 0, err
     assert sf.info(str(tmp_path / "x.wav")).frames == 8000
 
@@ -400,8 +480,22 @@ def test_generate_in_a_fresh_process_by_short_name(tmp_path):
     out = tmp_path / "x.wav"
     folder = Path(__file__).resolve().parents[1] / "losatok_plugin" / "pretrained" / "dit-tta-mini"
     prompt = json.loads((folder / "generation_config.json").read_text())["example_prompts"][0]
-    cmd = [sys.executable, "-m", "losatok_plugin", "generate", "--pipeline", "dit-tta-mini", "--prompt", prompt,
-           "--seconds", "0.5", "--steps", "2", "--out", str(out)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "losatok_plugin",
+        "generate",
+        "--pipeline",
+        "dit-tta-mini",
+        "--prompt",
+        prompt,
+        "--seconds",
+        "0.5",
+        "--steps",
+        "2",
+        "--out",
+        str(out),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert res.returncode == 0, res.stderr[-2000:]
     assert sf.info(str(out)).frames == 8000

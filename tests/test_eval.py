@@ -113,10 +113,12 @@ def test_recon_eval_reports_missing_silence_and_domains(tiny_vae, tmp_path):
     sf.write(str(tmp_path / "speech.wav"), speechlike(2.0).numpy(), 16000)
     sf.write(str(tmp_path / "silent.wav"), torch.zeros(16000).numpy(), 16000)
     sf.write(str(tmp_path / "music.wav"), synth_audio(16000)[0].numpy(), 16000)
-    entries = [ManifestEntry(str(tmp_path / "speech.wav"), domain="speech"),
-               ManifestEntry(str(tmp_path / "silent.wav"), domain="speech"),
-               ManifestEntry(str(tmp_path / "music.wav"), domain="music"),
-               ManifestEntry(str(tmp_path / "gone.wav"), domain="sound")]  # fmt: skip
+    entries = [
+        ManifestEntry(str(tmp_path / "speech.wav"), domain="speech"),
+        ManifestEntry(str(tmp_path / "silent.wav"), domain="speech"),
+        ManifestEntry(str(tmp_path / "music.wav"), domain="music"),
+        ManifestEntry(str(tmp_path / "gone.wav"), domain="sound"),
+    ]
     report = evaluate_reconstruction(entries, tmp_path / "out", model=tiny_vae, progress=False)
     assert [p for p, _ in report.missing] == [str(tmp_path / "gone.wav")]
     rows = {r["path"].split("/")[-1]: r for r in report.rows}
@@ -136,8 +138,9 @@ def test_recon_eval_aligns_mismatched_lengths(tmp_path):
     (tmp_path / "rec").mkdir()
     sf.write(str(tmp_path / "rec" / "a.wav"), x[:12000].numpy(), 16000)
     with pytest.warns(UserWarning, match="aligned to the shorter"):
-        report = evaluate_reconstruction([ManifestEntry(str(tmp_path / "a.wav"))], tmp_path / "out",
-                                         recon_dir=tmp_path / "rec", progress=False)  # fmt: skip
+        report = evaluate_reconstruction(
+            [ManifestEntry(str(tmp_path / "a.wav"))], tmp_path / "out", recon_dir=tmp_path / "rec", progress=False
+        )
     assert report.rows[0]["seconds"] == 0.75 and report.rows[0]["si_sdr"] > 100
 
 
@@ -150,15 +153,51 @@ def test_cli_eval_commands(tiny_vae, tmp_path, capsys):
     assert cli(["eval", "recon", "--manifest", str(task), "--model", str(model), "--out", str(tmp_path / "r")]) == 0
     assert "all" in capsys.readouterr().out
     assert cli(["eval", "recon", "--manifest", str(broken), "--model", str(model), "--out", str(tmp_path / "r2")]) == 1
-    assert cli(["eval", "probe", "--manifest", str(task), "--model", str(model), "--rep", "mu", "--rep",
-                "unified_emb", "--out", str(tmp_path / "p")]) == 0  # fmt: skip
+    assert (
+        cli(
+            [
+                "eval",
+                "probe",
+                "--manifest",
+                str(task),
+                "--model",
+                str(model),
+                "--rep",
+                "mu",
+                "--rep",
+                "unified_emb",
+                "--out",
+                str(tmp_path / "p"),
+            ]
+        )
+        == 0
+    )
     assert len(json.loads((tmp_path / "p" / "probe.json").read_text())) == 2
     assert (tmp_path / "p" / "probe_accuracy.png").is_file()
-    assert cli(["eval", "rank", "--manifest", str(task), "--model", str(model), "--rep", "unified_emb", "--rep",
-                "mu", "--out", str(tmp_path / "k")]) == 0  # fmt: skip
+    assert (
+        cli(
+            [
+                "eval",
+                "rank",
+                "--manifest",
+                str(task),
+                "--model",
+                str(model),
+                "--rep",
+                "unified_emb",
+                "--rep",
+                "mu",
+                "--out",
+                str(tmp_path / "k"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "k" / "pca_curve.png").is_file()
-    assert cli(["eval", "fd", "--ref", str(task), "--gen", str(task), "--model", str(model), "--out",
-                str(tmp_path / "f")]) == 0  # fmt: skip
+    assert (
+        cli(["eval", "fd", "--ref", str(task), "--gen", str(task), "--model", str(model), "--out", str(tmp_path / "f")])
+        == 0
+    )
     assert abs(json.loads((tmp_path / "f" / "fd.json").read_text())["frechet_distance"]) < 1e-3
 
 

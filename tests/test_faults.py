@@ -31,8 +31,9 @@ def corpus(tmp_path_factory):
 
 
 def sembo_cfg(out: Path, corpus, steps: int, **extra) -> SemboStageConfig:
-    return load_dataclass(SemboStageConfig, stage_dict(out, corpus["manifest"], steps, teacher=str(corpus["teacher"]),
-                                                       **extra))  # fmt: skip
+    return load_dataclass(
+        SemboStageConfig, stage_dict(out, corpus["manifest"], steps, teacher=str(corpus["teacher"]), **extra)
+    )
 
 
 def write_yaml(path: Path, d: dict) -> Path:
@@ -43,8 +44,9 @@ def write_yaml(path: Path, d: dict) -> Path:
 # -- checkpoint files ------------------------------------------------------------------------------------
 def _save(root: Path, step: int, keep: int = 3, value: float | None = None) -> Path:
     w = torch.full((4, 4), float(step if value is None else value))
-    return ckpt.save_checkpoint(root, step, {"m": {"w": w}}, {"x": 1}, rank=0, is_main=True, barrier=lambda: None,
-                                keep=keep)  # fmt: skip
+    return ckpt.save_checkpoint(
+        root, step, {"m": {"w": w}}, {"x": 1}, rank=0, is_main=True, barrier=lambda: None, keep=keep
+    )
 
 
 def test_pruning_sorts_by_step_number_and_spares_other_runs(tmp_path):
@@ -163,8 +165,9 @@ def test_new_run_in_a_used_folder_is_refused_unless_overwrite(tmp_path, corpus):
 def test_resume_with_nothing_to_resume_is_an_error(tmp_path, corpus):
     with pytest.raises(ResumeError, match="nothing to resume"):
         train_sembo(sembo_cfg(tmp_path / "run", corpus, 2), resume=True)
-    cfg = write_yaml(tmp_path / "c.yaml", stage_dict(tmp_path / "cli", corpus["manifest"], 2,
-                                                      teacher=str(corpus["teacher"])))  # fmt: skip
+    cfg = write_yaml(
+        tmp_path / "c.yaml", stage_dict(tmp_path / "cli", corpus["manifest"], 2, teacher=str(corpus["teacher"]))
+    )
     proc = train_cli(["sembo", "--config", str(cfg), "--resume"])
     log = proc.communicate(timeout=300)[0]
     assert proc.returncode == 1
@@ -186,8 +189,16 @@ def test_metrics_do_not_repeat_steps_after_a_resume(tmp_path, corpus):
 # -- kills and signals ------------------------------------------------------------------------------------
 def test_kill_9_during_checkpoint_writes_then_resume(tmp_path, corpus):
     out = tmp_path / "run"
-    cfg = write_yaml(tmp_path / "c.yaml", stage_dict(out, corpus["manifest"], 100_000, teacher=str(corpus["teacher"]),
-                                                      run={"save_every": 1, "keep_checkpoints": 2}))  # fmt: skip
+    cfg = write_yaml(
+        tmp_path / "c.yaml",
+        stage_dict(
+            out,
+            corpus["manifest"],
+            100_000,
+            teacher=str(corpus["teacher"]),
+            run={"save_every": 1, "keep_checkpoints": 2},
+        ),
+    )
     rng = random.Random(0)
     root = out / "checkpoints"
     for round_ in range(3):
@@ -248,8 +259,10 @@ def test_nonfinite_file_in_a_manifest_is_skipped_and_reported(tmp_path, corpus):
     d = stage_dict(out, manifest, 3, teacher=str(corpus["teacher"]), data={"batch_size": 4})
     export = train_sembo(load_dataclass(SemboStageConfig, d))
     skipped = dict(line.split("\t") for line in (out / "skipped_files.tsv").read_text().splitlines())
-    assert skipped == {str(bad[0]): "non-finite samples: NaN at sample 10240",
-                       str(bad[1]): "non-finite samples: inf at sample 10240"}  # fmt: skip
+    assert skipped == {
+        str(bad[0]): "non-finite samples: NaN at sample 10240",
+        str(bad[1]): "non-finite samples: inf at sample 10240",
+    }
     assert all(torch.isfinite(torch.tensor(r["sembo/total"])) for r in metrics(out))
     weights = load_file(str(export / "diffusion_pytorch_model.safetensors"))
     assert all(torch.isfinite(v).all() for v in weights.values())

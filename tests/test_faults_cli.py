@@ -101,8 +101,12 @@ def test_full_disk_during_wav_writes_keeps_previous_outputs(model_dir, tmp_path,
 @contextlib.contextmanager
 def small_tmpfs(path: Path, size: str):
     path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                                           capture_output=True).returncode:  # fmt: skip
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+        ).returncode
+    ):
         pytest.skip("cannot mount a tmpfs here (the injected-OSError tests cover the same paths)")
     try:
         yield path
@@ -128,8 +132,14 @@ def test_really_full_disk_keeps_previous_outputs(model_dir, tmp_path, capsys):
 # -- interrupts and concurrent runs ----------------------------------------------------------------
 def losatok(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "losatok_plugin", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, **kwargs)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "losatok_plugin", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kwargs,
+    )
 
 
 def assert_clean_latents(out: Path, n: int) -> None:

@@ -82,8 +82,15 @@ def test_config_typos_are_named_in_both_formats():
         LoSATokConfig.from_reference({"embed_dim": 64, "semantic_depht": 4})
     with pytest.raises(ConfigError, match="semantic_depht"):
         LoSATokConfig.from_reference({**tiny_config().to_dict(), "semantic_depht": 4})
-    reference = {"decoder_depth": 2, "decoder_embed_dim": 64, "decoder_dim": 16, "decoder_intermediate_size": 128,
-                 "depth": 2, "embed_dim": 64, "num_heads": 4}  # fmt: skip
+    reference = {
+        "decoder_depth": 2,
+        "decoder_embed_dim": 64,
+        "decoder_dim": 16,
+        "decoder_intermediate_size": 128,
+        "depth": 2,
+        "embed_dim": 64,
+        "num_heads": 4,
+    }
     assert LoSATokConfig.from_reference(reference).semantic_depth == 2
     with pytest.raises(ConfigError, match="decoder_detph"):
         LoSATokConfig.from_reference({**reference, "decoder_detph": 3})
@@ -92,8 +99,10 @@ def test_config_typos_are_named_in_both_formats():
     with pytest.raises(ConfigError, match="format="):
         LoSATokConfig.from_reference({**reference, "semantic_depth": 3})
     # an explicit format decides: the shared key ``decoder_dim`` means latent channels in the reference
-    assert LoSATokConfig.from_reference({"embed_dim": 64, "decoder_dim": 16}, format="dasheng_tokenizer"
-                                        ).latent_channels == 16  # fmt: skip
+    assert (
+        LoSATokConfig.from_reference({"embed_dim": 64, "decoder_dim": 16}, format="dasheng_tokenizer").latent_channels
+        == 16
+    )
 
 
 # -- item 9: big-endian arrays, empty decode batches ----------------------------------------------------

@@ -45,7 +45,7 @@ def test_istft_inverts_same_padded_stft():
     y = ISTFT(n_fft, hop)(spec)
     assert y.shape == (1, 320 * spec.shape[-1])
     n = min(x.shape[-1], y.shape[-1])
-    torch.testing.assert_close(y[:, hop:n - hop], x[:, hop:n - hop], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(y[:, hop : n - hop], x[:, hop : n - hop], atol=1e-4, rtol=1e-4)
 
 
 def test_kl_zero_for_standard_normal_and_clamp_floors():

@@ -18,9 +18,16 @@ from losatok_plugin.losses import dual_semantic_loss, kl_loss, semantic_bottlene
 from .helpers import PARITY
 
 FEATURES = [
-    "z", "mu", "logvar", "semantic_emb", "acoustic_emb", "unified_emb",
-    "semantic_emb_low", "acoustic_emb_low", "unified_emb_low",
-]  # fmt: skip
+    "z",
+    "mu",
+    "logvar",
+    "semantic_emb",
+    "acoustic_emb",
+    "unified_emb",
+    "semantic_emb_low",
+    "acoustic_emb_low",
+    "unified_emb_low",
+]
 
 
 def assert_close(name: str, ours: torch.Tensor, ref: torch.Tensor, abs_tol: float = 1e-4, rel_tol: float = 1e-3):

@@ -79,8 +79,13 @@ def test_float32_islands_run_in_float32_under_bf16(how, fp32_outputs, tmp_path):
         for t in [*modules[name].parameters(), *modules[name].buffers()]:
             assert t.dtype == torch.float32 or not t.is_floating_point(), (name, t.shape)
     # the layers inside the islands see float32 in and out (the islands cast their bf16 inputs up)
-    inner = ["semantic_encoder.init_bn", "gaussian.fc_mu", "gaussian.fc_logvar", "decoder.head.out",
-             "decoder.head.istft"]  # fmt: skip
+    inner = [
+        "semantic_encoder.init_bn",
+        "gaussian.fc_mu",
+        "gaussian.fc_logvar",
+        "decoder.head.out",
+        "decoder.head.istft",
+    ]
     for name in inner:
         modules[name].register_forward_hook(hook(name))
     modules["semantic_encoder.blocks.0.attn.qkv"].register_forward_hook(hook("bf16 layer"))

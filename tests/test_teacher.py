@@ -50,14 +50,20 @@ def labelled(tmp_path_factory) -> Path:
         {"domain": "speech", "lang": "en", "phonemes": "həlˈoʊ wˈɜːld", "source": "espeak-ng"},
         {"domain": "speech", "lang": "de", "phonemes": "ɡˈuːtən tˈaːk", "source": "espeak-ng"},
         {"domain": "speech", "lang": "ru", "source": "ktuberling-data"},  # real: language only
-        {"domain": "music", "families": ["piano", "drums"], "notes": [[0.0, 0.5, 60, "piano"], [0.2, 0.3, 36, "drums"]]},
+        {
+            "domain": "music",
+            "families": ["piano", "drums"],
+            "notes": [[0.0, 0.5, 60, "piano"], [0.2, 0.3, 36, "drums"]],
+        },
         {"domain": "sound", "label": "bell", "source": "synthesised"},
         {"domain": "sound", "label": "dialog-error", "source": "/usr/share/sounds"},  # real: no class target
     ]
     with open(root / "train.jsonl", "w") as f:
         for i, row in enumerate(rows):
             seconds = 1.0 + 0.3 * i
-            sf.write(str(root / f"c{i}.wav"), (0.2 * rng.standard_normal(int(16000 * seconds))).astype("float32"), 16000)
+            sf.write(
+                str(root / f"c{i}.wav"), (0.2 * rng.standard_normal(int(16000 * seconds))).astype("float32"), 16000
+            )
             f.write(json.dumps({"path": f"c{i}.wav", "duration": seconds, **row}) + "\n")
     return root / "train.jsonl"
 
@@ -118,13 +124,24 @@ def test_upsampled_ctc_head_gives_k_steps_per_token(labelled):
 
 
 def test_teacher_stage_two_steps_and_export(tmp_path, labelled):
-    cfg = load_dataclass(TeacherStageConfig, {
-        "model": tiny_config().to_dict(), "eval_every": 1,
-        "data": {"train_manifest": str(labelled), "valid_manifest": str(labelled), "batch_size": 3},
-        "optim": {"warmup_steps": 0, "lr": 1e-3},
-        "run": {"output_dir": str(tmp_path / "run"), "max_steps": 2, "save_every": 1, "log_every": 1,
-                "progress": False, "cpu": True, "sample_every": 0},
-    })  # fmt: skip
+    cfg = load_dataclass(
+        TeacherStageConfig,
+        {
+            "model": tiny_config().to_dict(),
+            "eval_every": 1,
+            "data": {"train_manifest": str(labelled), "valid_manifest": str(labelled), "batch_size": 3},
+            "optim": {"warmup_steps": 0, "lr": 1e-3},
+            "run": {
+                "output_dir": str(tmp_path / "run"),
+                "max_steps": 2,
+                "save_every": 1,
+                "log_every": 1,
+                "progress": False,
+                "cpu": True,
+                "sample_every": 0,
+            },
+        },
+    )
     export = train_teacher(cfg)
     metrics = json.loads((export / "teacher_metrics.json").read_text())
     assert metrics["step"] == 2 and metrics["valid"]["clips"] == 6

@@ -12,22 +12,43 @@ from losatok_plugin.teachers import TEACHERS, load_teacher, teacher_model_config
 
 from .helpers import synth_audio
 
-CONV = dict(conv_dim=(16,) * 7, conv_stride=(5, 2, 2, 2, 2, 2, 2), conv_kernel=(10, 3, 3, 3, 3, 2, 2),
-            num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)  # fmt: skip
+CONV = dict(
+    conv_dim=(16,) * 7,
+    conv_stride=(5, 2, 2, 2, 2, 2, 2),
+    conv_kernel=(10, 3, 3, 3, 3, 2, 2),
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=2,
+)
 SMALL = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
 
 
 def save_tiny(kind: str, folder) -> None:
     torch.manual_seed(0)
     if kind == "whisper":
-        cfg = tf.WhisperConfig(d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-                               decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80,
-                               max_source_positions=100, max_target_positions=16, vocab_size=64, pad_token_id=0,
-                               bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)  # fmt: skip
+        cfg = tf.WhisperConfig(
+            d_model=32,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            decoder_ffn_dim=64,
+            num_mel_bins=80,
+            max_source_positions=100,
+            max_target_positions=16,
+            vocab_size=64,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=2,
+            decoder_start_token_id=1,
+        )
         tf.WhisperModel(cfg).save_pretrained(folder)
     else:
-        cls = {"hubert": (tf.HubertConfig, tf.HubertModel), "wavlm": (tf.WavLMConfig, tf.WavLMModel),
-               "wav2vec2": (tf.Wav2Vec2Config, tf.Wav2Vec2Model)}[kind]  # fmt: skip
+        cls = {
+            "hubert": (tf.HubertConfig, tf.HubertModel),
+            "wavlm": (tf.WavLMConfig, tf.WavLMModel),
+            "wav2vec2": (tf.Wav2Vec2Config, tf.Wav2Vec2Model),
+        }[kind]
         cls[1](cls[0](**SMALL, **CONV)).save_pretrained(folder)
 
 
@@ -93,11 +114,16 @@ def test_sembo_stage_with_a_transformers_teacher(tmp_path):
     save_tiny("hubert", tmp_path / "hubert")
     write_corpus(tmp_path / "audio", n=2, seconds=1.28)
     manifest = write_manifest(build_manifest(tmp_path / "audio", progress=False)[0], tmp_path / "m.jsonl")
-    cfg = load_dataclass(SemboStageConfig, {
-        "model": tiny_config().to_dict(), "teacher": str(tmp_path / "hubert"), "teacher_type": "hubert",
-        "data": {"train_manifest": str(manifest), "crop_seconds": 0.64, "batch_size": 2},
-        "run": {"output_dir": str(tmp_path / "run"), "max_steps": 2, "progress": False, "cpu": True},
-    })  # fmt: skip
+    cfg = load_dataclass(
+        SemboStageConfig,
+        {
+            "model": tiny_config().to_dict(),
+            "teacher": str(tmp_path / "hubert"),
+            "teacher_type": "hubert",
+            "data": {"train_manifest": str(manifest), "crop_seconds": 0.64, "batch_size": 2},
+            "run": {"output_dir": str(tmp_path / "run"), "max_steps": 2, "progress": False, "cpu": True},
+        },
+    )
     export = train_sembo(cfg)
     vae = LoSATokVAE.from_pretrained(export)
     assert vae.config.semantic_encoder_type == "hubert" and vae.config.embed_dim == 32
@@ -116,9 +142,43 @@ def test_cli_lists_teachers_and_uses_one_for_fd(tmp_path, capsys):
     save_tiny("wav2vec2", tmp_path / "w2v")
     write_corpus(tmp_path / "audio", n=3, seconds=1.0)
     m = write_manifest(build_manifest(tmp_path / "audio", progress=False)[0], tmp_path / "m.jsonl")
-    assert cli(["eval", "fd", "--ref", str(m), "--gen", str(m), "--teacher", str(tmp_path / "w2v"),
-                "--teacher-type", "wav2vec2", "--out", str(tmp_path / "fd")]) == 0  # fmt: skip
+    assert (
+        cli(
+            [
+                "eval",
+                "fd",
+                "--ref",
+                str(m),
+                "--gen",
+                str(m),
+                "--teacher",
+                str(tmp_path / "w2v"),
+                "--teacher-type",
+                "wav2vec2",
+                "--out",
+                str(tmp_path / "fd"),
+            ]
+        )
+        == 0
+    )
     assert "wav2vec2 teacher" in capsys.readouterr().out
-    assert cli(["eval", "fd", "--ref", str(m), "--gen", str(m), "--teacher", "x", "--teacher-type", "beats",
-                "--out", str(tmp_path / "fd2")]) == 1  # fmt: skip
+    assert (
+        cli(
+            [
+                "eval",
+                "fd",
+                "--ref",
+                str(m),
+                "--gen",
+                str(m),
+                "--teacher",
+                "x",
+                "--teacher-type",
+                "beats",
+                "--out",
+                str(tmp_path / "fd2"),
+            ]
+        )
+        == 1
+    )
     assert "known teachers" in capsys.readouterr().err

@@ -22,8 +22,17 @@ from .helpers import write_corpus
 from .training_helpers import REPO, env, metrics, tiny_corpus
 
 MINI = REPO / "losatok_plugin" / "pretrained" / "losatok-mini"
-SMOKE = ["run.max_steps=2", "run.save_every=2", "run.log_every=1", "run.sample_every=0", "run.progress=false",
-         'run.mixed_precision="no"', "data.batch_size=2", "data.num_workers=0", "data.crop_seconds=0.64"]  # fmt: skip
+SMOKE = [
+    "run.max_steps=2",
+    "run.save_every=2",
+    "run.log_every=1",
+    "run.sample_every=0",
+    "run.progress=false",
+    'run.mixed_precision="no"',
+    "data.batch_size=2",
+    "data.num_workers=0",
+    "data.crop_seconds=0.64",
+]
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +92,9 @@ def test_readme_torchrun_command_on_cpu_is_one_distributed_run(tmp_path, corpus)
     argv[0] = str(Path(sys.executable).parent / "torchrun")
     out = tmp_path / "run"
     args = [*argv, f"data.train_manifest={corpus['manifest']}", f"run.output_dir={out}", *SMOKE]
-    proc = subprocess.run(args, cwd=REPO, env={**env(), "CUDA_VISIBLE_DEVICES": ""}, capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        args, cwd=REPO, env={**env(), "CUDA_VISIBLE_DEVICES": ""}, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert [r["step"] for r in metrics(out)] == [1, 2]  # written once, not once per process
     digests = sorted((out / "replicas").glob("rank*.sha256"))
@@ -125,8 +135,14 @@ def test_every_readme_training_command_runs_in_smoke_mode(tmp_path, corpus, monk
     for manifest in ("data/train.jsonl", "data/corpus/train.jsonl", "data/corpus/valid.jsonl"):
         write_manifest(read_manifest(corpus["manifest"]), root / manifest, relative=False)
     teacher = LoSATokVAE.from_pretrained(corpus["teacher"]).semantic_encoder
-    build_feature_cache(read_manifest(corpus["manifest"]), teacher, root / "cache" / "midashenglm", dim=64,
-                        teacher_id="tiny", progress=False)  # fmt: skip
+    build_feature_cache(
+        read_manifest(corpus["manifest"]),
+        teacher,
+        root / "cache" / "midashenglm",
+        dim=64,
+        teacher_id="tiny",
+        progress=False,
+    )
     monkeypatch.chdir(root)
     single = [c for c in commands if not c.startswith("torchrun")]
     single.sort(key=lambda c: STAGE_ORDER.index(shlex.split(c)[shlex.split(c).index("recipes/train.py") + 1]))
@@ -152,10 +168,19 @@ def test_finetune_recipe_changes_the_export_and_lowers_the_loss(tmp_path):
     entries = [ManifestEntry(str(p)) for p in sorted((tmp_path / "audio").glob("*.wav"))]
     manifest = write_manifest(entries, tmp_path / "train.jsonl")
     steps = 12
-    cfg = load_stage_config(TokenizerStageConfig, REPO / "recipes" / "configs" / "finetune_mini.yaml", [
-        f"data.train_manifest={manifest}", f"run.output_dir={tmp_path / 'ft'}", f"run.max_steps={steps}",
-        "run.log_every=1", "run.progress=false", "data.batch_size=2", "data.crop_seconds=0.64",
-    ])  # fmt: skip
+    cfg = load_stage_config(
+        TokenizerStageConfig,
+        REPO / "recipes" / "configs" / "finetune_mini.yaml",
+        [
+            f"data.train_manifest={manifest}",
+            f"run.output_dir={tmp_path / 'ft'}",
+            f"run.max_steps={steps}",
+            "run.log_every=1",
+            "run.progress=false",
+            "data.batch_size=2",
+            "data.crop_seconds=0.64",
+        ],
+    )
     cfg.init_from = str(MINI)  # the config's path is relative to the repository root
     export = train_tokenizer(cfg)
     losses = [r["total"] for r in metrics(tmp_path / "ft")]

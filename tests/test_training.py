@@ -45,8 +45,9 @@ def corpus(tmp_path_factory):
 
 
 def test_sembo_two_steps(tmp_path, corpus):
-    cfg = load_dataclass(SemboStageConfig, stage_dict(tmp_path / "run", corpus["manifest"], 2,
-                                                      teacher=str(corpus["teacher"])))  # fmt: skip
+    cfg = load_dataclass(
+        SemboStageConfig, stage_dict(tmp_path / "run", corpus["manifest"], 2, teacher=str(corpus["teacher"]))
+    )
     export = train_sembo(cfg)
     rows = metrics(tmp_path / "run")
     assert [r["step"] for r in rows] == [1, 2]
@@ -59,8 +60,15 @@ def test_sembo_two_steps(tmp_path, corpus):
 
 
 def test_tokenizer_two_steps_with_discriminators(tmp_path, corpus):
-    d = stage_dict(tmp_path / "run", corpus["manifest"], 2, init_from=str(corpus["teacher"]), ema_decay=0.9,
-                   discriminator={"channels": 4, "warmup_steps": 0}, run={"sample_every": 2})  # fmt: skip
+    d = stage_dict(
+        tmp_path / "run",
+        corpus["manifest"],
+        2,
+        init_from=str(corpus["teacher"]),
+        ema_decay=0.9,
+        discriminator={"channels": 4, "warmup_steps": 0},
+        run={"sample_every": 2},
+    )
     export = train_tokenizer(load_dataclass(TokenizerStageConfig, d))
     rows = metrics(tmp_path / "run")
     for key in ("mel", "semantic", "kl", "adv", "fm", "disc", "total"):
@@ -78,15 +86,33 @@ def test_feature_cache_training_grad_accumulation_and_bf16(tmp_path, corpus):
     from losatok_plugin.data import build_feature_cache, read_manifest
 
     teacher = LoSATokVAE.from_pretrained(corpus["teacher"])
-    build_feature_cache(read_manifest(corpus["manifest"]), teacher.semantic_encoder, tmp_path / "cache", dim=64,
-                        teacher_id="tiny", progress=False)  # fmt: skip
+    build_feature_cache(
+        read_manifest(corpus["manifest"]),
+        teacher.semantic_encoder,
+        tmp_path / "cache",
+        dim=64,
+        teacher_id="tiny",
+        progress=False,
+    )
     data = {"feature_cache": str(tmp_path / "cache")}
-    d = stage_dict(tmp_path / "s1", corpus["manifest"], 2, teacher=str(corpus["teacher"]), data=data,
-                   run={"grad_accum_steps": 2, "mixed_precision": "bf16"})  # fmt: skip
+    d = stage_dict(
+        tmp_path / "s1",
+        corpus["manifest"],
+        2,
+        teacher=str(corpus["teacher"]),
+        data=data,
+        run={"grad_accum_steps": 2, "mixed_precision": "bf16"},
+    )
     export = train_sembo(load_dataclass(SemboStageConfig, d))
     assert [r["step"] for r in metrics(tmp_path / "s1")] == [1, 2]  # 4 batches, 2 optimiser steps
-    d = stage_dict(tmp_path / "s2", corpus["manifest"], 2, init_from=str(export), data=data,
-                   discriminator={"channels": 4, "warmup_steps": 1, "segment_seconds": 0.32})  # fmt: skip
+    d = stage_dict(
+        tmp_path / "s2",
+        corpus["manifest"],
+        2,
+        init_from=str(export),
+        data=data,
+        discriminator={"channels": 4, "warmup_steps": 1, "segment_seconds": 0.32},
+    )
     train_tokenizer(load_dataclass(TokenizerStageConfig, d))
     rows = metrics(tmp_path / "s2")
     assert "disc" not in rows[0] and "disc" in rows[1]  # discriminators join after the warm-up
@@ -97,8 +123,12 @@ def test_frozen_parts_receive_no_gradient(corpus):
     cfg = tiny_config()
     vae = build_stage_model(cfg, str(corpus["teacher"]), frozen=FROZEN).train()
     feats, z, recon = GeneratorStep(vae)(torch.randn(2, 640 * 8) * 0.1)
-    loss = recon.pow(2).mean() + dual_semantic_loss(feats.acoustic_emb, feats.semantic_emb, feats.acoustic_emb_low,
-                                                    feats.semantic_emb_low)["semantic/total"]  # fmt: skip
+    loss = (
+        recon.pow(2).mean()
+        + dual_semantic_loss(feats.acoustic_emb, feats.semantic_emb, feats.acoustic_emb_low, feats.semantic_emb_low)[
+            "semantic/total"
+        ]
+    )
     loss.backward()
     for name in FROZEN:
         assert all(p.grad is None and not p.requires_grad for p in getattr(vae, name).parameters()), name
@@ -106,17 +136,30 @@ def test_frozen_parts_receive_no_gradient(corpus):
 
 
 def test_sembo_overfits_one_batch(tmp_path, corpus):
-    d = stage_dict(tmp_path / "run", corpus["single"], 50, teacher=str(corpus["teacher"]),
-                   data={"batch_size": 1}, optim={"lr": 3e-3})  # fmt: skip
+    d = stage_dict(
+        tmp_path / "run",
+        corpus["single"],
+        50,
+        teacher=str(corpus["teacher"]),
+        data={"batch_size": 1},
+        optim={"lr": 3e-3},
+    )
     train_sembo(load_dataclass(SemboStageConfig, d))
     losses = [r["sembo/total"] for r in metrics(tmp_path / "run")]
     assert len(losses) == 50 and losses[-1] < 0.2 * losses[0], losses[::10]
 
 
 def test_tokenizer_overfits_one_batch(tmp_path, corpus):
-    d = stage_dict(tmp_path / "run", corpus["single"], 50, init_from=str(corpus["teacher"]),
-                   data={"batch_size": 1}, optim={"lr": 2e-3}, sample_posterior=False,
-                   discriminator={"warmup_steps": 1000})  # fmt: skip
+    d = stage_dict(
+        tmp_path / "run",
+        corpus["single"],
+        50,
+        init_from=str(corpus["teacher"]),
+        data={"batch_size": 1},
+        optim={"lr": 2e-3},
+        sample_posterior=False,
+        discriminator={"warmup_steps": 1000},
+    )
     train_tokenizer(load_dataclass(TokenizerStageConfig, d))
     rows = metrics(tmp_path / "run")
     mel = [r["mel"] for r in rows]
@@ -150,8 +193,14 @@ def test_shipped_configs_load(name):
 
 def _run_cli(args: list[str], **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, str(REPO / "recipes" / "train.py"), *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "recipes" / "train.py"), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kw,
+    )
 
 
 def test_sigterm_saves_and_resume_continues(tmp_path, corpus):
@@ -189,15 +238,28 @@ def test_sigterm_saves_and_resume_continues(tmp_path, corpus):
 @pytest.mark.parametrize("stage", ["sembo", "tokenizer"])
 def test_two_processes_gloo_keep_replicas_identical(tmp_path, corpus, stage):
     out = tmp_path / "run"
-    extra = {"teacher": str(corpus["teacher"])} if stage == "sembo" else {
-        "init_from": str(corpus["teacher"]), "discriminator": {"channels": 4, "warmup_steps": 0}}  # fmt: skip
+    extra = (
+        {"teacher": str(corpus["teacher"])}
+        if stage == "sembo"
+        else {"init_from": str(corpus["teacher"]), "discriminator": {"channels": 4, "warmup_steps": 0}}
+    )
     d = stage_dict(out, corpus["manifest"], 3, **extra)
     d["data"]["batch_size"] = 1
     cfg_path = tmp_path / "cfg.yaml"
     cfg_path.write_text(yaml.safe_dump(d))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(REPO / "recipes" / "train.py"), stage, "--config", str(cfg_path)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(REPO / "recipes" / "train.py"),
+        stage,
+        "--config",
+        str(cfg_path),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     digests = [(out / "replicas" / f"rank{r}.sha256").read_text() for r in (0, 1)]
@@ -208,22 +270,42 @@ def test_two_processes_gloo_keep_replicas_identical(tmp_path, corpus, stage):
 
 def test_mini_export_from_a_checkpoint_in_float16(tmp_path, corpus):
     """recipes/mini/export.py: a run stopped before its end exports its latest (EMA) checkpoint in fp16."""
-    d = stage_dict(tmp_path / "run", corpus["manifest"], 2, init_from=str(corpus["teacher"]), ema_decay=0.5,
-                   discriminator={"warmup_steps": 10}, run={"save_every": 2})  # fmt: skip
+    d = stage_dict(
+        tmp_path / "run",
+        corpus["manifest"],
+        2,
+        init_from=str(corpus["teacher"]),
+        ema_decay=0.5,
+        discriminator={"warmup_steps": 10},
+        run={"save_every": 2},
+    )
     train_tokenizer(load_dataclass(TokenizerStageConfig, d))
     import shutil
 
     shutil.rmtree(tmp_path / "run" / "final")  # as if the run were still going: only checkpoints
     out = tmp_path / "export"
-    res = subprocess.run([sys.executable, str(REPO / "recipes" / "mini" / "export.py"), "--run", str(tmp_path / "run"),
-                          "--out", str(out)], capture_output=True, text=True)  # fmt: skip
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "recipes" / "mini" / "export.py"),
+            "--run",
+            str(tmp_path / "run"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     info = json.loads((out / "export.json").read_text())
     assert info["weights"] == "ema" and info["step"] == 2 and info["dtype"] == "float16"
     stored = load_file(str(out / "diffusion_pytorch_model.safetensors"))
     islands = ("semantic_encoder.init_bn.", "decoder.head.", "gaussian.")  # float32 islands stay float32
-    assert all(v.dtype == (torch.float32 if k.startswith(islands) else torch.float16)
-               for k, v in stored.items() if v.is_floating_point())  # fmt: skip
+    assert all(
+        v.dtype == (torch.float32 if k.startswith(islands) else torch.float16)
+        for k, v in stored.items()
+        if v.is_floating_point()
+    )
     assert any(v.dtype == torch.float16 for v in stored.values())
     model = LoSATokVAE.from_pretrained(out).eval()
     assert next(model.parameters()).dtype == torch.float32

@@ -67,9 +67,16 @@ def test_features_are_consistent(tiny_vae):
     with torch.no_grad():
         f = tiny_vae.encode_features(synth_audio(6000))
     assert list(f.keys()) == [
-        "z", "mu", "logvar", "semantic_emb", "acoustic_emb", "unified_emb",
-        "semantic_emb_low", "acoustic_emb_low", "unified_emb_low",
-    ]  # fmt: skip
+        "z",
+        "mu",
+        "logvar",
+        "semantic_emb",
+        "acoustic_emb",
+        "unified_emb",
+        "semantic_emb_low",
+        "acoustic_emb_low",
+        "unified_emb_low",
+    ]
     torch.testing.assert_close(f["z"], f["mu"])
     torch.testing.assert_close(f["unified_emb"], f["semantic_emb"] + f["acoustic_emb"])
     torch.testing.assert_close(f["unified_emb_low"], f["semantic_emb_low"] + f["acoustic_emb_low"])

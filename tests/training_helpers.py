@@ -46,9 +46,16 @@ def stage_dict(out: Path, manifest: Path, steps: int, **extra) -> dict:
         "model": tiny_config().to_dict(),
         "data": {"train_manifest": str(manifest), "crop_seconds": 0.64, "batch_size": 2},
         "optim": {"warmup_steps": 0, "lr": 1e-3},
-        "run": {"output_dir": str(out), "max_steps": steps, "save_every": 1000, "log_every": 1,
-                "progress": False, "cpu": True, "sample_every": 0},
-    }  # fmt: skip
+        "run": {
+            "output_dir": str(out),
+            "max_steps": steps,
+            "save_every": 1000,
+            "log_every": 1,
+            "progress": False,
+            "cpu": True,
+            "sample_every": 0,
+        },
+    }
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(d.get(k), dict):
             d[k] = {**d[k], **v}
@@ -68,8 +75,14 @@ def env() -> dict[str, str]:
 
 def train_cli(args: list[str], cwd: Path | None = None) -> subprocess.Popen:
     """``python recipes/train.py ARGS`` as a child process (stdout and stderr together)."""
-    return subprocess.Popen([sys.executable, str(REPO / "recipes" / "train.py"), *args], env=env(), cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "recipes" / "train.py"), *args],
+        env=env(),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_for(predicate, proc: subprocess.Popen, timeout: float = 180.0) -> None:

@@ -17,4 +17,12 @@ __all__ = [
 from .dataset import AudioCropDataset, EpochSampler, NoUsableFilesError, screen_audio  # noqa: E402
 from .feature_cache import FeatureCache, FeatureCacheError, build_feature_cache  # noqa: E402
 
-__all__ += ["AudioCropDataset", "EpochSampler", "NoUsableFilesError", "screen_audio", "FeatureCache", "FeatureCacheError", "build_feature_cache"]
+__all__ += [
+    "AudioCropDataset",
+    "EpochSampler",
+    "NoUsableFilesError",
+    "screen_audio",
+    "FeatureCache",
+    "FeatureCacheError",
+    "build_feature_cache",
+]

@@ -32,7 +32,9 @@ class NoUsableFilesError(ValueError):
         self.skipped = list(skipped)
 
 
-def screen_audio(entries: Sequence[ManifestEntry]) -> tuple[list[tuple[ManifestEntry, sf._SoundFileInfo]], list[tuple[str, str]]]:
+def screen_audio(
+    entries: Sequence[ManifestEntry],
+) -> tuple[list[tuple[ManifestEntry, sf._SoundFileInfo]], list[tuple[str, str]]]:
     """Split manifest entries into readable ones (with their ``soundfile`` info) and skipped ones
     (path, reason): unreadable headers and files holding NaN / inf samples."""
     ok, skipped = [], []

@@ -99,8 +99,14 @@ def build_feature_cache(
                 "use a new folder"
             )
     else:
-        index = {"version": CACHE_VERSION, "dim": dim, "frame_rate": frame_rate, "dtype": str(dtype).split(".")[-1],
-                 "teacher": teacher_id, "entries": {}}  # fmt: skip
+        index = {
+            "version": CACHE_VERSION,
+            "dim": dim,
+            "frame_rate": frame_rate,
+            "dtype": str(dtype).split(".")[-1],
+            "teacher": teacher_id,
+            "entries": {},
+        }
     todo = [e for e in entries if e.path not in index["entries"]]
     shard_id = len({v["shard"] for v in index["entries"].values()})
     pending: dict[str, torch.Tensor] = {}

@@ -78,8 +78,9 @@ class LabelSpace:
     def load(cls, path: str | Path) -> LabelSpace:
         return cls(**json.loads(Path(path).read_text()))
 
-    def targets(self, entry: ManifestEntry, start_s: float, n_frames: int, frame_rate: float = 25.0,
-                whole_clip: bool = True) -> dict[str, torch.Tensor]:
+    def targets(
+        self, entry: ManifestEntry, start_s: float, n_frames: int, frame_rate: float = 25.0, whole_clip: bool = True
+    ) -> dict[str, torch.Tensor]:
         """Targets of ``entry`` for a window starting at ``start_s`` with ``n_frames`` tokens.
 
         Missing targets are ``-1`` (class ids) or empty / all-``-1`` tensors, so the losses can mask
@@ -104,7 +105,11 @@ class LabelSpace:
                 b = min(n_frames, int((off - start_s) * frame_rate) + 1)
                 if b > a:
                     roll[a:b, int(pitch)] = 1.0
-        sound = ids(self.sound_classes, entry.label) if entry.domain == "sound" and ex.get("source") == "synthesised" else -1
+        sound = (
+            ids(self.sound_classes, entry.label)
+            if entry.domain == "sound" and ex.get("source") == "synthesised"
+            else -1
+        )
         lang = ids(self.langs, ex.get("lang")) if entry.domain == "speech" else -1
         return {
             "phonemes": torch.tensor(phon, dtype=torch.long),

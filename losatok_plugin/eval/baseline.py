@@ -20,15 +20,25 @@ class GriffinLimMel(nn.Module):
         n_iter: Griffin-Lim iterations.
     """
 
-    def __init__(self, sample_rate: int = 16000, n_mels: int = 128, hop_length: int = 640, n_fft: int = 1280,
-                 n_iter: int = 64) -> None:  # fmt: skip
+    def __init__(
+        self, sample_rate: int = 16000, n_mels: int = 128, hop_length: int = 640, n_fft: int = 1280, n_iter: int = 64
+    ) -> None:
         super().__init__()
         import torchaudio.transforms as T
 
-        self.mel = T.MelSpectrogram(sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, power=1.0,
-                                    f_max=sample_rate / 2, norm="slaney", mel_scale="slaney")  # fmt: skip
-        self.inverse_mel = T.InverseMelScale(n_fft // 2 + 1, n_mels, sample_rate, f_max=sample_rate / 2,
-                                             norm="slaney", mel_scale="slaney")  # fmt: skip
+        self.mel = T.MelSpectrogram(
+            sample_rate,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            n_mels=n_mels,
+            power=1.0,
+            f_max=sample_rate / 2,
+            norm="slaney",
+            mel_scale="slaney",
+        )
+        self.inverse_mel = T.InverseMelScale(
+            n_fft // 2 + 1, n_mels, sample_rate, f_max=sample_rate / 2, norm="slaney", mel_scale="slaney"
+        )
         self.n_fft, self.hop_length, self.n_iter = n_fft, hop_length, n_iter
 
     @torch.no_grad()
@@ -43,8 +53,17 @@ class GriffinLimMel(nn.Module):
         try:
             mag = self.inverse_mel(mel).clamp_min(0.0)
             out = torchaudio.functional.griffinlim(
-                mag, torch.hann_window(self.n_fft), self.n_fft, self.hop_length, self.n_fft, power=1.0,
-                n_iter=self.n_iter, momentum=0.99, length=audio.shape[-1], rand_init=True)
+                mag,
+                torch.hann_window(self.n_fft),
+                self.n_fft,
+                self.hop_length,
+                self.n_fft,
+                power=1.0,
+                n_iter=self.n_iter,
+                momentum=0.99,
+                length=audio.shape[-1],
+                rand_init=True,
+            )
         finally:
             torch.random.set_rng_state(state)
         return out

@@ -42,7 +42,9 @@ def mel_distance(ref: torch.Tensor, est: torch.Tensor, sample_rate: int = 16000)
 STFT_RESOLUTIONS: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
 
 
-def stft_distance(ref: torch.Tensor, est: torch.Tensor, resolutions=STFT_RESOLUTIONS, eps: float = 1e-7) -> torch.Tensor:
+def stft_distance(
+    ref: torch.Tensor, est: torch.Tensor, resolutions=STFT_RESOLUTIONS, eps: float = 1e-7
+) -> torch.Tensor:
     """Multi-resolution STFT distance: mean over resolutions of spectral convergence + log-magnitude L1.
 
     ``[B, N], [B, N] -> [B]``; 0 for identical signals.

@@ -29,7 +29,9 @@ class ProbeResult:
         return asdict(self)
 
 
-def _split(labels: list[str], splits: list[str | None], test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _split(
+    labels: list[str], splits: list[str | None], test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     idx = np.arange(len(labels))
     if all(s in ("train", "test") for s in splits) and {"train", "test"} <= set(splits):
         s = np.array(splits)
@@ -54,9 +56,14 @@ def _fit(x_train, y_train, x_test, y_test, seed: int) -> tuple[float, float]:
 
 
 def clip_probe(
-    features: list[torch.Tensor], labels: list[str], splits: list[str | None], task: str, representation: str,
-    test_fraction: float = 0.3, seed: int = 0,
-) -> ProbeResult:  # fmt: skip
+    features: list[torch.Tensor],
+    labels: list[str],
+    splits: list[str | None],
+    task: str,
+    representation: str,
+    test_fraction: float = 0.3,
+    seed: int = 0,
+) -> ProbeResult:
     """Mean-pooled clip-level linear probe over ``features`` (each ``[T, D]``)."""
     if len(set(labels)) < 2:
         raise ValueError(f"task {task!r} needs at least 2 classes, got {sorted(set(labels))}")
@@ -68,9 +75,14 @@ def clip_probe(
 
 
 def frame_probe(
-    features: list[torch.Tensor], frame_labels: list[list[str]], splits: list[str | None], task: str,
-    representation: str, test_fraction: float = 0.3, seed: int = 0,
-) -> ProbeResult:  # fmt: skip
+    features: list[torch.Tensor],
+    frame_labels: list[list[str]],
+    splits: list[str | None],
+    task: str,
+    representation: str,
+    test_fraction: float = 0.3,
+    seed: int = 0,
+) -> ProbeResult:
     """Frame-level probe; clips (not frames) are split so that no clip is in both halves."""
     clip_ids = [str(i) for i in range(len(features))]
     tr, te = _split(clip_ids, splits, test_fraction, seed)

@@ -155,23 +155,35 @@ def evaluate_reconstruction(
             report.missing.append((e.path, str(err)))
             continue
         if abs(ref.shape[-1] - est.shape[-1]) > 640:
-            warnings.warn(f"{e.path}: reference {ref.shape[-1]} vs reconstruction {est.shape[-1]} samples; aligned "
-                          "to the shorter", UserWarning, stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"{e.path}: reference {ref.shape[-1]} vs reconstruction {est.shape[-1]} samples; aligned "
+                "to the shorter",
+                UserWarning,
+                stacklevel=2,
+            )
         ref, est = align_lengths(ref, est, warn=False)
         row = {"path": e.path, "domain": e.domain, "seconds": round(ref.shape[-1] / sr, 3)}
         row.update(clip_metrics(ref, est, e.domain, sr))
         report.rows.append(row)
         if len(report.rows) <= plots:
-            plot_mel_comparison(ref, est, out / "mel" / f"{len(report.rows):03d}_{Path(e.path).stem}.png",
-                                title=Path(e.path).name)  # fmt: skip
+            plot_mel_comparison(
+                ref, est, out / "mel" / f"{len(report.rows):03d}_{Path(e.path).stem}.png", title=Path(e.path).name
+            )
     report.summary = summarise(report.rows)
     with atomic_path(out / "per_file.csv") as tmp, tmp.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["path", "domain", "seconds", *METRICS, "skipped"])
         for r in report.rows:
             skipped = "; ".join(f"{k}: {v}" for k, v in r["skipped"].items())
-            w.writerow([r["path"], r["domain"] or "", r["seconds"], *["" if r[m] is None else f"{r[m]:.6g}"
-                                                                      for m in METRICS], skipped])  # fmt: skip
+            w.writerow(
+                [
+                    r["path"],
+                    r["domain"] or "",
+                    r["seconds"],
+                    *["" if r[m] is None else f"{r[m]:.6g}" for m in METRICS],
+                    skipped,
+                ]
+            )
     summary = {"summary": report.summary, "missing": report.missing}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
     return report

@@ -9,8 +9,15 @@ from ..data.latent_shards import LatentStats, encode_manifest, merge_stats, rank
 EMBEDDED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "losatok-mini"
 
 
-def encode_and_merge(manifest: str, out: str, model: str | None = None, device: str = "cpu", shard_size: int = 64,
-                     batch_size: int = 8, min_seconds: float = 0.2) -> LatentStats | None:  # fmt: skip
+def encode_and_merge(
+    manifest: str,
+    out: str,
+    model: str | None = None,
+    device: str = "cpu",
+    shard_size: int = 64,
+    batch_size: int = 8,
+    min_seconds: float = 0.2,
+) -> LatentStats | None:
     """Encode this rank's share of ``manifest`` into ``out``; after a barrier, rank 0 writes ``stats.json``.
 
     Returns the merged statistics on rank 0 (None on the others).
@@ -32,10 +39,22 @@ def encode_and_merge(manifest: str, out: str, model: str | None = None, device: 
     spec = model or str(EMBEDDED_MODEL)
     vae = load_vae(spec).eval().to(device)
     entries = read_manifest(manifest)
-    report = encode_manifest(vae, entries, out, rank=rank, world_size=world, model_id=str(spec),
-                             shard_size=shard_size, batch_size=batch_size, min_seconds=min_seconds)  # fmt: skip
-    print(f"[losatok] rank {rank}: encoded {report.encoded}, already done {report.resumed}, "
-          f"skipped {len(report.skipped)}", flush=True)  # fmt: skip
+    report = encode_manifest(
+        vae,
+        entries,
+        out,
+        rank=rank,
+        world_size=world,
+        model_id=str(spec),
+        shard_size=shard_size,
+        batch_size=batch_size,
+        min_seconds=min_seconds,
+    )
+    print(
+        f"[losatok] rank {rank}: encoded {report.encoded}, already done {report.resumed}, "
+        f"skipped {len(report.skipped)}",
+        flush=True,
+    )
     if state is not None:
         state.wait_for_everyone()
     if rank != 0:

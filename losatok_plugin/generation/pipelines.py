@@ -62,9 +62,18 @@ def build_modules(cfg: DiTModelConfig, latent_dim: int, frame_rate: float, vocab
     """Freshly initialised trainable modules: ``transformer``, ``text_encoder`` (+ ``projection_model``)."""
     from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
 
-    text_kw = dict(vocab_size=vocab_size, d_model=cfg.text_dim, d_kv=cfg.text_dim // cfg.text_heads,
-                   d_ff=2 * cfg.text_dim, num_layers=cfg.text_layers, num_heads=cfg.text_heads, dropout_rate=0.0,
-                   decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)  # fmt: skip
+    text_kw = dict(
+        vocab_size=vocab_size,
+        d_model=cfg.text_dim,
+        d_kv=cfg.text_dim // cfg.text_heads,
+        d_ff=2 * cfg.text_dim,
+        num_layers=cfg.text_layers,
+        num_heads=cfg.text_heads,
+        dropout_rate=0.0,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
     if cfg.family == "stable_audio":
         from diffusers import StableAudioDiTModel
         from diffusers.pipelines.stable_audio.modeling_stable_audio import StableAudioProjectionModel
@@ -91,9 +100,14 @@ def build_modules(cfg: DiTModelConfig, latent_dim: int, frame_rate: float, vocab
     from diffusers import LongCatAudioDiTTransformer
 
     transformer = LongCatAudioDiTTransformer(
-        dit_dim=cfg.width, dit_depth=cfg.depth, dit_heads=cfg.heads, dit_text_dim=cfg.text_dim,
-        latent_dim=latent_dim, text_conv=cfg.text_conv, use_latent_condition=False,
-    )  # fmt: skip
+        dit_dim=cfg.width,
+        dit_depth=cfg.depth,
+        dit_heads=cfg.heads,
+        dit_text_dim=cfg.text_dim,
+        latent_dim=latent_dim,
+        text_conv=cfg.text_conv,
+        use_latent_condition=False,
+    )
     text = UMT5EncoderModel(UMT5Config(**text_kw))
     return nn.ModuleDict({"transformer": transformer, "text_encoder": text})
 
@@ -108,9 +122,12 @@ def build_scheduler(cfg: DiTModelConfig):
         from diffusers import EDMDPMSolverMultistepScheduler
 
         return EDMDPMSolverMultistepScheduler(
-            sigma_min=cfg.sigma_min, sigma_max=cfg.sigma_max, sigma_data=cfg.sigma_data,
-            prediction_type="v_prediction", solver_order=2,
-        )  # fmt: skip
+            sigma_min=cfg.sigma_min,
+            sigma_max=cfg.sigma_max,
+            sigma_data=cfg.sigma_data,
+            prediction_type="v_prediction",
+            solver_order=2,
+        )
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     return FlowMatchEulerDiscreteScheduler(shift=1.0, invert_sigmas=True)
@@ -121,20 +138,31 @@ def build_pipeline(family: str, modules: nn.ModuleDict, tokenizer, vae, schedule
     if family == "stable_audio":
         from diffusers import StableAudioPipeline
 
-        return StableAudioPipeline(vae=vae, text_encoder=modules["text_encoder"],
-                                   projection_model=modules["projection_model"], tokenizer=tokenizer,
-                                   transformer=modules["transformer"], scheduler=scheduler)  # fmt: skip
+        return StableAudioPipeline(
+            vae=vae,
+            text_encoder=modules["text_encoder"],
+            projection_model=modules["projection_model"],
+            tokenizer=tokenizer,
+            transformer=modules["transformer"],
+            scheduler=scheduler,
+        )
     from diffusers import LongCatAudioDiTPipeline
 
-    return LongCatAudioDiTPipeline(vae=vae, text_encoder=modules["text_encoder"], tokenizer=tokenizer,
-                                   transformer=modules["transformer"], scheduler=scheduler)  # fmt: skip
+    return LongCatAudioDiTPipeline(
+        vae=vae,
+        text_encoder=modules["text_encoder"],
+        tokenizer=tokenizer,
+        transformer=modules["transformer"],
+        scheduler=scheduler,
+    )
 
 
 # -- conditioning, as each pipeline computes it --------------------------------------------------------
 def stable_audio_condition(modules, tokenizer, prompts: list[str], seconds: torch.Tensor, device):
     """``(encoder_hidden_states [B, L+2, D], global_hidden_states [B, 1, 2D])`` as ``StableAudioPipeline`` builds them."""
-    tok = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                    return_tensors="pt")  # fmt: skip
+    tok = tokenizer(
+        prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    )
     ids, mask = tok.input_ids.to(device), tok.attention_mask.to(device)
     text = modules["text_encoder"](ids, attention_mask=mask)[0]
     proj = modules["projection_model"]
@@ -148,14 +176,16 @@ def stable_audio_rotary(transformer, frames: int):
     """The rotary embedding ``StableAudioPipeline`` passes for ``frames`` latent frames (+1 global token)."""
     from diffusers.models.embeddings import get_1d_rotary_pos_embed
 
-    return get_1d_rotary_pos_embed(transformer.config.attention_head_dim // 2, frames + 1, use_real=True,
-                                   repeat_interleave_real=False)  # fmt: skip
+    return get_1d_rotary_pos_embed(
+        transformer.config.attention_head_dim // 2, frames + 1, use_real=True, repeat_interleave_real=False
+    )
 
 
 def longcat_condition(modules, tokenizer, prompts: list[str], device):
     """``(prompt_embeds [B, L, D], text_mask [B, L] bool)`` as ``LongCatAudioDiTPipeline.encode_prompt`` builds them."""
-    tok = tokenizer(prompts, padding="longest", truncation=True, max_length=tokenizer.model_max_length,
-                    return_tensors="pt")  # fmt: skip
+    tok = tokenizer(
+        prompts, padding="longest", truncation=True, max_length=tokenizer.model_max_length, return_tensors="pt"
+    )
     ids, mask = tok.input_ids.to(device), tok.attention_mask.to(device)
     out = modules["text_encoder"](input_ids=ids, attention_mask=mask, output_hidden_states=True)
     emb = F.layer_norm(out.last_hidden_state, (out.last_hidden_state.shape[-1],), eps=1e-6)

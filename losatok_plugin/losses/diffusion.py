@@ -18,8 +18,9 @@ from __future__ import annotations
 import torch
 
 
-def sample_u(batch: int, kind: str, device, generator: torch.Generator | None = None,
-             mean: float = 0.0, std: float = 1.0) -> torch.Tensor:  # fmt: skip
+def sample_u(
+    batch: int, kind: str, device, generator: torch.Generator | None = None, mean: float = 0.0, std: float = 1.0
+) -> torch.Tensor:
     """``[batch]`` positions in (0, 1): ``uniform`` or ``logit_normal`` (sigmoid of N(mean, std))."""
     if kind == "uniform":
         return torch.rand(batch, generator=generator).clamp(1e-4, 1 - 1e-4).to(device)

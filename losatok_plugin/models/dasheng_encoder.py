@@ -104,9 +104,12 @@ class DashengEncoder(nn.Module):
         padded = reflect_pad_items(audio, self.front_end.n_fft // 2, lengths)
         n_frames = 1 + audio.shape[-1] // hop
         power = torch.cat(
-            [self.front_end.frames(padded, f0, min(f0 + MEL_WINDOW_FRAMES, n_frames))
-             for f0 in range(0, n_frames, MEL_WINDOW_FRAMES)], dim=-1,
-        )  # fmt: skip
+            [
+                self.front_end.frames(padded, f0, min(f0 + MEL_WINDOW_FRAMES, n_frames))
+                for f0 in range(0, n_frames, MEL_WINDOW_FRAMES)
+            ],
+            dim=-1,
+        )
         valid = None if lengths is None else 1 + lengths // hop
         db = power_to_db(power, self.top_db, batch_global_floor=self.batch_global_db_floor, valid_frames=valid)
         return self.init_bn(db)

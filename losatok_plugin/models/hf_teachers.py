@@ -61,9 +61,9 @@ class HFTeacher(nn.Module):
                 feature_size=self.hf_config.num_mel_bins, chunk_length=self.window_frames * 160 // 16000
             )
         else:
-            self.hf_config = {"hubert": tf.HubertConfig, "wavlm": tf.WavLMConfig, "wav2vec2": tf.Wav2Vec2Config}[
-                kind
-            ](**cfg)
+            self.hf_config = {"hubert": tf.HubertConfig, "wavlm": tf.WavLMConfig, "wav2vec2": tf.Wav2Vec2Config}[kind](
+                **cfg
+            )
             self.model = _model_class(kind)(self.hf_config)
         self.output_dim = self.hf_config.d_model if kind == "whisper" else self.hf_config.hidden_size
         self.sample_rate = 16000

@@ -558,7 +558,9 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         from .precision import PrecisionError, is_quantized
 
         if is_quantized(self):
-            raise PrecisionError("an int8-quantized model cannot be saved: save the float model, quantize after loading")
+            raise PrecisionError(
+                "an int8-quantized model cannot be saved: save the float model, quantize after loading"
+            )
         return super().save_pretrained(*args, **kwargs)
 
     # -- loading ------------------------------------------------------------------------------------
@@ -585,4 +587,3 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         from ..reference_checkpoint import load_reference_checkpoint
 
         return load_reference_checkpoint(checkpoint, config, model_cls=cls)
-

@@ -76,8 +76,17 @@ class MelSpectrogram(Float32Island, nn.Module):
         (``n_fft // 2`` each side): ``[B, N + n_fft] -> [B, n_mels, stop - start]``. Equal to
         ``forward(audio)[..., start:stop]`` but touching only the samples those frames need."""
         seg = to_float32(padded)[:, start * self.hop_length : (stop - 1) * self.hop_length + self.n_fft]
-        spec = torch.stft(seg, self.n_fft, self.hop_length, self.n_fft, self.window, center=False,
-                          normalized=False, onesided=True, return_complex=True).abs()  # fmt: skip
+        spec = torch.stft(
+            seg,
+            self.n_fft,
+            self.hop_length,
+            self.n_fft,
+            self.window,
+            center=False,
+            normalized=False,
+            onesided=True,
+            return_complex=True,
+        ).abs()
         if self.power != 1.0:
             spec = spec.pow(self.power)
         return torch.matmul(spec.transpose(-1, -2), self.fb).transpose(-1, -2)

@@ -38,7 +38,7 @@ def rng_state() -> dict[str, Any]:
             int(np_state[2]),
             int(np_state[3]),
             float(np_state[4]),
-        ],  # fmt: skip
+        ],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():

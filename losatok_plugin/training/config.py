@@ -82,7 +82,6 @@ class SemboStageConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-3))
     run: RunConfig = field(default_factory=RunConfig)
 
-
     def __post_init__(self) -> None:
         from ..teachers import TEACHERS
 

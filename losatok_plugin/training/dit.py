@@ -106,8 +106,16 @@ class DiTStageConfig:
 class LatentClipDataset(Dataset):
     """Normalised latents ``[C, T]`` (``T ≤ max_frames``), prompt and seconds per clip."""
 
-    def __init__(self, clips, prompts: list[str], stats: LatentStats, max_frames: int, frame_rate: float,
-                 crop: bool, posterior: bool) -> None:  # fmt: skip
+    def __init__(
+        self,
+        clips,
+        prompts: list[str],
+        stats: LatentStats,
+        max_frames: int,
+        frame_rate: float,
+        crop: bool,
+        posterior: bool,
+    ) -> None:
         self.clips, self.prompts, self.stats = clips, prompts, stats
         self.max_frames, self.frame_rate, self.crop, self.posterior = max_frames, frame_rate, crop, posterior
 
@@ -194,15 +202,21 @@ class DiTObjective(nn.Module):
             sigma = karras_sigma(u, cfg.model.sigma_min, cfg.model.sigma_max)
             x_in, t, target = edm_inputs(z, noise, sigma, cfg.model.sigma_data)
             rotary = stable_audio_rotary(self.net["transformer"], z.shape[-1])
-            pred = self.net["transformer"](x_in, t, encoder_hidden_states=enc, global_hidden_states=glob,
-                                           rotary_embedding=rotary).sample  # fmt: skip
+            pred = self.net["transformer"](
+                x_in, t, encoder_hidden_states=enc, global_hidden_states=glob, rotary_embedding=rotary
+            ).sample
             return {"dit/loss": masked_mse(pred, target, None)}
         emb, text_mask = longcat_condition(self.net, self.tokenizer, prompts, dev)
         emb = torch.where(drop[:, None, None], torch.zeros_like(emb), emb)  # the pipeline's unconditional input
         x1, n = z.transpose(1, 2), noise.transpose(1, 2)  # LongCat works channels last [B, T, C]
         x_t, target = flow_inputs(x1, n, u)
-        pred = self.net["transformer"](hidden_states=x_t, encoder_hidden_states=emb, encoder_attention_mask=text_mask,
-                                       timestep=u, attention_mask=mask).sample  # fmt: skip
+        pred = self.net["transformer"](
+            hidden_states=x_t,
+            encoder_hidden_states=emb,
+            encoder_attention_mask=text_mask,
+            timestep=u,
+            attention_mask=mask,
+        ).sample
         return {"dit/loss": masked_mse(pred, target, mask[..., None])}
 
 
@@ -231,8 +245,15 @@ def export_pipeline(cfg: DiTStageConfig, modules: nn.ModuleDict, tokenizer, vae,
     if cfg.export_fp16:
         modules["transformer"].half().save_pretrained(out / "transformer")
         copy.deepcopy(vae).half().save_pretrained(out / "vae")
-    gen = {"family": cfg.model.family, "domain": cfg.data.domain, "prompt_kind": cfg.data.prompt_kind,
-           "max_seconds": cfg.model.max_seconds, "steps": cfg.sample.steps, "guidance": cfg.sample.guidance, **extra}  # fmt: skip
+    gen = {
+        "family": cfg.model.family,
+        "domain": cfg.data.domain,
+        "prompt_kind": cfg.data.prompt_kind,
+        "max_seconds": cfg.model.max_seconds,
+        "steps": cfg.sample.steps,
+        "guidance": cfg.sample.guidance,
+        **extra,
+    }
     (out / GENERATION_CONFIG).write_text(json.dumps(gen, indent=2))
     return out
 
@@ -242,11 +263,23 @@ def generate_latents(pipe, family: str, prompt: str, seconds: float, steps: int,
     g = torch.Generator().manual_seed(seed)
     pipe.set_progress_bar_config(disable=True)
     if family == "stable_audio":
-        out = pipe(prompt, audio_end_in_s=seconds, num_inference_steps=steps, guidance_scale=guidance, generator=g,
-                   output_type="pt")  # fmt: skip
+        out = pipe(
+            prompt,
+            audio_end_in_s=seconds,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=g,
+            output_type="pt",
+        )
     else:
-        out = pipe(prompt, audio_duration_s=seconds, num_inference_steps=steps, guidance_scale=guidance, generator=g,
-                   output_type="pt")  # fmt: skip
+        out = pipe(
+            prompt,
+            audio_duration_s=seconds,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=g,
+            output_type="pt",
+        )
     return out.audios[0].float().cpu()
 
 
@@ -271,8 +304,12 @@ def export_checkpoint(cfg: DiTStageConfig, out: str | Path | None = None) -> Pat
     step = int(ckpt.name.split("_")[-1])
     clips, prompts = load_clips(cfg, vae.frame_rate)
     seconds = [c.mu.shape[1] / vae.frame_rate for c in clips]
-    extra = {"seconds_per_char": seconds_per_char(prompts, seconds) if cfg.data.prompt_kind == "chars" else None,
-             "example_prompts": sorted(set(prompts))[:5], "train_clips": len(clips), "steps_trained": step}  # fmt: skip
+    extra = {
+        "seconds_per_char": seconds_per_char(prompts, seconds) if cfg.data.prompt_kind == "chars" else None,
+        "example_prompts": sorted(set(prompts))[:5],
+        "train_clips": len(clips),
+        "steps_trained": step,
+    }
     return export_pipeline(cfg, modules, tokenizer, vae, Path(out) if out else run / "pipeline", extra)
 
 
@@ -312,15 +349,25 @@ def train_dit(cfg: DiTStageConfig, resume: bool = False) -> Path:
         del src
     ema = copy.deepcopy(modules).requires_grad_(False) if cfg.ema_decay else None
     seconds = [c.mu.shape[1] / frame_rate for c in clips]
-    extra = {"seconds_per_char": seconds_per_char(prompts, seconds) if cfg.data.prompt_kind == "chars" else None,
-             "example_prompts": sorted(set(prompts))[:5], "train_clips": len(clips)}  # fmt: skip
+    extra = {
+        "seconds_per_char": seconds_per_char(prompts, seconds) if cfg.data.prompt_kind == "chars" else None,
+        "example_prompts": sorted(set(prompts))[:5],
+        "train_clips": len(clips),
+    }
     max_frames = int(cfg.model.max_seconds * frame_rate)
-    dataset = LatentClipDataset(clips, prompts, stats, max_frames, frame_rate, cfg.data.long_clips == "crop",
-                                cfg.data.posterior_sample)  # fmt: skip
+    dataset = LatentClipDataset(
+        clips, prompts, stats, max_frames, frame_rate, cfg.data.long_clips == "crop", cfg.data.posterior_sample
+    )
     fixed = sample_size(cfg.model, frame_rate) if cfg.model.family == "stable_audio" else None
     pad = stats.silence if (fixed and stats.silence is not None) else None
-    loader = DataLoader(dataset, batch_size=cfg.data.batch_size, shuffle=True, num_workers=cfg.data.num_workers,
-                        drop_last=len(dataset) >= cfg.data.batch_size, collate_fn=lambda b: collate(b, fixed, pad))  # fmt: skip
+    loader = DataLoader(
+        dataset,
+        batch_size=cfg.data.batch_size,
+        shuffle=True,
+        num_workers=cfg.data.num_workers,
+        drop_last=len(dataset) >= cfg.data.batch_size,
+        collate_fn=lambda b: collate(b, fixed, pad),
+    )
     objective = DiTObjective(modules, cfg, tokenizer)
     optimizer = adamw(objective.parameters(), cfg.optim)
     scheduler = cosine_with_warmup(optimizer, cfg.optim, cfg.run.max_steps)
@@ -344,8 +391,9 @@ def train_dit(cfg: DiTStageConfig, resume: bool = False) -> Path:
         out = trainer.out / "pipeline"
         if trainer.is_main:
             trainer.check_finite_weights((ema if ema is not None else modules).state_dict(), f"the export {out}")
-            export_pipeline(cfg, ema if ema is not None else modules, tokenizer, vae, out,
-                            {**extra, "steps_trained": trainer.step})  # fmt: skip
+            export_pipeline(
+                cfg, ema if ema is not None else modules, tokenizer, vae, out, {**extra, "steps_trained": trainer.step}
+            )
             print(f"[losatok] pipeline: {out}", flush=True)
         trainer.barrier()
         return out
@@ -359,15 +407,19 @@ def train_dit(cfg: DiTStageConfig, resume: bool = False) -> Path:
             prompt = normalize_prompt(prompt)
             secs = cfg.sample.seconds or _default_seconds(prompt, extra, cfg)
             with torch.no_grad():
-                audio = generate_latents(pipe, cfg.model.family, prompt, secs, cfg.sample.steps, cfg.sample.guidance,
-                                         seed=k)  # fmt: skip
+                audio = generate_latents(
+                    pipe, cfg.model.family, prompt, secs, cfg.sample.steps, cfg.sample.guidance, seed=k
+                )
             trainer.writer.add_audio(f"sample/{k}", audio.clamp(-1, 1), trainer.step, vae.sampling_rate)
             trainer.writer.add_text(f"sample/{k}/prompt", prompt, trainer.step)
             import soundfile as sf
 
             (trainer.out / "samples").mkdir(exist_ok=True)
-            sf.write(str(trainer.out / "samples" / f"sample{k}_{trainer.step:08d}.wav"),
-                     audio[0].clamp(-1, 1).numpy(), vae.sampling_rate)  # fmt: skip
+            sf.write(
+                str(trainer.out / "samples" / f"sample{k}_{trainer.step:08d}.wav"),
+                audio[0].clamp(-1, 1).numpy(),
+                vae.sampling_rate,
+            )
 
     decay = cfg.ema_decay or 0.0
     bar = trainer.progress(cfg.run.max_steps)
@@ -378,7 +430,9 @@ def train_dit(cfg: DiTStageConfig, resume: bool = False) -> Path:
                 batch = next(batches)
                 with acc.autocast():
                     losses = objective(batch["z"], batch["mask"], batch["seconds"], batch["prompts"])
-                if not trainer.optimizer_step(losses["dit/loss"], optimizer, objective.parameters(), cfg.optim.grad_clip):
+                if not trainer.optimizer_step(
+                    losses["dit/loss"], optimizer, objective.parameters(), cfg.optim.grad_clip
+                ):
                     continue
             if not acc.sync_gradients:
                 continue

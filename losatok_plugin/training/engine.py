@@ -193,7 +193,9 @@ class Trainer:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as e:  # pragma: no cover - tensorboard is in the [train] extra
-                raise ImportError("TensorBoard logging needs the [train] extra: pip install 'losatok-plugin[train]'") from e
+                raise ImportError(
+                    "TensorBoard logging needs the [train] extra: pip install 'losatok-plugin[train]'"
+                ) from e
             self._writer = SummaryWriter(str(self.out / "tb"))
         return self._writer
 
@@ -235,11 +237,17 @@ class Trainer:
         from tqdm import tqdm
 
         return tqdm(
-            total=total, initial=self.step, desc="train", unit="step", disable=not (self.is_main and self.run.progress),
+            total=total,
+            initial=self.step,
+            desc="train",
+            unit="step",
+            disable=not (self.is_main and self.run.progress),
             dynamic_ncols=True,
-        )  # fmt: skip
+        )
 
-    def step_done(self, bar, losses: dict[str, torch.Tensor], lr: float, shown: tuple[str, ...]) -> dict[str, float] | None:
+    def step_done(
+        self, bar, losses: dict[str, torch.Tensor], lr: float, shown: tuple[str, ...]
+    ) -> dict[str, float] | None:
         """Count a finished optimiser step; every ``log_every`` steps (and at step 1) reduce ``losses``
         over processes, log them with ``lr`` and show ``shown`` on the progress bar. Returns the logged values."""
         self.step += 1
@@ -311,8 +319,11 @@ class Trainer:
         self.nonfinite_steps += 1
         limit = self.run.max_nonfinite_steps
         if self.is_main:
-            print(f"[losatok] step {self.step + 1}: non-finite loss or gradient, step skipped "
-                  f"({self.nonfinite_steps} so far, limit {limit})", flush=True)  # fmt: skip
+            print(
+                f"[losatok] step {self.step + 1}: non-finite loss or gradient, step skipped "
+                f"({self.nonfinite_steps} so far, limit {limit})",
+                flush=True,
+            )
         if self.nonfinite_steps > limit:
             raise NonFiniteError(
                 f"{self.nonfinite_steps} steps had a non-finite loss or gradient (run.max_nonfinite_steps={limit}); "

@@ -23,8 +23,14 @@ def _copy(dst: torch.nn.Module, src: torch.nn.Module, name: str, strict: bool) -
     return True
 
 
-TEACHER_FIELDS = ("embed_dim", "semantic_depth", "semantic_num_heads", "semantic_chunk_tokens",
-                  "semantic_encoder_type", "semantic_encoder_hf_config")  # fmt: skip
+TEACHER_FIELDS = (
+    "embed_dim",
+    "semantic_depth",
+    "semantic_num_heads",
+    "semantic_chunk_tokens",
+    "semantic_encoder_type",
+    "semantic_encoder_hf_config",
+)
 
 
 def _with_teacher(model_cfg: LoSATokConfig, fields: dict) -> LoSATokConfig:

@@ -87,10 +87,10 @@ def train_sembo(cfg: SemboStageConfig, resume: bool = False) -> Path:
                         emb = teacher(batch["audio"])
                 with acc.autocast():
                     out = bottleneck(emb)
-                    losses = semantic_bottleneck_loss(
-                        emb, out.recon, out.low, cfg.recon_weight, cfg.relation_weight
-                    )
-                if not trainer.optimizer_step(losses["sembo/total"], optimizer, bottleneck.parameters(), cfg.optim.grad_clip):
+                    losses = semantic_bottleneck_loss(emb, out.recon, out.low, cfg.recon_weight, cfg.relation_weight)
+                if not trainer.optimizer_step(
+                    losses["sembo/total"], optimizer, bottleneck.parameters(), cfg.optim.grad_clip
+                ):
                     continue
             if not acc.sync_gradients:
                 continue

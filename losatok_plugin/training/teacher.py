@@ -74,8 +74,9 @@ def collate(items: list[dict]) -> dict:
     out = {
         "audio": torch.stack([F.pad(it["audio"], (0, n - it["length"])) for it in items]),
         "length": torch.tensor([it["length"] for it in items]),
-        "pitches": torch.stack([F.pad(it["pitches"], (0, 0, 0, frames - it["pitches"].shape[0]), value=-1.0)
-                                for it in items]),
+        "pitches": torch.stack(
+            [F.pad(it["pitches"], (0, 0, 0, frames - it["pitches"].shape[0]), value=-1.0) for it in items]
+        ),
         "phonemes": [it["phonemes"] for it in items],
     }
     for k in ("domain", "lang", "sound"):
@@ -107,8 +108,14 @@ class TeacherHeads(nn.Module):
         w = valid.to(feats.dtype)[..., None]
         pooled = (feats * w).sum(1) / w.sum(1).clamp_min(1.0)
         b, t, _ = feats.shape
-        return {"ctc": self.ctc(feats).reshape(b, t * self.ctc_upsample, -1), "pitches": self.pitches(feats), "domain": self.domain(pooled),
-                "lang": self.lang(pooled), "families": self.families(pooled), "sound": self.sound(pooled)}  # fmt: skip
+        return {
+            "ctc": self.ctc(feats).reshape(b, t * self.ctc_upsample, -1),
+            "pitches": self.pitches(feats),
+            "domain": self.domain(pooled),
+            "lang": self.lang(pooled),
+            "families": self.families(pooled),
+            "sound": self.sound(pooled),
+        }
 
 
 def teacher_losses(logits: dict[str, torch.Tensor], batch: dict, valid: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -120,15 +127,23 @@ def teacher_losses(logits: dict[str, torch.Tensor], batch: dict, valid: torch.Te
         lp = logits["ctc"][has].log_softmax(-1).transpose(0, 1)  # [T * k, b, V]
         k = logits["ctc"].shape[1] // valid.shape[1]
         targets = torch.cat([batch["phonemes"][i] for i in has])
-        out["ctc"] = F.ctc_loss(lp, targets, valid[has].sum(1) * k, torch.tensor([len(batch["phonemes"][i]) for i in has]),
-                                blank=0, zero_infinity=True)  # fmt: skip
+        out["ctc"] = F.ctc_loss(
+            lp,
+            targets,
+            valid[has].sum(1) * k,
+            torch.tensor([len(batch["phonemes"][i]) for i in has]),
+            blank=0,
+            zero_infinity=True,
+        )
     else:
         out["ctc"] = zero
     for k in ("domain", "lang", "sound"):
         m = batch[k] >= 0
         out[k] = F.cross_entropy(logits[k][m], batch[k][m]) if m.any() else zero
     m = batch["families"][:, 0] >= 0 if batch["families"].shape[1] else torch.zeros(len(valid), dtype=torch.bool)
-    out["families"] = F.binary_cross_entropy_with_logits(logits["families"][m], batch["families"][m]) if m.any() else zero
+    out["families"] = (
+        F.binary_cross_entropy_with_logits(logits["families"][m], batch["families"][m]) if m.any() else zero
+    )
     roll = batch["pitches"]
     m = (roll[..., 0] >= 0) & valid
     out["pitches"] = F.binary_cross_entropy_with_logits(logits["pitches"][m], roll[m]) if m.any() else zero
@@ -204,17 +219,30 @@ def evaluate_teacher(encoder: nn.Module, heads: TeacherHeads, loader: DataLoader
         fn += int((~pred & (roll > 0.5))[m].sum())
     encoder.train(), heads.train()
     rate = lambda h: h[0] / h[1] if h[1] else None  # noqa: E731
-    return TeacherMetrics(errs / toks if toks else None, rate(hits["domain"]), rate(hits["lang"]),
-                          rate(hits["families"]), 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
-                          rate(hits["sound"]), clips)  # fmt: skip
+    return TeacherMetrics(
+        errs / toks if toks else None,
+        rate(hits["domain"]),
+        rate(hits["lang"]),
+        rate(hits["families"]),
+        2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
+        rate(hits["sound"]),
+        clips,
+    )
 
 
 def _loader(entries, labels, cfg: TeacherStageConfig, train: bool) -> DataLoader:
     ds = SupervisedClips(entries, labels, cfg.max_seconds, train=train)
     sampler = EpochSampler(len(ds), cfg.run.seed) if train else None  # resumable order (Trainer.batches)
-    return DataLoader(ds, batch_size=cfg.data.batch_size, sampler=sampler, drop_last=train and len(ds) >= cfg.data.batch_size,
-                      num_workers=cfg.data.num_workers, collate_fn=collate, persistent_workers=cfg.data.num_workers > 0,
-                      generator=torch.Generator().manual_seed(cfg.run.seed))  # fmt: skip
+    return DataLoader(
+        ds,
+        batch_size=cfg.data.batch_size,
+        sampler=sampler,
+        drop_last=train and len(ds) >= cfg.data.batch_size,
+        num_workers=cfg.data.num_workers,
+        collate_fn=collate,
+        persistent_workers=cfg.data.num_workers > 0,
+        generator=torch.Generator().manual_seed(cfg.run.seed),
+    )
 
 
 def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
@@ -237,7 +265,9 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
     encoder = vae.semantic_encoder
     heads = TeacherHeads(encoder.output_dim, labels, cfg.ctc_upsample)
     loader = _loader(train_entries, labels, cfg, train=True)
-    valid_loader = _loader(read_manifest(cfg.data.valid_manifest), labels, cfg, False) if cfg.data.valid_manifest else None
+    valid_loader = (
+        _loader(read_manifest(cfg.data.valid_manifest), labels, cfg, False) if cfg.data.valid_manifest else None
+    )
     params = list(encoder.parameters()) + list(heads.parameters())
     optimizer = adamw(params, cfg.optim)
     scheduler = cosine_with_warmup(optimizer, cfg.optim, cfg.run.max_steps)
@@ -250,8 +280,10 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
         scheduler.load_state_dict(state["scheduler"])
 
     def save() -> Path:
-        return trainer.save({"encoder": encoder, "heads": heads},
-                            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})  # fmt: skip
+        return trainer.save(
+            {"encoder": encoder, "heads": heads},
+            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+        )
 
     def validate() -> TeacherMetrics | None:
         if valid_loader is None or not trainer.is_main:
@@ -297,8 +329,9 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
         from safetensors.torch import save_file
 
         save_file(heads_state, str(export / "teacher_heads.safetensors"))
-        (export / "teacher_metrics.json").write_text(json.dumps(
-            {"step": trainer.step, "valid": metrics.__dict__ if metrics else None}, indent=2))
+        (export / "teacher_metrics.json").write_text(
+            json.dumps({"step": trainer.step, "valid": metrics.__dict__ if metrics else None}, indent=2)
+        )
         print(f"[losatok] teacher export: {export}; validation: {metrics}", flush=True)
     trainer.barrier()
     trainer.close()

@@ -128,8 +128,12 @@ def train_tokenizer(cfg: TokenizerStageConfig, resume: bool = False) -> Path:
             modules["ema"] = ema.shadow
         return trainer.save(
             modules,
-            {"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-             "sched_g": sched_g.state_dict(), "sched_d": sched_d.state_dict()},  # fmt: skip
+            {
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "sched_g": sched_g.state_dict(),
+                "sched_d": sched_d.state_dict(),
+            },
         )
 
     bar = trainer.progress(cfg.run.max_steps)
@@ -153,15 +157,19 @@ def train_tokenizer(cfg: TokenizerStageConfig, resume: bool = False) -> Path:
                         real, fake = _split(logits, target.shape[0])
                         losses["disc"] = discriminator_loss(real, fake, kind)
                     d_params = disc.parameters()
-                    if not trainer.optimizer_step(losses["disc"], opt_d, d_params, cfg.discriminator.optim.grad_clip,
-                                                  clear=(opt_g, opt_d)):  # fmt: skip
+                    if not trainer.optimizer_step(
+                        losses["disc"], opt_d, d_params, cfg.discriminator.optim.grad_clip, clear=(opt_g, opt_d)
+                    ):
                         continue
                 with acc.autocast():
                     losses["mel"] = mel_loss(recon.float(), target.float())
                     losses["semantic"] = dual_semantic_loss(
-                        feats.acoustic_emb, feats.semantic_emb, feats.acoustic_emb_low, feats.semantic_emb_low,
+                        feats.acoustic_emb,
+                        feats.semantic_emb,
+                        feats.acoustic_emb_low,
+                        feats.semantic_emb_low,
                         cfg.semantic_loss_mode,
-                    )["semantic/total"]  # fmt: skip
+                    )["semantic/total"]
                     losses["kl"] = kl_loss(feats.mu.float(), feats.logvar.float(), cfg.kl_clamp)
                     if use_disc:
                         logits, fmaps = disc(torch.cat([d_real, d_fake]))
@@ -185,10 +193,10 @@ def train_tokenizer(cfg: TokenizerStageConfig, resume: bool = False) -> Path:
             trainer.step_done(bar, losses, sched_g.get_last_lr()[0], ("mel", "total"))
             if cfg.run.sample_every and trainer.step % cfg.run.sample_every == 0:
                 with torch.no_grad():
-                    _, _, example = acc.unwrap_model(gen)(audio[:1], None if "semantic_emb" not in batch
-                                                          else batch["semantic_emb"][:1], False)  # fmt: skip
-                trainer.log_audio_example("train_example", audio[0, : example.shape[-1]], example[0],
-                                          vae.sampling_rate)  # fmt: skip
+                    _, _, example = acc.unwrap_model(gen)(
+                        audio[:1], None if "semantic_emb" not in batch else batch["semantic_emb"][:1], False
+                    )
+                trainer.log_audio_example("train_example", audio[0, : example.shape[-1]], example[0], vae.sampling_rate)
             if trainer.stop_requested(save, bar):
                 return trainer.out / "checkpoints"
     bar.close()

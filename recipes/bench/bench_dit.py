@@ -62,12 +62,23 @@ def measure(family: str, width: int, seconds: float, batch: int, steps: int, sam
     pipe.set_progress_bar_config(disable=True)
     kw = {"audio_end_in_s": seconds} if family == "stable_audio" else {"audio_duration_s": seconds}
     t0 = time.perf_counter()
-    pipe(PROMPTS[family], num_inference_steps=sample_steps, guidance_scale=3.0, output_type="latent",
-         generator=torch.Generator().manual_seed(0), **kw)  # fmt: skip
+    pipe(
+        PROMPTS[family],
+        num_inference_steps=sample_steps,
+        guidance_scale=3.0,
+        output_type="latent",
+        generator=torch.Generator().manual_seed(0),
+        **kw,
+    )
     sample_s = (time.perf_counter() - t0) / seconds
     params = sum(p.numel() for p in modules["transformer"].parameters()) / 1e6
-    return {"family": family, "latent": width, "params_m": params, "train_steps_per_s": train_sps,
-            "sample_s_per_s": sample_s}  # fmt: skip
+    return {
+        "family": family,
+        "latent": width,
+        "params_m": params,
+        "train_steps_per_s": train_sps,
+        "sample_s_per_s": sample_s,
+    }
 
 
 def main() -> None:
@@ -85,10 +96,15 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     widths = [int(w) for w in args.widths.split(",")]
-    rows = [measure(f, w, args.seconds, args.batch, args.steps, args.sample_steps)
-            for f in args.families.split(",") for w in widths]  # fmt: skip
-    print(f"DiT mini configs, {args.seconds:g} s clips ({int(args.seconds * 25)} frames), batch {args.batch}, "
-          f"{torch.get_num_threads()} threads, random weights")  # fmt: skip
+    rows = [
+        measure(f, w, args.seconds, args.batch, args.steps, args.sample_steps)
+        for f in args.families.split(",")
+        for w in widths
+    ]
+    print(
+        f"DiT mini configs, {args.seconds:g} s clips ({int(args.seconds * 25)} frames), batch {args.batch}, "
+        f"{torch.get_num_threads()} threads, random weights"
+    )
     head = " ".join(f"{f'{w}-d':>12}" for w in widths)
     print(f"{'family':<13} {'measure':<26} {head}")
     for fam in args.families.split(","):

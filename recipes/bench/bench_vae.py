@@ -194,8 +194,15 @@ def long_worker(kind: str, precision: str, minutes: float) -> dict:
         out = decode(z)
     t2 = time.perf_counter()
     assert out.shape[-1] == 640 * z.shape[-1]
-    return {"kind": kind, "precision": precision, "minutes": minutes, "loaded_gb": loaded,
-            "above_gb": peak.peak - loaded, "encode_s": t1 - t0, "decode_s": t2 - t1}  # fmt: skip
+    return {
+        "kind": kind,
+        "precision": precision,
+        "minutes": minutes,
+        "loaded_gb": loaded,
+        "above_gb": peak.peak - loaded,
+        "encode_s": t1 - t0,
+        "decode_s": t2 - t1,
+    }
 
 
 # -- driver -----------------------------------------------------------------------------------------
@@ -300,8 +307,10 @@ def main() -> None:
 
     ref = {r["kind"]: r for r in rows if r["precision"] == "fp32" and r["kind"] in ("official", "mini")}
     anchor = ref.get("official") or ref.get("mini")
-    header = (f"{'model':<9} {'prec':<5} {'params':>8} {'weights GB':>10} {'loaded GB':>9} {'peak+ GB':>8} "
-              f"{'enc s/s':>8} {'dec s/s':>8} {'enc+dec':>8} {'x fp32':>7} {'enc x':>6} {'dec x':>6}")  # fmt: skip
+    header = (
+        f"{'model':<9} {'prec':<5} {'params':>8} {'weights GB':>10} {'loaded GB':>9} {'peak+ GB':>8} "
+        f"{'enc s/s':>8} {'dec s/s':>8} {'enc+dec':>8} {'x fp32':>7} {'enc x':>6} {'dec x':>6}"
+    )
     print(
         f"\nspeed and memory: {args.seconds:g} s of audio, {rows[0]['threads'] if rows else '?'} threads, "
         "s/s = seconds per audio second (lower is faster); x fp32 = our fp32 time / this row's time "
@@ -312,10 +321,12 @@ def main() -> None:
     for r in rows:
         base = ref.get(r["kind"], anchor) or r
         total = r["encode"] + r["decode"]
-        print(f"{r['kind']:<9} {r['precision']:<5} {r['params_m']:>7.1f}M {r['weights_gb']:>10.3f} {r['loaded_gb']:>9.2f} "
-              f"{r['peak_above_gb']:>8.2f} {r['encode']:>8.4f} {r['decode']:>8.4f} {total:>8.4f} "
-              f"{_ratio(base['encode'] + base['decode'], total):>7} {_ratio(base['encode'], r['encode'])} "
-              f"{_ratio(base['decode'], r['decode'])}")  # fmt: skip
+        print(
+            f"{r['kind']:<9} {r['precision']:<5} {r['params_m']:>7.1f}M {r['weights_gb']:>10.3f} {r['loaded_gb']:>9.2f} "
+            f"{r['peak_above_gb']:>8.2f} {r['encode']:>8.4f} {r['decode']:>8.4f} {total:>8.4f} "
+            f"{_ratio(base['encode'] + base['decode'], total):>7} {_ratio(base['encode'], r['encode'])} "
+            f"{_ratio(base['decode'], r['decode'])}"
+        )
     print(
         "onnx rows: decoder in onnxruntime, encoder in PyTorch fp32 (the encoder is not exported); "
         "weights GB = PyTorch tensors only"
@@ -328,8 +339,10 @@ def main() -> None:
         print("\nmemory vs audio length (official size; RSS above the loaded model during encode + decode)")
         print(f"{'prec':<5} {'audio':>6} {'loaded GB':>9} {'above GB':>9} {'encode s':>9} {'decode s':>9}")
         for r in long_rows:
-            print(f"{r['precision']:<5} {r['minutes']:>4g} m {r['loaded_gb']:>9.2f} {r['above_gb']:>9.3f} "
-                  f"{r['encode_s']:>9.1f} {r['decode_s']:>9.1f}")  # fmt: skip
+            print(
+                f"{r['precision']:<5} {r['minutes']:>4g} m {r['loaded_gb']:>9.2f} {r['above_gb']:>9.3f} "
+                f"{r['encode_s']:>9.1f} {r['decode_s']:>9.1f}"
+            )
 
 
 if __name__ == "__main__":

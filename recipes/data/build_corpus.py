@@ -59,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
     p.add_argument("--no-real", action="store_true", help="skip the real recordings from Debian packages")
-    p.add_argument("--music-seconds", type=float, default=60.0,
-                   help="seconds of evenly spaced 10 s excerpts taken from each real soundtrack track")
+    p.add_argument(
+        "--music-seconds",
+        type=float,
+        default=60.0,
+        help="seconds of evenly spaced 10 s excerpts taken from each real soundtrack track",
+    )
     args = p.parse_args(argv)
     for tool, pkg in (("espeak-ng", "espeak-ng"), ("flite", "flite"), ("fluidsynth", "fluidsynth")):
         require_tool(tool, pkg)
@@ -87,8 +91,13 @@ def main(argv: list[str] | None = None) -> int:
                 split = row.pop("split", None) or synthetic_split(row.pop("split_key"), args.seed)
                 row.pop("split_key", None)
                 rows[split].append(row)
-    stats: dict = {"seed": args.seed, "hours_requested": args.hours, "build_seconds": round(time.time() - t0, 1),
-                   "splits": {}, "errors": len(errors)}
+    stats: dict = {
+        "seed": args.seed,
+        "hours_requested": args.hours,
+        "build_seconds": round(time.time() - t0, 1),
+        "splits": {},
+        "errors": len(errors),
+    }
     for split in SPLITS:
         with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
             for row in rows[split]:

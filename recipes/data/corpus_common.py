@@ -51,7 +51,9 @@ def read_16k(path: str | Path) -> np.ndarray:
     return to_16k_mono(audio, sr)
 
 
-def set_level(audio: np.ndarray, rng: np.random.Generator, db_range: tuple[float, float] = (-28.0, -18.0)) -> np.ndarray:
+def set_level(
+    audio: np.ndarray, rng: np.random.Generator, db_range: tuple[float, float] = (-28.0, -18.0)
+) -> np.ndarray:
     """Scale to a random RMS level in ``db_range`` dBFS, never clipping (peak kept under 0.98)."""
     rms = float(np.sqrt(np.mean(audio**2)) + 1e-12)
     target = 10 ** (rng.uniform(*db_range) / 20)

@@ -11,8 +11,24 @@ import numpy as np
 from corpus_common import CorpusError, read_16k, require_tool, run, set_level, write_wav
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2")
-GM_FAMILIES = ("piano", "chromatic_percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass", "reed",
-               "pipe", "synth_lead", "synth_pad", "synth_effects", "ethnic", "percussive", "sound_effects")
+GM_FAMILIES = (
+    "piano",
+    "chromatic_percussion",
+    "organ",
+    "guitar",
+    "bass",
+    "strings",
+    "ensemble",
+    "brass",
+    "reed",
+    "pipe",
+    "synth_lead",
+    "synth_pad",
+    "synth_effects",
+    "ethnic",
+    "percussive",
+    "sound_effects",
+)
 FAMILIES = (*GM_FAMILIES[:12], "ethnic", "drums")  # the classes used as labels (no effects families)
 MELODY_FAMILIES = (0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 13)
 CHORD_FAMILIES = (0, 2, 3, 5, 6, 11)
@@ -108,8 +124,14 @@ def compose(rng: np.random.Generator) -> tuple[bytes, dict]:
         for bar in range(bars):
             root = degree(prog[bar % len(prog)], 2)
             for beat in range(4):
-                score.note(2, root + (7 if beat == 2 and rng.random() < 0.5 else 0), bar * 4 + beat, 0.9,
-                           int(rng.integers(70, 105)), "bass")
+                score.note(
+                    2,
+                    root + (7 if beat == 2 and rng.random() < 0.5 else 0),
+                    bar * 4 + beat,
+                    0.9,
+                    int(rng.integers(70, 105)),
+                    "bass",
+                )
     if layout in ("band", "drums"):
         families.add("drums")
         fill = rng.random() < 0.5
@@ -121,8 +143,13 @@ def compose(rng: np.random.Generator) -> tuple[bytes, dict]:
                     score.note(9, 36, t, 0.25, 110, "drums")  # kick
                 if eighth in (2, 6):
                     score.note(9, 38, t, 0.25, 100, "drums")  # snare
-    labels = {"tempo": tempo, "key": f"{KEY_NAMES[key]} {mode}", "layout": layout,
-              "families": sorted(families), "notes": sorted(score.notes)}
+    labels = {
+        "tempo": tempo,
+        "key": f"{KEY_NAMES[key]} {mode}",
+        "layout": layout,
+        "families": sorted(families),
+        "notes": sorted(score.notes),
+    }
     return midi_file(score.events, tempo), labels
 
 
@@ -155,5 +182,13 @@ def make_music(index: int, seed: int, out_dir: Path) -> dict:
     rel = Path("music") / f"midi_{index:06d}.wav"
     duration = write_wav(out_dir / rel, audio)
     label = labels["families"][0] if len(labels["families"]) == 1 else "ensemble_mix"
-    return {"path": str(rel), "duration": round(duration, 4), "domain": "music", "label": label, "source": "fluidsynth",
-            "soundfont": Path(soundfont).name, **labels, "split_key": f"music{index}"}
+    return {
+        "path": str(rel),
+        "duration": round(duration, 4),
+        "domain": "music",
+        "label": label,
+        "source": "fluidsynth",
+        "soundfont": Path(soundfont).name,
+        **labels,
+        "split_key": f"music{index}",
+    }

@@ -97,21 +97,50 @@ def make_real(kind: str, src: str, split: str, out_dir: Path, meta: tuple | None
         word = src_path.stem.replace("_", " ").replace("egypt ", "")
         rel = Path("real/speech") / lang.replace("@", "_") / f"{src_path.stem}.wav"
         dur = write_wav(out_dir / rel, audio)
-        rows.append({"path": str(rel), "duration": round(dur, 4), "domain": "speech", "label": lang, "lang": lang,
-                     "source": "ktuberling-data", "license": KTUBERLING_LICENSE, "name": word, "split": split})
+        rows.append(
+            {
+                "path": str(rel),
+                "duration": round(dur, 4),
+                "domain": "speech",
+                "label": lang,
+                "lang": lang,
+                "source": "ktuberling-data",
+                "license": KTUBERLING_LICENSE,
+                "name": word,
+                "split": split,
+            }
+        )
     elif kind == "sfx":
         rel = Path("real/sound") / f"{src_path.parent.name}_{src_path.stem}.wav"
         dur = write_wav(out_dir / rel, audio)
         package, license_ = SFX_LICENSES.get(str(src_path.parent), (str(src_path.parent), "unknown"))
-        rows.append({"path": str(rel), "duration": round(dur, 4), "domain": "sound", "label": src_path.stem,
-                     "source": package, "license": license_, "split": split})
+        rows.append(
+            {
+                "path": str(rel),
+                "duration": round(dur, 4),
+                "domain": "sound",
+                "label": src_path.stem,
+                "source": package,
+                "license": license_,
+                "split": split,
+            }
+        )
     else:
         seg = int(MUSIC_SEGMENT * 16000)
         for i in range(len(audio) // seg):
             rel = Path("real/music") / f"{src_path.stem}_{i:03d}.wav"
             dur = write_wav(out_dir / rel, audio[i * seg : (i + 1) * seg])
-            rows.append({"path": str(rel), "duration": round(dur, 4), "domain": "music", "label": "game_music",
-                         "source": "frozen-bubble-data", "license": "GPL-2", "split": split})
+            rows.append(
+                {
+                    "path": str(rel),
+                    "duration": round(dur, 4),
+                    "domain": "music",
+                    "label": "game_music",
+                    "source": "frozen-bubble-data",
+                    "license": "GPL-2",
+                    "split": split,
+                }
+            )
     return rows
 
 
@@ -127,7 +156,16 @@ def _make_real_music(src_path: Path, split: str, out_dir: Path, meta: tuple) -> 
             clip = clip * (0.98 / peak)
         rel = Path("real/music") / package / f"{track}_{int(start):05d}.wav"
         dur = write_wav(out_dir / rel, clip)
-        rows.append({"path": str(rel), "duration": round(dur, 4), "domain": "music", "label": "game_music",
-                     "source": package, "license": music.license_of(package), "track": f"{package}/{track}",
-                     "split": split})
+        rows.append(
+            {
+                "path": str(rel),
+                "duration": round(dur, 4),
+                "domain": "music",
+                "label": "game_music",
+                "source": package,
+                "license": music.license_of(package),
+                "track": f"{package}/{track}",
+                "split": split,
+            }
+        )
     return rows

@@ -154,7 +154,11 @@ def festvox_files(root: Path = Path("/")) -> list[tuple[Path, str]]:
     if not prompts.is_file():
         return []
     texts = parse_festvox_prompts(prompts.read_text(encoding="utf-8", errors="ignore"))
-    return [(base / "wav" / f"{utt}.wav", text) for utt, text in sorted(texts.items()) if (base / "wav" / f"{utt}.wav").is_file()]
+    return [
+        (base / "wav" / f"{utt}.wav", text)
+        for utt, text in sorted(texts.items())
+        if (base / "wav" / f"{utt}.wav").is_file()
+    ]
 
 
 # -- jobs --------------------------------------------------------------------------------------------
@@ -189,5 +193,14 @@ def speech_row(kind: str, src: str, meta: tuple) -> dict:
         source, speaker = "festvox-ru", "msu_ru_nsh"
     license_key = "asterisk-core-sounds" if kind == "asterisk" else source
     ipa = phonemize(text, lang)
-    return {"domain": "speech", "label": lang, "lang": lang, "text": text, "phonemes": ipa, "source": source,
-            "speaker": speaker, "license": LICENSES[license_key], "band": "full" if kind != "asterisk" else "7k"}
+    return {
+        "domain": "speech",
+        "label": lang,
+        "lang": lang,
+        "text": text,
+        "phonemes": ipa,
+        "source": source,
+        "speaker": speaker,
+        "license": LICENSES[license_key],
+        "band": "full" if kind != "asterisk" else "7k",
+    }

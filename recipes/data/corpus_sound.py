@@ -29,10 +29,12 @@ def _t(seconds: float) -> np.ndarray:
 def impact(rng: np.random.Generator) -> np.ndarray:
     t = _t(rng.uniform(0.3, 1.0))
     decay = rng.uniform(8, 40)
-    modes = sum(np.sin(2 * np.pi * rng.uniform(80, 3000) * t + rng.uniform(0, 6)) * rng.uniform(0.2, 1)
-                for _ in range(int(rng.integers(2, 6))))
+    modes = sum(
+        np.sin(2 * np.pi * rng.uniform(80, 3000) * t + rng.uniform(0, 6)) * rng.uniform(0.2, 1)
+        for _ in range(int(rng.integers(2, 6)))
+    )
     click = _band(rng.standard_normal(len(t)), None, rng.uniform(1500, 7000)) * np.exp(-t * 120)
-    return (modes * np.exp(-t * decay) + 2 * click)
+    return modes * np.exp(-t * decay) + 2 * click
 
 
 def footsteps(rng: np.random.Generator) -> np.ndarray:
@@ -104,8 +106,9 @@ def bell(rng: np.random.Generator) -> np.ndarray:
     t = _t(rng.uniform(1.0, 3.0))
     f = rng.uniform(200, 1200)
     ratios = (0.5, 1.0, 1.183, 1.506, 2.0, 2.514, 2.662, 3.011)
-    return sum(np.sin(2 * np.pi * f * r * t) * np.exp(-t * rng.uniform(1, 4) * r) / (1 + i)
-               for i, r in enumerate(ratios))
+    return sum(
+        np.sin(2 * np.pi * f * r * t) * np.exp(-t * rng.uniform(1, 4) * r) / (1 + i) for i, r in enumerate(ratios)
+    )
 
 
 def bird(rng: np.random.Generator) -> np.ndarray:
@@ -113,12 +116,25 @@ def bird(rng: np.random.Generator) -> np.ndarray:
     for _ in range(int(rng.integers(2, 7))):
         t = _t(rng.uniform(0.05, 0.25))
         f = rng.uniform(2000, 5000) + rng.uniform(-1500, 1500) * (t / t[-1]) + 300 * np.sin(2 * np.pi * 40 * t)
-        out += [np.sin(2 * np.pi * np.cumsum(f) / SR) * np.sin(np.pi * t / t[-1]), np.zeros(int(rng.uniform(0.03, 0.2) * SR))]
+        out += [
+            np.sin(2 * np.pi * np.cumsum(f) / SR) * np.sin(np.pi * t / t[-1]),
+            np.zeros(int(rng.uniform(0.03, 0.2) * SR)),
+        ]
     return np.concatenate(out)
 
 
-SOUND_CLASSES = {"impact": impact, "footsteps": footsteps, "noise_burst": noise_burst, "sweep": sweep,
-                 "alarm": alarm, "engine": engine, "rain": rain, "wind": wind, "bell": bell, "bird": bird}
+SOUND_CLASSES = {
+    "impact": impact,
+    "footsteps": footsteps,
+    "noise_burst": noise_burst,
+    "sweep": sweep,
+    "alarm": alarm,
+    "engine": engine,
+    "rain": rain,
+    "wind": wind,
+    "bell": bell,
+    "bird": bird,
+}
 
 
 def make_sound(index: int, seed: int, out_dir: Path) -> dict:
@@ -140,5 +156,12 @@ def make_sound(index: int, seed: int, out_dir: Path) -> dict:
     audio = set_level(out, rng)
     rel = Path("sound") / f"{label}_{index:06d}.wav"
     duration = write_wav(out_dir / rel, audio)
-    return {"path": str(rel), "duration": round(duration, 4), "domain": "sound", "label": label,
-            "source": "synthesised", "events": sorted(events), "split_key": f"sound{index}"}
+    return {
+        "path": str(rel),
+        "duration": round(duration, 4),
+        "domain": "sound",
+        "label": label,
+        "source": "synthesised",
+        "events": sorted(events),
+        "split_key": f"sound{index}",
+    }

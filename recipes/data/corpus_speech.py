@@ -26,8 +26,32 @@ WORD_LISTS = {  # espeak language -> Debian word list
     "pt": "/usr/share/dict/portuguese",
 }
 ESPEAK_LANGS = ("en-us", "en", *WORD_LISTS)
-ESPEAK_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt", "klatt2",
-                   "klatt3", "adam", "anika", "benjamin", "caleb", "david", "ed", "Andy", "Annie", "Mike")
+ESPEAK_VARIANTS = (
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "m7",
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "f5",
+    "klatt",
+    "klatt2",
+    "klatt3",
+    "adam",
+    "anika",
+    "benjamin",
+    "caleb",
+    "david",
+    "ed",
+    "Andy",
+    "Annie",
+    "Mike",
+)
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 
 
@@ -76,15 +100,31 @@ def pick_text(rng: np.random.Generator, lang: str) -> str:
 
 def synth_espeak(text: str, lang: str, variant: str, speed: int, pitch: int, wav: Path) -> str:
     require_tool("espeak-ng", "espeak-ng")
-    out = run(["espeak-ng", "-v", f"{lang}+{variant}", "-s", str(speed), "-p", str(pitch), "--ipa", "-w", str(wav), text],
-              "espeak-ng")
+    out = run(
+        ["espeak-ng", "-v", f"{lang}+{variant}", "-s", str(speed), "-p", str(pitch), "--ipa", "-w", str(wav), text],
+        "espeak-ng",
+    )
     return " ".join(out.split())
 
 
 def synth_flite(text: str, voice: str, stretch: float, f0: float, wav: Path) -> None:
     require_tool("flite", "flite")
-    run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.2f}", "--setf", f"int_f0_target_mean={f0:.0f}",
-         "-t", text, "-o", str(wav)], "flite")
+    run(
+        [
+            "flite",
+            "-voice",
+            voice,
+            "--setf",
+            f"duration_stretch={stretch:.2f}",
+            "--setf",
+            f"int_f0_target_mean={f0:.0f}",
+            "-t",
+            text,
+            "-o",
+            str(wav),
+        ],
+        "flite",
+    )
 
 
 def make_speech(index: int, seed: int, out_dir: Path) -> dict:
@@ -108,5 +148,15 @@ def make_speech(index: int, seed: int, out_dir: Path) -> dict:
     audio = set_level(audio, rng)
     rel = Path("speech") / f"{engine}_{index:06d}.wav"
     duration = write_wav(out_dir / rel, audio)
-    return {"path": str(rel), "duration": round(duration, 4), "domain": "speech", "label": lang, "source": engine,
-            "voice": voice, "lang": lang, "text": text, "phonemes": ipa, "split_key": text}
+    return {
+        "path": str(rel),
+        "duration": round(duration, 4),
+        "domain": "speech",
+        "label": lang,
+        "source": engine,
+        "voice": voice,
+        "lang": lang,
+        "text": text,
+        "phonemes": ipa,
+        "split_key": text,
+    }

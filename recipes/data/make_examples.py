@@ -15,8 +15,12 @@ from pathlib import Path
 
 import soundfile as sf
 
-KINDS = {"speech_espeak": ("speech", "espeak-ng"), "speech_flite": ("speech", "flite"),
-         "music_midi": ("music", "fluidsynth"), "sound_event": ("sound", "synthesised")}  # fmt: skip
+KINDS = {
+    "speech_espeak": ("speech", "espeak-ng"),
+    "speech_flite": ("speech", "flite"),
+    "music_midi": ("music", "fluidsynth"),
+    "sound_event": ("sound", "synthesised"),
+}
 
 
 def main() -> None:
@@ -35,11 +39,16 @@ def main() -> None:
     for name, (domain, source) in KINDS.items():
         row = next((r for r in rows if r["domain"] == domain and r["source"] == source and r["duration"] >= 3.0), None)
         if row is None:
-            raise SystemExit(f"no {source} {domain} clip of at least 3 s in {manifest}: build a larger corpus (--hours)")
+            raise SystemExit(
+                f"no {source} {domain} clip of at least 3 s in {manifest}: build a larger corpus (--hours)"
+            )
         audio, sr = sf.read(str(corpus / row["path"]), dtype="float32")
         sf.write(str(out / f"{name}.wav"), audio[: int(args.seconds * sr)], sr, subtype="PCM_16")
-        info[name] = {k: row[k] for k in ("path", "domain", "source", "label", "text", "voice", "families", "tempo", "key")
-                      if k in row}  # fmt: skip
+        info[name] = {
+            k: row[k]
+            for k in ("path", "domain", "source", "label", "text", "voice", "families", "tempo", "key")
+            if k in row
+        }
     (out / "examples.json").write_text(json.dumps(info, indent=2, ensure_ascii=False))
     print(f"wrote {len(info)} clips to {out}")
 

@@ -32,8 +32,9 @@ def main() -> None:
     args = p.parse_args()
     from losatok_plugin.generation.encode import encode_and_merge
 
-    encode_and_merge(args.manifest, args.out, args.model, args.device, args.shard_size, args.batch_size,
-                     args.min_seconds)  # fmt: skip
+    encode_and_merge(
+        args.manifest, args.out, args.model, args.device, args.shard_size, args.batch_size, args.min_seconds
+    )
 
 
 if __name__ == "__main__":

@@ -78,8 +78,16 @@ def main() -> None:
                 rec = raw_vae.decode(raw_vae.encode(x[None, None]).latent_dist.mode()).sample[0, 0]
             sf.write(str(base / f"{i:02d}.decoded.wav"), rec.clamp(-1, 1).numpy(), 16000)
             prompt = prompt_for({**e.extra, "label": e.label}, domain)
-            generate(folder, prompt, base / f"{i:02d}.generated.wav", seconds=seconds, steps=args.steps, seed=i,
-                     progress=False, pipe=pipe)  # fmt: skip
+            generate(
+                folder,
+                prompt,
+                base / f"{i:02d}.generated.wav",
+                seconds=seconds,
+                steps=args.steps,
+                seed=i,
+                progress=False,
+                pipe=pipe,
+            )
             for k in sets:
                 sets[k].append(ManifestEntry(str(base / f"{i:02d}.{k}.wav"), domain=domain))
             refs_text.append(e.extra.get("text", ""))
@@ -109,12 +117,17 @@ def main() -> None:
             flush=True,
         )
     (out / "results.json").write_text(json.dumps(results, indent=2))
-    lines = ["| pipeline | FD real | FD decoded | FD generated | WER real / decoded / generated | DNSMOS real / decoded / generated |",
-             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines = [
+        "| pipeline | FD real | FD decoded | FD generated | WER real / decoded / generated | DNSMOS real / decoded / generated |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for name, r in results.items():
         wer = f"{r['wer_real']:.2f} / {r['wer_decoded']:.2f} / {r['wer_generated']:.2f}" if "wer_real" in r else "-"
-        mos = (f"{r['dnsmos_real']:.2f} / {r['dnsmos_decoded']:.2f} / {r['dnsmos_generated']:.2f}"
-               if "dnsmos_real" in r else "-")  # fmt: skip
+        mos = (
+            f"{r['dnsmos_real']:.2f} / {r['dnsmos_decoded']:.2f} / {r['dnsmos_generated']:.2f}"
+            if "dnsmos_real" in r
+            else "-"
+        )
         lines.append(
             f"| {name} | {r['fd_real']:.2f} | {r['fd_decoded']:.2f} | {r['fd_generated']:.2f} | {wer} | {mos} |"
         )

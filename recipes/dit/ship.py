@@ -20,8 +20,11 @@ sys.path.insert(0, str(REPO))
 NAMES = ("tts", "ttm", "tta")
 PRETRAINED = REPO / "losatok_plugin" / "pretrained"
 LOGS = REPO / "recipes" / "dit" / "logs"
-WHAT = {"tts": "text-to-speech (English transcripts, characters)", "ttm": "text-to-music (captions from MIDI labels)",
-        "tta": "text-to-sound (captions from sound-event classes)"}  # fmt: skip
+WHAT = {
+    "tts": "text-to-speech (English transcripts, characters)",
+    "ttm": "text-to-music (captions from MIDI labels)",
+    "tta": "text-to-sound (captions from sound-event classes)",
+}
 
 
 def config(name: str, runs: Path, latents: str):
@@ -83,16 +86,23 @@ def cards(args) -> None:
         metrics = {k: v for k, v in r.items() if k.startswith(("fd_", "wer_", "dnsmos_"))}
         given = dict(x.split("=") for x in args.wall_minutes)
         wall = float(given[name]) * 60 if name in given else wall_clock(Path(cfg.run.output_dir))
-        metrics.update(clips=r.get("clips"), reference_clips=r.get("reference_clips"), steps=gen["steps_trained"],
-                       wall_clock_s=round(wall))  # fmt: skip
+        metrics.update(
+            clips=r.get("clips"),
+            reference_clips=r.get("reference_clips"),
+            steps=gen["steps_trained"],
+            wall_clock_s=round(wall),
+        )
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         m = cfg.model
         params = sum(p.stat().st_size for p in (out / "transformer").glob("*.safetensors")) / 2 / 1e6
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
         fmt = {k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in metrics.items()}
-        speech = (f"| English WER (pocketsphinx) | {fmt.get('wer_generated')} | {fmt.get('wer_decoded')} | {fmt.get('wer_real')} |\n"
-                  f"| DNSMOS overall (speechmos) | {fmt.get('dnsmos_generated')} | {fmt.get('dnsmos_decoded')} | {fmt.get('dnsmos_real')} |\n"
-                  if "wer_real" in metrics else "")  # fmt: skip
+        speech = (
+            f"| English WER (pocketsphinx) | {fmt.get('wer_generated')} | {fmt.get('wer_decoded')} | {fmt.get('wer_real')} |\n"
+            f"| DNSMOS overall (speechmos) | {fmt.get('dnsmos_generated')} | {fmt.get('dnsmos_decoded')} | {fmt.get('dnsmos_real')} |\n"
+            if "wer_real" in metrics
+            else ""
+        )
         family = {
             "longcat": "LongCatAudioDiTPipeline (rectified flow)",
             "stable_audio": "StableAudioPipeline (v-prediction, EDM)",

@@ -43,7 +43,10 @@ def subsample(entries, per_domain: int, seed: int):
 
 
 def table(results: dict) -> str:
-    lines = ["| set | domain | clips | metric | LoSATok | Griffin-Lim 128-mel | better |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| set | domain | clips | metric | LoSATok | Griffin-Lim 128-mel | better |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for set_name, res in results.items():
         for domain, s in res["losatok"].items():
             if domain == "all":
@@ -54,8 +57,10 @@ def table(results: dict) -> str:
                     continue
                 ours, base = s[m], b.get(m)
                 win = "" if base is None else ("LoSATok" if (ours < base) == (m in LOWER_IS_BETTER) else "baseline")
-                lines.append(f"| {set_name} | {domain} | {s['clips']} | {NAMES[m]} | {ours:.3f} | "
-                             f"{'-' if base is None else f'{base:.3f}'} | {win} |")
+                lines.append(
+                    f"| {set_name} | {domain} | {s['clips']} | {NAMES[m]} | {ours:.3f} | "
+                    f"{'-' if base is None else f'{base:.3f}'} | {win} |"
+                )
     return "\n".join(lines)
 
 
@@ -90,8 +95,7 @@ def main() -> None:
         entries = subsample(read_manifest(manifest), args.per_domain, args.seed)
         ours = evaluate_reconstruction(entries, out / name / "losatok", model=model, plots=6)
         base = evaluate_reconstruction(entries, out / name / "griffin_lim", codec=baseline, plots=0)
-        results[name] = {"losatok": ours.summary, "griffin_lim": base.summary,
-                         "missing": ours.missing + base.missing}  # fmt: skip
+        results[name] = {"losatok": ours.summary, "griffin_lim": base.summary, "missing": ours.missing + base.missing}
     md = table(results)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "results.md").write_text(md + "\n")

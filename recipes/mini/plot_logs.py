@@ -1,6 +1,6 @@
 """Plot the losatok-mini training curves from the runs' ``metrics.jsonl`` (one PNG, three panels).
 
-    python recipes/mini/plot_logs.py --logs recipes/mini/logs --out recipes/mini/logs/curves.png
+python recipes/mini/plot_logs.py --logs recipes/mini/logs --out recipes/mini/logs/curves.png
 """
 
 from __future__ import annotations
@@ -10,11 +10,17 @@ import json
 from pathlib import Path
 
 PANELS = {
-    "teacher": ["teacher/ctc", "teacher/domain", "teacher/lang", "teacher/sound", "teacher_valid/per",
-                "teacher_valid/domain_acc"],
+    "teacher": [
+        "teacher/ctc",
+        "teacher/domain",
+        "teacher/lang",
+        "teacher/sound",
+        "teacher_valid/per",
+        "teacher_valid/domain_acc",
+    ],
     "sembo": ["sembo/recon", "sembo/time_relation"],
     "tokenizer": ["mel", "semantic"],
-}  # fmt: skip
+}
 
 
 def read(path: Path) -> dict[str, list[tuple[int, float]]]:
@@ -51,8 +57,10 @@ def main() -> None:
                     continue
                 steps, values = zip(*points)
                 if "valid" not in k and len(values) > 8:  # per-batch values are noisy: moving average of 5
-                    values = [sum(values[max(0, i - 4) : i + 1]) / len(values[max(0, i - 4) : i + 1])
-                              for i in range(len(values))]  # fmt: skip
+                    values = [
+                        sum(values[max(0, i - 4) : i + 1]) / len(values[max(0, i - 4) : i + 1])
+                        for i in range(len(values))
+                    ]
                 ax.plot(steps, values, label=k, marker="." if "valid" in k else None)
         ax.set_yscale("log")
         ax.set_xlabel("step")
