@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import torch
+
 
 class ConfigError(ValueError):
     """A configuration is malformed: unknown keys, wrong types or inconsistent sizes."""
@@ -81,6 +83,25 @@ class LoSATokConfig:
     def semantic_chunk_frames(self) -> int:
         """Mel frames per independent semantic chunk (1008 = 10.08 s officially)."""
         return self.semantic_chunk_tokens * self.semantic_patch_time
+
+    # -- derived quantities: the one place that knows the frame arithmetic -------------------------
+    def num_frames(self, num_samples: int | torch.Tensor) -> int | torch.Tensor:
+        """Latent frames T for ``num_samples`` samples (int or ``[B]`` tensor): ``(1 + N // 160) // 4``."""
+        return (1 + num_samples // self.semantic_hop) // self.semantic_patch_time
+
+    def valid_frame_mask(self, lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """``[B]`` valid samples -> ``[B, num_frames]`` bool, True on frames inside each item."""
+        return torch.arange(num_frames, device=lengths.device)[None] < self.num_frames(lengths)[:, None]
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest input (samples at ``sampling_rate``) that yields one latent frame."""
+        return max(
+            self.semantic_hop * (self.semantic_patch_time - 1),
+            self.acoustic_hop * (self.acoustic_patch_time - 1),
+            self.semantic_n_fft // 2 + 1,  # reflect padding needs more samples than the pad
+            self.acoustic_n_fft // 2 + 1,
+        )
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` when sizes are inconsistent."""

@@ -228,12 +228,8 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             n_fft=cfg.istft_n_fft,
             hop_length=cfg.istft_hop,
         )
-        self._min_samples = max(
-            cfg.semantic_hop * (cfg.semantic_patch_time - 1),
-            cfg.acoustic_hop * (cfg.acoustic_patch_time - 1),
-            cfg.semantic_n_fft // 2 + 1,  # reflect padding needs more samples than the pad
-            cfg.acoustic_n_fft // 2 + 1,
-        )
+        self.arch = cfg  # the architecture as a LoSATokConfig (derived quantities live there)
+        self._min_samples = cfg.min_samples
         self.semantic_encoder.requires_grad_(False)
         self.semantic_encoder.eval()
         # Long latents are decoded in windows (memory flat in length); see _decode_windows.
@@ -282,7 +278,7 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
 
     def num_frames(self, num_samples: int | torch.Tensor) -> int | torch.Tensor:
         """Latent frames T for an input of ``num_samples`` samples (int or ``[B]`` tensor): ``(1 + N // 160) // 4``."""
-        return (1 + num_samples // self.config.semantic_hop) // self.config.semantic_patch_time
+        return self.arch.num_frames(num_samples)
 
     def train(self, mode: bool = True) -> LoSATokVAE:
         """Like ``nn.Module.train`` but the frozen semantic encoder always stays in eval mode."""
