@@ -1,0 +1,91 @@
+"""Read-out metrics of a stage-0 export (the small semantic encoder) per source and language.
+
+    python recipes/mini/eval_semantic_encoder.py --export runs/teacher_mini/final \
+        --manifest data/corpus/valid.jsonl --manifest data/corpus/test_real.jsonl --out runs/eval_teacher
+
+Loads the export's encoder, its ``labels.json`` and its read-out heads (``teacher_heads.safetensors``),
+and writes ``semantic_encoder_eval.json`` plus a markdown table: phoneme error rate (greedy CTC) and
+domain / language accuracy for every (manifest, source, language) group with at least one clip.
+Clips up to ``--max-seconds`` are scored whole (CTC needs the whole transcript).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch.utils.data import DataLoader
+
+from losatok_plugin.data import read_manifest
+from losatok_plugin.data.labels import LabelSpace
+from losatok_plugin.loading import load_vae
+from losatok_plugin.training.teacher import SupervisedClips, TeacherHeads, collate, evaluate_teacher
+
+
+def load_export(export: Path) -> tuple[torch.nn.Module, TeacherHeads, LabelSpace]:
+    """The encoder, read-out heads and label space of a stage-0 export folder."""
+    labels = LabelSpace.load(export / "labels.json")
+    encoder = load_vae(str(export)).semantic_encoder.eval()
+    state = load_file(str(export / "teacher_heads.safetensors"))
+    k = state["ctc.weight"].shape[0] // len(labels.phonemes)
+    heads = TeacherHeads(encoder.output_dim, labels, ctc_upsample=k)
+    heads.load_state_dict(state)
+    return encoder, heads.eval(), labels
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--export", type=Path, required=True)
+    ap.add_argument("--manifest", type=Path, action="append", required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--max-seconds", type=float, default=30.0)
+    ap.add_argument("--domain", default="speech", help="only clips of this domain ('' = all)")
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    encoder, heads, labels = load_export(args.export)
+    rows = []
+    for manifest in args.manifest:
+        groups = defaultdict(list)
+        for e in read_manifest(manifest):
+            if not args.domain or e.domain == args.domain:
+                groups[(e.extra.get("source", "?"), e.extra.get("lang", ""))].append(e)
+        for (source, lang), entries in sorted(groups.items()):
+            ds = SupervisedClips(entries, labels, args.max_seconds, train=False)
+            loader = DataLoader(ds, batch_size=8, collate_fn=collate)
+            m = evaluate_teacher(encoder, heads, loader, torch.device("cpu"))
+            seen = lang in labels.langs
+            rows.append(
+                {
+                    "manifest": manifest.name,
+                    "source": source,
+                    "lang": lang,
+                    "lang_in_training": seen,
+                    "clips": m.clips,
+                    "per": m.per,
+                    "domain_acc": m.domain_acc,
+                    "lang_acc": m.lang_acc,
+                }
+            )
+            print(f"{manifest.name} {source} {lang}: {rows[-1]}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "semantic_encoder_eval.json").write_text(json.dumps(rows, indent=1))
+    lines = [
+        "| manifest | source | lang | lang in training | clips | PER | domain acc | lang acc |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    for r in rows:
+        lines.append(
+            f"| {r['manifest']} | {r['source']} | {r['lang']} | {r['lang_in_training']} | {r['clips']} | "
+            f"{f(r['per'])} | {f(r['domain_acc'])} | {f(r['lang_acc'])} |"
+        )
+    (args.out / "semantic_encoder_eval.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
