@@ -161,3 +161,22 @@ def test_teacher_stage_two_steps_and_export(tmp_path, labelled):
     assert json.loads((export / "teacher_metrics.json").read_text())["step"] == 2
     again = load_teacher("midashenglm", export).state_dict()
     assert all(torch.equal(v, again[k]) for k, v in teacher.state_dict().items())
+
+
+def test_teacher_stage_starts_from_init_from(tmp_path, labelled):
+    from losatok_plugin.models.losatok_vae import LoSATokVAE
+
+    torch.manual_seed(3)
+    src = LoSATokVAE(**tiny_config().to_dict())
+    src.save_pretrained(tmp_path / "src")
+    cfg = load_dataclass(TeacherStageConfig, {
+        "model": tiny_config().to_dict(), "eval_every": 0, "init_from": str(tmp_path / "src"),
+        "data": {"train_manifest": str(labelled), "batch_size": 3},
+        "optim": {"warmup_steps": 0, "lr": 0.0, "weight_decay": 0.0},
+        "run": {"output_dir": str(tmp_path / "run"), "max_steps": 1, "save_every": 1, "log_every": 1,
+                "progress": False, "cpu": True, "sample_every": 0},
+    })  # fmt: skip
+    export = train_teacher(cfg)
+    got = load_teacher("midashenglm", export).state_dict()
+    want = src.semantic_encoder.state_dict()
+    assert all(torch.equal(v, want[k]) for k, v in got.items())

@@ -148,6 +148,7 @@ class TeacherStageConfig:
     model: LoSATokConfig = field(default_factory=LoSATokConfig)
     max_seconds: float = 10.0  # clips are cut to at most this (CTC only on whole clips)
     ctc_upsample: int = 2  # CTC steps per 25 Hz token (phonemes come at 12-15/s; see TeacherHeads)
+    init_from: str = ""  # LoSATokVAE folder / short name whose semantic encoder starts the training ("" = random)
     loss_weights: dict[str, float] = field(default_factory=lambda: dict(TEACHER_LOSSES))
     eval_every: int = 500  # validation metrics (PER, accuracies) every N steps; 0 = only at the end
     data: DataConfig = field(default_factory=DataConfig)

@@ -263,6 +263,10 @@ def train_teacher(cfg: TeacherStageConfig, resume: bool = False) -> Path:
         labels.save(trainer.out / "labels.json")
     vae = LoSATokVAE(**cfg.model.to_dict())
     encoder = vae.semantic_encoder
+    if cfg.init_from and not resume:
+        from ..loading import load_vae
+
+        encoder.load_state_dict(load_vae(cfg.init_from).semantic_encoder.state_dict())
     heads = TeacherHeads(encoder.output_dim, labels, cfg.ctc_upsample)
     loader = _loader(train_entries, labels, cfg, train=True)
     valid_loader = (
