@@ -138,6 +138,14 @@ class LoSATokConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def variant(cls, name: str, **overrides: Any) -> LoSATokConfig:
+        """The sizes of variant ``name`` of :data:`MODEL_VARIANTS` (official, mini, tiny) with ``overrides``
+        (strict: unknown keys raise :class:`ConfigError`)."""
+        if name not in MODEL_VARIANTS:
+            raise ConfigError(f"unknown model variant {name!r}; variants: {', '.join(MODEL_VARIANTS)}")
+        return cls.from_dict({**MODEL_VARIANTS[name], **overrides})
+
     # ----------------------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LoSATokConfig:
@@ -318,79 +326,40 @@ def detect_config_format(data: Mapping[str, Any]) -> str:
     return "losatok"  # our fields (from_dict names any unknown key)
 
 
-def load_dataclass(cls: type, data: Mapping[str, Any] | None, where: str = "") -> Any:
-    """Build a (nested) config dataclass from a mapping, strictly.
-
-    Unknown keys raise :class:`ConfigError` naming the dotted path and the known keys; nested dataclass
-    fields are built recursively; lists become tuples where the field default is a tuple.
-    """
-    import typing
-
-    data = {} if data is None else data
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
-    if cls is LoSATokConfig:
-        try:
-            return LoSATokConfig.from_dict(data)
-        except ConfigError as e:
-            raise ConfigError(f"{where}: {e}" if where else str(e)) from None
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(
-            f"unknown config keys {[f'{where}.{k}' if where else k for k in unknown]}; "
-            f"known keys{' of ' + where if where else ''}: {sorted(known)}"
-        )
-    kwargs = {}
-    for name, value in data.items():
-        hint = hints[name]
-        path = f"{where}.{name}" if where else name
-        if dataclasses.is_dataclass(hint):
-            kwargs[name] = load_dataclass(hint, value, path)
-        elif isinstance(value, list) and typing.get_origin(hint) is tuple:
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{where or cls.__name__}: {e}") from None
-
-
-def load_yaml_config(cls: type, path: str | Path, overrides: list[str] | None = None) -> Any:
-    """Read a YAML file into ``cls`` strictly; ``overrides`` are ``dotted.key=value`` strings (YAML values)."""
-    import yaml
-
-    data = _read_mapping(path)
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        key, raw = item.split("=", 1)
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {part} is not a section")
-        node[parts[-1]] = yaml.safe_load(raw)
-    return load_dataclass(cls, data)
+# Named model sizes: YAML configs say ``model: mini`` (or ``model: {variant: mini, latent_channels: 256}``)
+# instead of copying the block. Each entry overrides the official defaults of :class:`LoSATokConfig`.
+MODEL_VARIANTS: dict[str, dict[str, Any]] = {
+    # the official 803.6M-parameter model (MiDashengLM teacher, 1280 wide)
+    "official": {},
+    # losatok-mini (losatok_plugin/pretrained/losatok-mini): a 256-wide teacher, trains on a 2-core CPU
+    "mini": {
+        "latent_channels": 128,
+        "embed_dim": 256,
+        "semantic_depth": 4,
+        "semantic_num_heads": 4,
+        "bottleneck_hidden_dim": 512,
+        "decoder_dim": 256,
+        "decoder_depth": 6,
+        "decoder_intermediate_dim": 768,
+    },
+    # a few hundred thousand parameters with the official signal path (tests and demos)
+    "tiny": {
+        "latent_channels": 16,
+        "embed_dim": 64,
+        "semantic_depth": 2,
+        "semantic_num_heads": 4,
+        "bottleneck_hidden_dim": 64,
+        "decoder_dim": 64,
+        "decoder_depth": 2,
+        "decoder_intermediate_dim": 128,
+    },
+}
 
 
 def tiny_config(**overrides: Any) -> LoSATokConfig:
-    """A few-hundred-thousand-parameter model with the official signal path (for tests and demos)."""
-    base = dict(
-        latent_channels=16,
-        embed_dim=64,
-        semantic_depth=2,
-        semantic_num_heads=4,
-        bottleneck_hidden_dim=64,
-        decoder_dim=64,
-        decoder_depth=2,
-        decoder_intermediate_dim=128,
-    )
-    base.update(overrides)
-    return LoSATokConfig.from_dict(base)
+    """A few-hundred-thousand-parameter model with the official signal path (for tests and demos):
+    ``LoSATokConfig.variant("tiny", **overrides)``."""
+    return LoSATokConfig.variant("tiny", **overrides)
 
 
 def _read_mapping(path: str | Path) -> dict[str, Any]:

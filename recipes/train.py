@@ -1,6 +1,6 @@
-"""Train LoSATok: stage 0 (small teacher, mini recipe only), stage 1 (SemBo), stage 2 (tokenizer), or a DiT on its latents.
+"""Train LoSATok: stage 0 (a small semantic encoder, mini recipe only), stage 1 (SemBo), stage 2 (tokenizer), or a DiT on its latents.
 
-    python recipes/train.py teacher   --config recipes/configs/teacher_mini.yaml   [--resume|--overwrite] [key=value ...]
+    python recipes/train.py semantic_encoder --config recipes/configs/semantic_encoder_mini.yaml [--resume|--overwrite] [key=value ...]
     python recipes/train.py sembo     --config recipes/configs/sembo_mini.yaml     [--resume|--overwrite] [key=value ...]
     python recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml [--resume|--overwrite] [key=value ...]
     python recipes/train.py tokenizer --config recipes/configs/finetune_mini.yaml data.train_manifest=my/train.jsonl
@@ -8,6 +8,7 @@
     torchrun --standalone --nproc_per_node 2 recipes/train.py sembo --config recipes/configs/sembo_mini.yaml
     python recipes/train.py dit       --config recipes/configs/dit_tts_mini.yaml   [--resume|--overwrite] [key=value ...]
 
+Stages come from the registry (losatok_plugin/training/stages.py); `teacher` is an alias of `semantic_encoder`.
 Without --resume, an output_dir that holds an earlier run is refused (--overwrite deletes it first);
 --resume with nothing to resume is an error. Errors are one line (exit status 1); --debug shows tracebacks.
 """
@@ -15,43 +16,26 @@ Without --resume, an output_dir that holds an earlier run is refused (--overwrit
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-
-import _cli  # noqa: F401
 
 from losatok_plugin.configuration import ConfigError
 from losatok_plugin.data import FeatureCacheError, NoUsableFilesError
 from losatok_plugin.data.manifest import ManifestError
-from losatok_plugin.training import (
-    DiTStageConfig,
-    SemboStageConfig,
-    TeacherStageConfig,
-    TokenizerStageConfig,
-    train_dit,
-    train_sembo,
-    train_teacher,
-    train_tokenizer,
-)
-from losatok_plugin.training.config import load_stage_config
 from losatok_plugin.training.errors import TrainingError
+from losatok_plugin.training.stages import ALIASES, DESCRIPTIONS, STAGES, get_stage, train
+from losatok_plugin.training.yaml_config import load_stage_config
 
 # Errors whose message says what to do: printed as one line (with --debug: the traceback).
 CLEAR_ERRORS = (TrainingError, ConfigError, FeatureCacheError, ManifestError, NoUsableFilesError, FileNotFoundError)
-
-STAGES = {
-    "teacher": (TeacherStageConfig, train_teacher),
-    "sembo": (SemboStageConfig, train_sembo),
-    "tokenizer": (TokenizerStageConfig, train_tokenizer),
-    "dit": (DiTStageConfig, train_dit),
-}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "stage",
-        choices=sorted(STAGES),
-        help="teacher (stage 0), sembo (stage 1), tokenizer (stage 2) or dit (generation)",
+        choices=[*STAGES, *ALIASES],
+        help="; ".join(f"{k}: {v}" for k, v in DESCRIPTIONS.items()),
     )
     p.add_argument("--config", required=True, help="YAML config (unknown keys are errors)")
     mode = p.add_mutually_exclusive_group()
@@ -64,12 +48,16 @@ def main() -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. run.max_steps=100 data.batch_size=4")
     args = p.parse_intermixed_args()
-    cls, train = STAGES[args.stage]
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("[losatok] %(message)s"))
+    logger = logging.getLogger("losatok_plugin.training")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
-        cfg = load_stage_config(cls, args.config, args.overrides)
+        cfg = load_stage_config(get_stage(args.stage).config, args.config, args.overrides)
         if args.overwrite:
             cfg.run.overwrite = True
-        train(cfg, resume=args.resume)
+        train(args.stage, cfg, resume=args.resume)
     except CLEAR_ERRORS as e:
         if args.debug:
             raise

@@ -183,7 +183,7 @@ def _one_clip_shards(corpus: Path, tiny_vae, tmp: Path, text: str) -> tuple[Path
 def test_objective_overfits_one_clip_and_stock_pipeline_reproduces_it(family, corpus, tiny_vae, vae_dir, tmp_path):
     from diffusers import DiffusionPipeline
 
-    from losatok_plugin.training.dit import train_dit
+    from losatok_plugin.training import train_dit
 
     one, target = _one_clip_shards(corpus, tiny_vae, tmp_path, "hello world")
     t = target.shape[1]
@@ -231,7 +231,7 @@ def test_trained_pipeline_round_trips_and_generates_requested_duration(family, s
     from diffusers import DiffusionPipeline
 
     from losatok_plugin import LoSATokVAE
-    from losatok_plugin.training.dit import train_dit
+    from losatok_plugin.training import train_dit
 
     out = train_dit(tiny_stage(family, shards, vae_dir, tmp_path / "run"))
     index = json.loads((out / "model_index.json").read_text())
@@ -290,7 +290,7 @@ def test_trained_pipeline_round_trips_and_generates_requested_duration(family, s
 # -- losatok generate ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_pipeline(shards, vae_dir, tmp_path_factory) -> Path:
-    from losatok_plugin.training.dit import train_dit
+    from losatok_plugin.training import train_dit
 
     return train_dit(tiny_stage("longcat", shards, vae_dir, tmp_path_factory.mktemp("gen") / "run", max_steps=2))
 

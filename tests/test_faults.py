@@ -16,11 +16,11 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from losatok_plugin.configuration import load_dataclass
 from losatok_plugin.data import read_manifest, write_manifest
 from losatok_plugin.training import SemboStageConfig, train_sembo
 from losatok_plugin.training import checkpoint as ckpt
 from losatok_plugin.training.errors import CheckpointSaveError, NonFiniteError, ResumeError, RunExistsError
+from losatok_plugin.training.yaml_config import load_dataclass
 
 from .training_helpers import metrics, stage_dict, tiny_corpus, train_cli, wait_for, write_nonfinite_wav
 
@@ -320,7 +320,7 @@ def test_nonfinite_losses_past_the_limit_stop_the_run(tmp_path, corpus, monkeypa
 
 def test_nonfinite_weights_are_never_saved(tmp_path):
     from losatok_plugin.training.config import RunConfig
-    from losatok_plugin.training.engine import Trainer
+    from losatok_plugin.training.trainer import Trainer
 
     trainer = Trainer(RunConfig(output_dir=str(tmp_path / "run"), cpu=True, progress=False), {}, resume=False)
     with pytest.raises(NonFiniteError, match="weight w holds NaN"):

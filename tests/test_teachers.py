@@ -105,9 +105,9 @@ def test_pairs_to_grid_rule():
 
 def test_sembo_stage_with_a_transformers_teacher(tmp_path):
     """Pick the teacher by name in the training config: stage 1 on HuBERT, export keeps it."""
-    from losatok_plugin.configuration import load_dataclass
     from losatok_plugin.data import build_manifest, write_manifest
     from losatok_plugin.training import SemboStageConfig, train_sembo
+    from losatok_plugin.training.yaml_config import load_dataclass
 
     from .helpers import write_corpus
 

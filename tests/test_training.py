@@ -16,13 +16,14 @@ import yaml
 from safetensors.torch import load_file
 
 from losatok_plugin import LoSATokVAE, tiny_config
-from losatok_plugin.configuration import ConfigError, load_dataclass
+from losatok_plugin.configuration import ConfigError
 from losatok_plugin.data import build_manifest, write_manifest
 from losatok_plugin.losses import dual_semantic_loss
 from losatok_plugin.training import SemboStageConfig, TokenizerStageConfig, train_sembo, train_tokenizer
 from losatok_plugin.training.config import load_stage_config
+from losatok_plugin.training.gan import FROZEN, GeneratorStep
 from losatok_plugin.training.models import build_stage_model
-from losatok_plugin.training.tokenizer import FROZEN, GeneratorStep
+from losatok_plugin.training.yaml_config import load_dataclass
 
 from .helpers import write_corpus
 from .training_helpers import metrics, stage_dict
@@ -181,12 +182,13 @@ def test_unknown_config_keys_are_errors(tmp_path):
         load_stage_config(TokenizerStageConfig, path)
 
 
-@pytest.mark.parametrize("name", ["teacher_mini", "sembo_mini", "sembo_paper", "tokenizer_mini", "tokenizer_paper"])
+@pytest.mark.parametrize(
+    "name", ["semantic_encoder_mini", "sembo_mini", "sembo_paper", "tokenizer_mini", "tokenizer_paper", "finetune_mini"]
+)
 def test_shipped_configs_load(name):
-    from losatok_plugin.training import TeacherStageConfig
+    from losatok_plugin.training import get_stage
 
-    stages = {"teacher": TeacherStageConfig, "sembo": SemboStageConfig, "tokenizer": TokenizerStageConfig}
-    cls = stages[name.split("_")[0]]
+    cls = get_stage({"finetune": "tokenizer"}.get(name.rsplit("_", 1)[0], name.rsplit("_", 1)[0])).config
     cfg = load_stage_config(cls, REPO / "recipes" / "configs" / f"{name}.yaml", ["run.max_steps=7"])
     assert cfg.run.max_steps == 7
 

@@ -1,6 +1,7 @@
 """Discriminators for adversarial tokenizer training."""
 
+from .bundle import Discriminators
 from .multi_period import MultiPeriodDiscriminator
 from .multi_resolution import MultiResolutionDiscriminator
 
-__all__ = ["MultiPeriodDiscriminator", "MultiResolutionDiscriminator"]
+__all__ = ["Discriminators", "MultiPeriodDiscriminator", "MultiResolutionDiscriminator"]

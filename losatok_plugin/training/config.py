@@ -7,9 +7,26 @@ DAC's ``lambdas``; they never live in model constructors.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..configuration import ConfigError, LoSATokConfig, load_yaml_config
+from ..configuration import ConfigError, LoSATokConfig
+from ..generation.pipelines import DiTModelConfig
+from .yaml_config import load_stage_config  # noqa: F401 - re-exported: configs are loaded from here
+
+# Default loss weights, keyed by the logged loss names (DAC's ``lambdas``); a config's ``loss_weights``
+# overrides some of them. The one place these numbers live.
+LOSS_WEIGHTS: dict[str, dict[str, float]] = {
+    "tokenizer": {"mel": 45.0, "semantic": 45.0, "kl": 0.01, "fm": 1.0, "adv": 1.0},
+    "semantic_encoder": {"ctc": 1.0, "domain": 1.0, "lang": 1.0, "families": 1.0, "pitches": 1.0, "sound": 1.0},
+}
+
+
+def merge_loss_weights(stage: str, given: dict[str, float]) -> dict[str, float]:
+    """``LOSS_WEIGHTS[stage]`` with ``given`` on top; unknown names are a :class:`ConfigError`."""
+    defaults = LOSS_WEIGHTS[stage]
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise ConfigError(f"unknown loss_weights keys {sorted(unknown)}; known: {sorted(defaults)}")
+    return {**defaults, **{k: float(v) for k, v in given.items()}}
 
 
 @dataclass
@@ -113,9 +130,7 @@ class TokenizerStageConfig:
     semantic_loss_mode: str = "both"  # both | high_only | low_only
     kl_clamp: float | None = None
     sample_posterior: bool = True
-    loss_weights: dict[str, float] = field(
-        default_factory=lambda: {"mel": 45.0, "semantic": 45.0, "kl": 0.01, "fm": 1.0, "adv": 1.0}
-    )
+    loss_weights: dict[str, float] = field(default_factory=lambda: dict(LOSS_WEIGHTS["tokenizer"]))
     ema_decay: float | None = None  # e.g. 0.999 keeps an EMA of generator weights, exported at the end
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -127,44 +142,89 @@ class TokenizerStageConfig:
 
         if self.semantic_loss_mode not in SEMANTIC_LOSS_MODES:
             raise ConfigError(f"semantic_loss_mode must be one of {SEMANTIC_LOSS_MODES}")
-        defaults = {"mel": 45.0, "semantic": 45.0, "kl": 0.01, "fm": 1.0, "adv": 1.0}
-        unknown = set(self.loss_weights) - set(defaults)
-        if unknown:
-            raise ConfigError(f"unknown loss_weights keys {sorted(unknown)}; known: {sorted(defaults)}")
-        self.loss_weights = {**defaults, **{k: float(v) for k, v in self.loss_weights.items()}}
+        self.loss_weights = merge_loss_weights("tokenizer", self.loss_weights)
         if self.discriminator.gan_loss not in ("hinge", "lsgan"):
             raise ConfigError("discriminator.gan_loss must be hinge or lsgan")
 
 
 @dataclass
-class TeacherStageConfig:
-    """Stage 0 (small scale only): train a Dasheng-architecture teacher with the corpus' supervision.
+class SemanticEncoderStageConfig:
+    """Stage 0 (small scale only): train a Dasheng-architecture semantic encoder with the corpus' supervision.
 
     The encoder sizes come from ``model`` (``embed_dim``, ``semantic_depth``, ``semantic_num_heads``);
-    the export is a LoSATokVAE folder whose ``semantic_encoder`` is the trained teacher
-    (``teacher_type: midashenglm`` in stage 1).
+    the export is a LoSATokVAE folder whose ``semantic_encoder`` is the trained encoder, stage 1's
+    frozen teacher (``teacher_type: midashenglm``).
     """
 
     model: LoSATokConfig = field(default_factory=LoSATokConfig)
     max_seconds: float = 10.0  # clips are cut to at most this (CTC only on whole clips)
-    ctc_upsample: int = 2  # CTC steps per 25 Hz token (phonemes come at 12-15/s; see TeacherHeads)
+    ctc_upsample: int = 2  # CTC steps per 25 Hz token (phonemes come at 12-15/s; see SupervisionHeads)
     init_from: str = ""  # LoSATokVAE folder / short name whose semantic encoder starts the training ("" = random)
-    loss_weights: dict[str, float] = field(default_factory=lambda: dict(TEACHER_LOSSES))
+    loss_weights: dict[str, float] = field(default_factory=lambda: dict(LOSS_WEIGHTS["semantic_encoder"]))
     eval_every: int = 500  # validation metrics (PER, accuracies) every N steps; 0 = only at the end
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4))
     run: RunConfig = field(default_factory=RunConfig)
 
     def __post_init__(self) -> None:
-        unknown = set(self.loss_weights) - set(TEACHER_LOSSES)
-        if unknown:
-            raise ConfigError(f"unknown loss_weights keys {sorted(unknown)}; known: {sorted(TEACHER_LOSSES)}")
-        self.loss_weights = {**TEACHER_LOSSES, **{k: float(v) for k, v in self.loss_weights.items()}}
+        self.loss_weights = merge_loss_weights("semantic_encoder", self.loss_weights)
 
 
-TEACHER_LOSSES = {"ctc": 1.0, "domain": 1.0, "lang": 1.0, "families": 1.0, "pitches": 1.0, "sound": 1.0}
+# -- stage 3: a text-to-audio DiT on LoSATok latents ---------------------------------------------------
+@dataclass
+class DiTDataConfig:
+    """Which latents, which clips, how they are batched."""
+
+    latents: str = ""  # shard folder (with stats.json), see recipes/dit/encode_latents.py
+    domain: str = "speech"  # speech (TTS) | music (TTM) | sound (TTA)
+    labels: tuple[str, ...] = ()  # keep only clips with one of these labels (e.g. TTS languages "en-us")
+    prompt_kind: str = "words"  # chars (transcripts) | words (captions)
+    long_clips: str = "crop"  # clips longer than model.max_seconds: "crop" (random window) or "skip"
+    min_seconds: float = 0.3
+    posterior_sample: bool = False  # train on z ~ N(mu, exp(logvar)) instead of mu
+    batch_size: int = 16
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.domain not in ("speech", "music", "sound"):
+            raise ConfigError(f"data.domain must be speech, music or sound, got {self.domain!r}")
+        if self.long_clips not in ("crop", "skip"):
+            raise ConfigError("data.long_clips must be 'crop' or 'skip'")
 
 
-def load_stage_config(cls: type, path: str | Path, overrides: list[str] | None = None):
-    """Load a stage config YAML (``TeacherStageConfig``, ``SemboStageConfig`` or ``TokenizerStageConfig``)."""
-    return load_yaml_config(cls, path, overrides)
+@dataclass
+class ObjectiveConfig:
+    timesteps: str = "logit_normal"  # logit_normal | uniform
+    logit_mean: float = 0.0
+    logit_std: float = 1.0
+    cond_dropout: float = 0.1  # probability of training a clip without its prompt (classifier-free guidance)
+
+    def __post_init__(self) -> None:
+        if self.timesteps not in ("logit_normal", "uniform"):
+            raise ConfigError("objective.timesteps must be 'logit_normal' or 'uniform'")
+
+
+@dataclass
+class SampleConfig:
+    """Generated audio in TensorBoard and ``samples/`` every ``run.sample_every`` steps."""
+
+    prompts: tuple[str, ...] = ()  # "" or none: the first training prompt
+    seconds: float = 0.0  # 0: the clip duration rule (TTS) or model.max_seconds / 2
+    steps: int = 20
+    guidance: float = 3.0
+
+
+@dataclass
+class DiTStageConfig:
+    """Stage 3: a text-conditioned DiT on a LoSATok model's latents."""
+
+    vae: str = ""  # LoSATokVAE folder the shards were encoded with ("" = the embedded losatok-mini)
+    init_from: str = ""  # a saved pipeline folder to fine-tune (its tokenizer and weights); "" = from scratch
+    model: DiTModelConfig = field(default_factory=DiTModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    data: DiTDataConfig = field(default_factory=DiTDataConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    ema_decay: float | None = 0.999
+    export_fp16: bool = False  # store the exported transformer and VAE in float16 (text encoder stays fp32)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=3e-4, betas=(0.9, 0.99), warmup_steps=200))
+    run: RunConfig = field(default_factory=RunConfig)

@@ -1,479 +1,216 @@
-"""The shared training engine: accelerate set-up, schedules, signals, logging, checkpoint plumbing.
+"""The one training loop: every stage is ``build`` / ``step`` / ``export`` over an explicit train state.
 
-Stages (``sembo.py``, ``tokenizer.py``) are plain functions over an explicit :class:`Trainer` object;
-nothing lives in module globals, so ``train()`` can be called in-process by tests.
+A stage (``semantic_encoder.py``, ``sembo.py``, ``tokenizer.py``, ``dit.py``) is a :class:`Stage`:
+
+- ``build(cfg, trainer) -> state``: a :class:`TrainState` dataclass holding the data loader, the
+  modules, optimisers, schedulers and EMAs, already ``accelerator.prepare``-d. The fields declared with
+  :func:`saved` are the checkpoint: modules and EMAs become ``<field>.safetensors``, optimisers and
+  schedulers entries of ``train_state.pt``, so saving and resuming read the same list.
+- ``step(state, batch) -> dict[str, Tensor] | None``: one micro-batch (forward, guarded backward and
+  optimiser step); the logged losses by name, or None when a non-finite value skipped it.
+- ``export(state, folder)``: the result of the run (a ``save_pretrained`` folder), on the main process.
+
+:func:`run_stage` owns everything else, the same for every stage: the output-folder checks, resume,
+gradient accumulation, the progress bar, logging, the stage's hooks (validation, samples), periodic and
+signal checkpoints, the final checkpoint, the replica digest, the export and the barrier.
+
+On SIGINT / SIGTERM every stage saves a checkpoint and returns that checkpoint's folder
+(``<output_dir>/checkpoints/step_N``, what ``--resume`` continues); only a finished run returns its
+export. A stage with ``export_on_stop`` (the DiT, whose CPU runs end by wall clock) also refreshes its
+export before it returns; the other stages never do, so an existing ``final/`` always means a finished
+stage (``recipes/mini/run_mini.sh`` relies on it).
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import shutil
-import signal
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch import nn
 
-from ..fileio import atomic_write_text
-from .checkpoint import complete_checkpoints, latest_checkpoint, load_checkpoint, save_checkpoint, step_of
-from .config import OptimConfig, RunConfig
-from .errors import NonFiniteError, ResumeError, RunExistsError, TrainingError
+from .errors import ResumeError
+from .trainer import Trainer
 
-
-def cosine_with_warmup(optimizer: torch.optim.Optimizer, cfg: OptimConfig, max_steps: int):
-    """Linear warm-up to ``lr``, then cosine decay to ``min_lr_ratio · lr`` at ``max_steps``."""
-
-    def factor(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / max(cfg.warmup_steps, 1)
-        progress = min(1.0, (step - cfg.warmup_steps) / max(max_steps - cfg.warmup_steps, 1))
-        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+log = logging.getLogger(__name__)
 
 
-def adamw(params, cfg: OptimConfig) -> torch.optim.AdamW:
-    return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+def saved(optional: bool = False, default: Any = None) -> Any:
+    """Declare a :class:`TrainState` field part of the checkpoint, under the field's name.
+
+    ``optional``: a checkpoint without it still resumes (an EMA switched on later keeps its fresh copy).
+    """
+    return field(default=default, metadata={"saved": True, "optional": optional})
 
 
-def infinite(loader: DataLoader) -> Iterator[Any]:
-    """Cycle over a DataLoader forever (a new shuffle each epoch). :meth:`Trainer.batches` also resumes."""
-    while True:
-        yield from loader
+@dataclass
+class TrainState:
+    """What a stage trains. Subclasses add their modules, optimisers and schedulers (mark the checkpointed
+    ones with :func:`saved`).
+
+    Attributes:
+        trainer: the run's services (accelerator, step, logging).
+        cfg: the stage config.
+        loader: the training batches (prepared; resumable through ``trainer.batches``).
+        models: the prepared modules whose gradients accumulate (``accelerator.accumulate``).
+    """
+
+    trainer: Trainer
+    cfg: Any
+    loader: Any
+    models: tuple[nn.Module, ...]
+
+    def saved_fields(self) -> list[tuple[str, Any, bool]]:
+        """``(name, value, optional)`` of every :func:`saved` field that is set."""
+        return [
+            (f.name, getattr(self, f.name), f.metadata["optional"])
+            for f in fields(self)
+            if f.metadata.get("saved") and getattr(self, f.name) is not None
+        ]
 
 
-def distributed_launch() -> bool:
-    """True under torchrun / ``accelerate launch`` / MPI with more than one process."""
-    keys = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
-    return any(int(os.environ.get(k, "1") or 1) > 1 for k in keys)
+def _is_train_state(value: Any) -> bool:
+    return isinstance(value, (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler))
 
 
-def use_cpu(run: RunConfig) -> bool:
-    """CPU when asked, or when several processes were launched on a machine without CUDA: accelerate
-    only forms a CPU process group (gloo) when told ``cpu=True``; without it every process would train
-    alone in the same folder."""
-    return run.cpu or (distributed_launch() and not torch.cuda.is_available())
+def module_states(state: TrainState) -> dict[str, dict[str, torch.Tensor]]:
+    """The checkpointed module / EMA weights by field name (unwrapped; plain tensor copies, so tied
+    weights such as T5's embedding can be written by safetensors)."""
+    acc = state.trainer.accelerator
+    out = {}
+    for name, value, _ in state.saved_fields():
+        if _is_train_state(value):
+            continue
+        target = acc.unwrap_model(value) if isinstance(value, nn.Module) else value
+        sd = target.checkpoint_state() if hasattr(target, "checkpoint_state") else target.state_dict()
+        out[name] = {k: v.detach().clone() for k, v in sd.items()}
+    return out
 
 
-EARLIER_RUN_FILES = ("checkpoints", "final", "metrics.jsonl", "replicas", "skipped_files.tsv", "tb", "samples")
+def save_state(state: TrainState) -> Path:
+    """Write a checkpoint of every :func:`saved` field (see :meth:`Trainer.save`)."""
+    train_state = {name: v.state_dict() for name, v, _ in state.saved_fields() if _is_train_state(v)}
+    return state.trainer.save(module_states(state), train_state)
 
 
-class StopFlag:
-    """Set by SIGINT / SIGTERM; the loop saves a checkpoint and exits at the next step boundary."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def _handler(self, signum, frame) -> None:  # noqa: ARG002
-        self.requested = True
-
-    @contextmanager
-    def installed(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handler)
-            except ValueError:  # not the main thread (e.g. some test runners): no handler
-                pass
-        try:
-            yield self
-        finally:
-            for sig, prev in self._previous.items():
-                signal.signal(sig, prev)
-
-
-class Trainer:
-    """Accelerator, logging and checkpoint helpers shared by both stages."""
-
-    def __init__(self, run: RunConfig, config: Any, resume: bool | None = None) -> None:
-        """``resume``: True continues ``<output_dir>/checkpoints`` (an error when nothing is resumable),
-        False starts a new run (an error when the folder holds an earlier run, unless ``run.overwrite``);
-        None decides at :meth:`resume` or at the first :meth:`progress` / :meth:`save` call."""
-        from accelerate import Accelerator
-        from accelerate.state import AcceleratorState, GradientState
-        from accelerate.utils import set_seed
-
-        # A run that stopped with an error in this process (tests, notebooks) did not reach close().
-        AcceleratorState._reset_state()
-        GradientState._reset_state()
-        self.run = run
-        self.out = Path(run.output_dir)
-        self.accelerator = Accelerator(
-            mixed_precision=run.mixed_precision,
-            gradient_accumulation_steps=run.grad_accum_steps,
-            cpu=use_cpu(run),
-        )
-        if distributed_launch() and self.accelerator.num_processes == 1:
-            raise TrainingError(
-                f"launched as {os.environ.get('WORLD_SIZE')} processes but accelerate formed no process group "
-                f"(distributed type {self.accelerator.distributed_type}); refusing to train independent copies"
-            )
-        set_seed(run.seed + self.accelerator.process_index)
-        self.step = 0
-        self.nonfinite_steps = 0
-        self.stop = StopFlag()
-        self._config = config
-        self._begun: bool | None = None  # None: not decided; True: resuming; False: new run
-        self._resume_path: Path | None = None
-        self._data_position: tuple[int, int] = (0, 0)  # (epoch, batches of that epoch consumed)
-        self._last_log: tuple[int, float] | None = None
-        self._writer = None
-        if resume is not None:
-            self._begin(resume)
-
-    def _begin(self, resuming: bool) -> None:
-        """Check the output folder once, before anything is written into it, then write config.json."""
-        if self._begun is not None:
-            return
-        self._begun = resuming
-        done = complete_checkpoints(self.out)
-        if resuming:
-            self._resume_path = latest_checkpoint(self.out)
-            if self._resume_path is None:
-                raise ResumeError(
-                    f"--resume: nothing to resume in {self.out / 'checkpoints'} (no complete checkpoint); "
-                    "start without --resume"
-                )
-        elif done or (self.out / "final" / "config.json").is_file():
-            what = f"checkpoints up to step {step_of(done[-1])}" if done else "a final export"
-            if not self.run.overwrite:
-                raise RunExistsError(
-                    f"{self.out} holds an earlier run ({what}): pass --resume to continue it, --overwrite "
-                    "(run.overwrite=true) to delete it and start over, or choose another run.output_dir"
-                )
-            self.barrier()
-            if self.is_main:
-                for name in EARLIER_RUN_FILES:
-                    path = self.out / name
-                    if path.is_dir():
-                        shutil.rmtree(path)
-                    elif path.exists():
-                        path.unlink()
-                print(f"[losatok] --overwrite: removed the earlier run in {self.out} ({what})", flush=True)
-        elif self.is_main and (self.out / "metrics.jsonl").is_file():
-            (self.out / "metrics.jsonl").unlink()  # a run killed before its first checkpoint: nothing to keep
-        self.barrier()
-        if self.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            cfg = self._config
-            cfg_dict = asdict(cfg) if is_dataclass(cfg) else dict(cfg)
-            atomic_write_text(self.out / "config.json", json.dumps(cfg_dict, indent=2, default=str))
-        self.barrier()
-
-    # -- process info ---------------------------------------------------------------------------------
-    @property
-    def is_main(self) -> bool:
-        return self.accelerator.is_main_process
-
-    @property
-    def device(self) -> torch.device:
-        return self.accelerator.device
-
-    def barrier(self) -> None:
-        self.accelerator.wait_for_everyone()
-
-    def should_stop(self) -> bool:
-        """True on every rank when any rank received SIGINT/SIGTERM."""
-        flag = torch.tensor([1.0 if self.stop.requested else 0.0], device=self.device)
-        if self.accelerator.num_processes > 1:
-            flag = self.accelerator.reduce(flag, reduction="sum")
-        return bool(flag.item() > 0)
-
-    # -- logging --------------------------------------------------------------------------------------
-    @property
-    def writer(self):
-        if self._writer is None and self.is_main:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError as e:  # pragma: no cover - tensorboard is in the [train] extra
-                raise ImportError(
-                    "TensorBoard logging needs the [train] extra: pip install 'losatok-plugin[train]'"
-                ) from e
-            self._writer = SummaryWriter(str(self.out / "tb"))
-        return self._writer
-
-    def log_scalars(self, losses: dict[str, float], extra: dict[str, float] | None = None) -> None:
-        """TensorBoard scalars (every loss term, by its logged name) and a JSONL line per call."""
-        if not self.is_main:
-            return
-        now = time.perf_counter()
-        if self._last_log is not None and self.step > self._last_log[0]:
-            extra = {**(extra or {}), "steps_per_s": (self.step - self._last_log[0]) / (now - self._last_log[1])}
-        self._last_log = (self.step, now)
-        row = {"step": self.step, **losses, **(extra or {})}
-        for k, v in row.items():
-            if k != "step":
-                self.writer.add_scalar(k, v, self.step)
-        with (self.out / "metrics.jsonl").open("a") as f:
-            f.write(json.dumps(row) + "\n")
-
-    def log_audio_example(self, tag: str, original: torch.Tensor, recon: torch.Tensor, sample_rate: int) -> None:
-        """Audio pair and a mel-spectrogram comparison image in TensorBoard."""
-        if not self.is_main:
-            return
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from ..eval.plots import plot_mel_comparison
-
-        self.writer.add_audio(f"{tag}/original", original.float().cpu().clamp(-1, 1), self.step, sample_rate)
-        self.writer.add_audio(f"{tag}/reconstruction", recon.float().cpu().clamp(-1, 1), self.step, sample_rate)
-        png = plot_mel_comparison(original, recon, self.out / "samples" / f"{tag}_{self.step:08d}.png", title=tag)
-        import numpy as np
-        from PIL import Image
-
-        self.writer.add_image(f"{tag}/mel", np.asarray(Image.open(png).convert("RGB")), self.step, dataformats="HWC")
-
-    def progress(self, total: int):
-        """The training progress bar (starting at the current step)."""
-        self._begin(False)
-        from tqdm import tqdm
-
-        return tqdm(
-            total=total,
-            initial=self.step,
-            desc="train",
-            unit="step",
-            disable=not (self.is_main and self.run.progress),
-            dynamic_ncols=True,
-        )
-
-    def step_done(
-        self, bar, losses: dict[str, torch.Tensor], lr: float, shown: tuple[str, ...]
-    ) -> dict[str, float] | None:
-        """Count a finished optimiser step; every ``log_every`` steps (and at step 1) reduce ``losses``
-        over processes, log them with ``lr`` and show ``shown`` on the progress bar. Returns the logged values."""
-        self.step += 1
-        bar.update(1)
-        if self.step % self.run.log_every and self.step != 1:
-            return None
-        values = {k: self.accelerator.reduce(v.detach().float(), "mean").item() for k, v in losses.items()}
-        extra = {"lr": lr, **({"nonfinite_steps": self.nonfinite_steps} if self.nonfinite_steps else {})}
-        self.log_scalars(values, extra)
-        bar.set_postfix({k.split("/")[-1]: f"{values[k]:.4f}" for k in shown})
-        return values
-
-    def stop_requested(self, save, bar) -> bool:
-        """:meth:`checkpoint_or_stop`, closing the bar and the trainer when stopping."""
-        if not self.checkpoint_or_stop(save):
-            return False
-        bar.close()
-        self.close()
-        return True
-
-    # -- data ---------------------------------------------------------------------------------------------
-    def report_skipped(self, skipped: list[tuple[str, str]]) -> None:
-        """Write the files a stage's data left out (path, reason) to ``<output_dir>/skipped_files.tsv``."""
-        self._begin(False)  # every rank calls this
-        if skipped and self.is_main:
-            lines = "".join(f"{p}\t{r}\n" for p, r in skipped)
-            atomic_write_text(self.out / "skipped_files.tsv", lines)
-            print(f"[losatok] skipped {len(skipped)} files (see {self.out / 'skipped_files.tsv'})", flush=True)
-
-    def batches(self, loader: DataLoader) -> Iterator[Any]:
-        """Batches forever, epoch after epoch; after :meth:`resume`, from where the checkpoint stopped.
-
-        The position (epoch, batches consumed in it) is saved with every checkpoint. With
-        :class:`~losatok_plugin.data.EpochSampler` epoch ``e``'s order and its random crops are a
-        function of the seed and ``e``, so a resumed run reads the same batches, cropped the same way,
-        as an uninterrupted one (also with worker processes). Other samplers: the position is kept, the
-        order after a resume is a new shuffle.
-        """
-        from accelerate import skip_first_batches
-
-        epoch, done = self._data_position
-        while True:
-            if hasattr(loader, "set_epoch"):
-                loader.set_epoch(epoch)
-            source = skip_first_batches(loader, done) if done else loader
-            for batch in source:
-                done += 1
-                self._data_position = (epoch, done)
-                yield batch
-            epoch, done = epoch + 1, 0
-            self._data_position = (epoch, 0)
-
-    # -- non-finite values ----------------------------------------------------------------------------
-    def skip_nonfinite(self, *values: torch.Tensor | None, optimizers: tuple = ()) -> bool:
-        """True on every rank when any of ``values`` (losses, a gradient norm) is NaN/inf on any rank.
-
-        The caller then skips the step: no ``backward`` / ``optimizer.step`` with these values; the
-        gradients of ``optimizers`` are cleared here. Skipped steps are counted (logged as
-        ``nonfinite_steps``); past ``run.max_nonfinite_steps`` the run stops with :class:`NonFiniteError`.
-        """
-        bad = any(v is not None and not bool(torch.isfinite(v.detach()).all()) for v in values)
-        flag = torch.tensor([1.0 if bad else 0.0], device=self.device)
-        if self.accelerator.num_processes > 1:
-            flag = self.accelerator.reduce(flag, reduction="sum")
-        if flag.item() == 0:
-            return False
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
-        self.nonfinite_steps += 1
-        limit = self.run.max_nonfinite_steps
-        if self.is_main:
-            print(
-                f"[losatok] step {self.step + 1}: non-finite loss or gradient, step skipped "
-                f"({self.nonfinite_steps} so far, limit {limit})",
-                flush=True,
-            )
-        if self.nonfinite_steps > limit:
-            raise NonFiniteError(
-                f"{self.nonfinite_steps} steps had a non-finite loss or gradient (run.max_nonfinite_steps={limit}); "
-                "stopping. Check the data (skipped_files.tsv), lower optim.lr or raise the limit"
-            )
-        return True
-
-    def grad_clip_and_check(self, parameters, max_norm: float, optimizers: tuple) -> bool:
-        """Clip gradients (when ``max_norm`` > 0) and return True (step skipped) if their norm is not finite.
-
-        fp16 runs leave inf gradients to accelerate's loss scaler, which skips those steps itself.
-        """
-        params = [p for p in parameters if p.grad is not None]
-        if max_norm > 0:
-            norm = self.accelerator.clip_grad_norm_(params, max_norm)
-        elif self.run.mixed_precision != "fp16" and params:
-            norm = torch.linalg.vector_norm(torch.stack([p.grad.detach().float().norm() for p in params]))
-        else:
-            norm = None
-        if self.run.mixed_precision == "fp16":
-            return False
-        return self.skip_nonfinite(norm, optimizers=optimizers)
-
-    def optimizer_step(
-        self, loss: torch.Tensor, optimizer, parameters, max_norm: float, clear: tuple | None = None
-    ) -> bool:
-        """One guarded update inside ``accelerator.accumulate``: non-finite check of ``loss`` -> backward ->
-        clip + non-finite check of the gradients (on sync steps) -> ``optimizer.step()`` -> ``zero_grad``.
-
-        Returns False when the step was skipped (see :meth:`skip_nonfinite`); the gradients of ``clear``
-        (default: ``optimizer`` alone) are then cleared and the caller moves on to the next batch.
-        """
-        clear = clear if clear is not None else (optimizer,)
-        if self.skip_nonfinite(loss, optimizers=clear):
-            return False
-        self.accelerator.backward(loss)
-        if self.accelerator.sync_gradients and self.grad_clip_and_check(parameters, max_norm, clear):
-            return False
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        return True
-
-    @staticmethod
-    def check_finite_weights(state: dict[str, torch.Tensor], what: str) -> None:
-        """Raise :class:`NonFiniteError` naming the first tensor of ``state`` with NaN/inf values."""
-        for k, v in state.items():
-            if v.is_floating_point() and not bool(torch.isfinite(v).all()):
-                raise NonFiniteError(f"refusing to write {what}: weight {k} holds NaN/inf values")
-
-    # -- checkpoints ----------------------------------------------------------------------------------
-    def checkpoint_or_stop(self, save) -> bool:
-        """After a step: checkpoint every ``save_every`` steps or on SIGINT/SIGTERM. True = stop now."""
-        stop = self.should_stop()
-        if self.step % self.run.save_every == 0 or stop:
-            save()
-        if stop and self.is_main:
-            print(f"[losatok] stopped by signal at step {self.step}; checkpoint saved", flush=True)
-        return stop
-
-    def final_checkpoint(self, save) -> None:
-        """At the end of training: a last checkpoint unless this step was just saved."""
-        if self.step % self.run.save_every:
-            save()
-
-    def save(self, modules: dict[str, Any], train_state: dict[str, Any]) -> Path:
-        """Checkpoint ``modules`` (unwrapped) and ``train_state`` plus the step, the data position and the
-        skipped-step count. Non-finite weights are refused (:class:`NonFiniteError`), a failed write
-        raises :class:`CheckpointSaveError` with the earlier checkpoints intact."""
-        self._begin(False)
-        unwrapped = {
-            k: (self.accelerator.unwrap_model(v) if isinstance(v, torch.nn.Module) else v) for k, v in modules.items()
-        }
-        for k, v in unwrapped.items():
-            self.check_finite_weights(v.state_dict() if isinstance(v, torch.nn.Module) else v, f"checkpoint {k}")
-        position = {"data_position": list(self._data_position), "nonfinite_steps": self.nonfinite_steps}
-        train_state = {**train_state, **position}
-        return save_checkpoint(
-            self.out,
-            self.step,
-            unwrapped,
-            train_state,
-            rank=self.accelerator.process_index,
-            is_main=self.is_main,
-            barrier=self.barrier,
-            keep=self.run.keep_checkpoints,
-            any_failed=self._any,
-        )
-
-    def _any(self, flag: bool) -> bool:
-        """True on every rank when ``flag`` is True on any rank."""
-        if self.accelerator.num_processes == 1:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        return bool(self.accelerator.reduce(t, reduction="sum").item() > 0)
-
-    def resume(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]] | None:
-        """Load the latest complete checkpoint (falling back to the newest complete ``step_*`` folder, with
-        a warning, when ``checkpoints/latest`` is broken); :class:`ResumeError` when there is none.
-
-        Restores the step, the RNG state, the data position (see :meth:`batches`) and drops the lines of
-        ``metrics.jsonl`` after the checkpoint's step, so a resumed run never logs a step twice.
-        Returns the module state dicts and the train state.
-        """
-        self._begin(True)
-        path = self._resume_path or latest_checkpoint(self.out)
-        if path is None:
-            raise ResumeError(f"--resume: nothing to resume in {self.out / 'checkpoints'}")
-        modules, state = load_checkpoint(path, self.accelerator.process_index)
-        self.step = int(state["step"])
-        self.nonfinite_steps = int(state.get("nonfinite_steps", 0))
-        if "data_position" in state:
-            self._data_position = (int(state["data_position"][0]), int(state["data_position"][1]))
-        if self.is_main:
-            self._truncate_metrics(self.step)
-            print(f"[losatok] resumed from {path} at step {self.step}", flush=True)
-        self.barrier()
-        return modules, state
-
-    def _truncate_metrics(self, step: int) -> None:
-        metrics = self.out / "metrics.jsonl"
-        if not metrics.is_file():
-            return
-        kept = []
-        for line in metrics.read_text().splitlines():
-            try:
-                if int(json.loads(line)["step"]) <= step:
-                    kept.append(line + "\n")
-            except (ValueError, KeyError, TypeError):  # a line cut by a kill
+def restore_state(state: TrainState) -> None:
+    """Load the latest checkpoint into every :func:`saved` field (and the step, RNG and data position)."""
+    acc = state.trainer.accelerator
+    modules, train_state = state.trainer.resume()
+    for name, value, optional in state.saved_fields():
+        source = train_state if _is_train_state(value) else modules
+        if name not in source:
+            if optional:
                 continue
-        atomic_write_text(metrics, "".join(kept))
+            raise ResumeError(f"the checkpoint has no {name!r} (it holds {sorted(modules) + sorted(train_state)})")
+        target = acc.unwrap_model(value) if isinstance(value, nn.Module) else value
+        if hasattr(target, "load_checkpoint_state"):
+            target.load_checkpoint_state(source[name])
+        else:
+            target.load_state_dict(source[name])
 
-    def write_replica_digest(self, state: dict[str, torch.Tensor]) -> str:
-        """Hash this rank's copy of the trained weights into ``replicas/rank<r>.sha256`` (DDP sanity check)."""
-        import hashlib
 
-        h = hashlib.sha256()
-        for k in sorted(state):
-            h.update(k.encode())
-            h.update(state[k].detach().cpu().contiguous().float().numpy().tobytes())
-        path = self.out / "replicas" / f"rank{self.accelerator.process_index}.sha256"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(h.hexdigest())
-        return h.hexdigest()
+def step_schedulers(state: TrainState) -> float:
+    """The default ``update``: step every saved scheduler; returns the first one's learning rate."""
+    scheds = [v for _, v, _ in state.saved_fields() if isinstance(v, torch.optim.lr_scheduler.LRScheduler)]
+    for s in scheds:
+        s.step()
+    return scheds[0].get_last_lr()[0]
 
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self.accelerator.end_training()
-        # Let a later train() in the same process (tests, notebooks) choose another precision / accumulation.
-        from accelerate.state import AcceleratorState, GradientState
 
-        AcceleratorState._reset_state()
-        GradientState._reset_state()
+@dataclass(frozen=True)
+class Hook:
+    """Something a stage does every ``every(cfg)`` optimiser steps (0: never), e.g. validation or samples."""
+
+    every: Callable[[Any], int]
+    run: Callable[[TrainState, Any], None]  # (state, the last batch)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A training stage: its config class and the three functions of the module docstring.
+
+    Attributes:
+        name: the ``recipes/train.py`` command (``training/stages.py`` registers it).
+        config: the stage config dataclass (loaded strictly from YAML).
+        build / step / export: see the module docstring.
+        shown: loss names shown on the progress bar.
+        update: after each optimiser step (every accumulation cycle): schedulers, EMA; returns the
+            learning rate to log. Default :func:`step_schedulers`.
+        hooks: periodic extras after the step is logged.
+        export_dir: the export folder inside ``run.output_dir``.
+        export_on_stop: also export when stopped by a signal (see the module docstring).
+    """
+
+    name: str
+    config: type
+    build: Callable[[Any, Trainer], TrainState]
+    step: Callable[[TrainState, Any], dict[str, torch.Tensor] | None]
+    export: Callable[[TrainState, Path], None]
+    shown: tuple[str, ...]
+    update: Callable[[TrainState], float] = step_schedulers
+    hooks: tuple[Hook, ...] = ()
+    export_dir: str = "final"
+    export_on_stop: bool = False
+
+
+def _export(stage: Stage, state: TrainState) -> Path:
+    trainer = state.trainer
+    out = trainer.out / stage.export_dir
+    if trainer.is_main:
+        for name, sd in module_states(state).items():
+            trainer.check_finite_weights(sd, f"the export {out} ({name})")
+        stage.export(state, out)
+        log.info("%s export: %s", stage.name, out)
+    trainer.barrier()
+    return out
+
+
+def run_stage(stage: Stage, cfg: Any, resume: bool = False) -> Path:
+    """Train ``stage`` to ``cfg.run.max_steps`` (or until SIGINT/SIGTERM).
+
+    Returns:
+        The export folder (``<output_dir>/<stage.export_dir>``) when the run reached ``max_steps``; the
+        checkpoint folder it saved when a signal stopped it.
+    """
+    trainer = Trainer(cfg.run, cfg, resume=resume)  # checks the output folder before anything is built
+    acc = trainer.accelerator
+    state = stage.build(cfg, trainer)
+    if resume:
+        restore_state(state)
+    bar = trainer.progress(cfg.run.max_steps)
+    batches = trainer.batches(state.loader)
+    with trainer.stop.installed():
+        while trainer.step < cfg.run.max_steps:
+            with acc.accumulate(*state.models):
+                batch = next(batches)
+                losses = stage.step(state, batch)
+            if losses is None or not acc.sync_gradients:
+                continue
+            lr = stage.update(state)
+            trainer.step_done(bar, losses, lr, stage.shown)
+            for hook in stage.hooks:
+                every = hook.every(cfg)
+                if every and trainer.step % every == 0:
+                    hook.run(state, batch)
+            stop = trainer.should_stop()
+            if trainer.step % cfg.run.save_every == 0 or stop:
+                checkpoint = save_state(state)
+            if stop:
+                if trainer.is_main:
+                    log.info("stopped by signal at step %d; checkpoint saved", trainer.step)
+                bar.close()
+                if stage.export_on_stop:
+                    _export(stage, state)
+                trainer.close()
+                return checkpoint
+    bar.close()
+    if trainer.step % cfg.run.save_every:
+        save_state(state)
+    trainer.write_replica_digest({f"{n}.{k}": v for n, sd in module_states(state).items() for k, v in sd.items()})
+    out = _export(stage, state)
+    trainer.close()
+    return out

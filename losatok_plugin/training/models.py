@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from ..configuration import LoSATokConfig
 from ..loading import load_vae
 from ..models.losatok_vae import LoSATokVAE
+
+log = logging.getLogger(__name__)
 
 
 def _copy(dst: torch.nn.Module, src: torch.nn.Module, name: str, strict: bool) -> bool:
@@ -36,7 +40,7 @@ TEACHER_FIELDS = (
 def _with_teacher(model_cfg: LoSATokConfig, fields: dict) -> LoSATokConfig:
     changed = {k: v for k, v in fields.items() if k in TEACHER_FIELDS and getattr(model_cfg, k) != v}
     if changed:
-        print(f"[losatok] model config follows the teacher: {sorted(changed)}", flush=True)
+        log.info("model config follows the teacher: %s", sorted(changed))
     return LoSATokConfig.from_dict({**model_cfg.to_dict(), **changed})
 
 
@@ -76,7 +80,7 @@ def build_stage_model(
             _copy(getattr(model, name), getattr(src, name), name, strict=True)
         for name in optional:
             if _copy(getattr(model, name), getattr(src, name), name, strict=False):
-                print(f"[losatok] {name}: weights copied from {source} (shapes match)", flush=True)
+                log.info("%s: weights copied from %s (shapes match)", name, source)
         del src
     for name in frozen:
         getattr(model, name).requires_grad_(False)

@@ -8,106 +8,62 @@ LoSATokVAE holding the teacher and the trained bottleneck: stage 2's ``init_from
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
+from torch import nn
 
-from ..data import AudioCropDataset, EpochSampler, FeatureCache, read_manifest
+from ..data.crop_loader import crop_loader
 from ..losses.time_relation import semantic_bottleneck_loss
+from ..models.losatok_vae import LoSATokVAE
 from .config import SemboStageConfig
-from .engine import Trainer, adamw, cosine_with_warmup
+from .engine import Stage, TrainState, saved
 from .models import build_stage_model
+from .trainer import Trainer, adamw, cosine_with_warmup
 
 
-def make_loader(cfg, hop: int, sample_rate: int, need_audio: bool) -> tuple[DataLoader, AudioCropDataset]:
-    """Crops of the training manifest, shuffled per epoch by ``cfg.run.seed`` (resumable order)."""
-    cache = FeatureCache(cfg.data.feature_cache) if cfg.data.feature_cache else None
-    crop_frames = max(1, round(cfg.data.crop_seconds * sample_rate / hop))
-    dataset = AudioCropDataset(
-        read_manifest(cfg.data.train_manifest),
-        crop_frames,
-        sample_rate=sample_rate,
-        hop=hop,
-        feature_cache=cache,
-        return_audio=need_audio or cache is None,
-        short_clips=cfg.data.short_clips,
-    )
-    loader = DataLoader(
-        dataset,
-        batch_size=cfg.data.batch_size,
-        sampler=EpochSampler(len(dataset), cfg.run.seed),
-        generator=torch.Generator().manual_seed(cfg.run.seed),  # worker seeds: not from the global RNG
-        drop_last=len(dataset) >= cfg.data.batch_size,
-        num_workers=cfg.data.num_workers,
-        persistent_workers=cfg.data.num_workers > 0,
-    )
-    return loader, dataset
+@dataclass
+class SemboState(TrainState):
+    bottleneck: nn.Module = saved()
+    optimizer: torch.optim.Optimizer = saved()
+    scheduler: torch.optim.lr_scheduler.LRScheduler = saved()
+    teacher: nn.Module | None = None  # frozen, runs online when there is no feature cache
+    vae: LoSATokVAE | None = None  # the exported model (its bottleneck is ``bottleneck``)
 
 
-def report_skipped(trainer: Trainer, dataset: AudioCropDataset) -> None:
-    """``<output_dir>/skipped_files.tsv``: the files the dataset left out, with reasons."""
-    trainer.report_skipped(dataset.skipped)
-
-
-def train_sembo(cfg: SemboStageConfig, resume: bool = False) -> Path:
-    """Run stage 1 to ``cfg.run.max_steps`` (or until SIGINT/SIGTERM); returns the export folder."""
-    trainer = Trainer(cfg.run, cfg, resume=resume)
+def build(cfg: SemboStageConfig, trainer: Trainer) -> SemboState:
     acc = trainer.accelerator
     vae = build_stage_model(cfg.model, cfg.teacher, frozen=("semantic_encoder",), teacher_type=cfg.teacher_type)
     teacher = vae.semantic_encoder.to(acc.device).eval()
-    bottleneck = vae.bottleneck
-    loader, dataset = make_loader(cfg, vae.hop_length, vae.sampling_rate, need_audio=False)
-    report_skipped(trainer, dataset)
-    optimizer = adamw(bottleneck.parameters(), cfg.optim)
+    loader, dataset = crop_loader(cfg.data, cfg.run.seed, vae.hop_length, vae.sampling_rate, need_audio=False)
+    trainer.report_skipped(dataset.skipped)
+    optimizer = adamw(vae.bottleneck.parameters(), cfg.optim)
     scheduler = cosine_with_warmup(optimizer, cfg.optim, cfg.run.max_steps)
-    bottleneck, optimizer, loader = acc.prepare(bottleneck, optimizer, loader)
-    if resume and (restored := trainer.resume()) is not None:
-        modules, state = restored
-        acc.unwrap_model(bottleneck).load_state_dict(modules["bottleneck"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+    bottleneck, optimizer, loader = acc.prepare(vae.bottleneck, optimizer, loader)
+    return SemboState(trainer, cfg, loader, (bottleneck,), bottleneck, optimizer, scheduler, teacher, vae)
 
-    def save() -> Path:
-        return trainer.save(
-            {"bottleneck": bottleneck},
-            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-        )
 
-    bar = trainer.progress(cfg.run.max_steps)
-    batches = trainer.batches(loader)
-    with trainer.stop.installed():
-        while trainer.step < cfg.run.max_steps:
-            with acc.accumulate(bottleneck):
-                batch = next(batches)
-                if "semantic_emb" in batch:
-                    emb = batch["semantic_emb"]
-                else:
-                    with torch.no_grad():
-                        emb = teacher(batch["audio"])
-                with acc.autocast():
-                    out = bottleneck(emb)
-                    losses = semantic_bottleneck_loss(emb, out.recon, out.low, cfg.recon_weight, cfg.relation_weight)
-                if not trainer.optimizer_step(
-                    losses["sembo/total"], optimizer, bottleneck.parameters(), cfg.optim.grad_clip
-                ):
-                    continue
-            if not acc.sync_gradients:
-                continue
-            scheduler.step()
-            trainer.step_done(bar, losses, scheduler.get_last_lr()[0], ("sembo/total",))
-            if trainer.stop_requested(save, bar):
-                return trainer.out / "checkpoints"
-    bar.close()
-    trainer.final_checkpoint(save)
-    trainer.write_replica_digest(acc.unwrap_model(bottleneck).state_dict())
-    export = trainer.out / "final"
-    if trainer.is_main:
-        trainer.check_finite_weights(acc.unwrap_model(bottleneck).state_dict(), f"the export {export}")
-        vae.bottleneck.load_state_dict(acc.unwrap_model(bottleneck).state_dict())
-        vae.requires_grad_(True)
-        vae.cpu().save_pretrained(export)
-        print(f"[losatok] SemBo export: {export}", flush=True)
-    trainer.barrier()
-    trainer.close()
-    return export
+def step(state: SemboState, batch: dict):
+    cfg = state.cfg
+    if "semantic_emb" in batch:
+        emb = batch["semantic_emb"]
+    else:
+        with torch.no_grad():
+            emb = state.teacher(batch["audio"])
+    with state.trainer.accelerator.autocast():
+        out = state.bottleneck(emb)
+        losses = semantic_bottleneck_loss(emb, out.recon, out.low, cfg.recon_weight, cfg.relation_weight)
+    ok = state.trainer.optimizer_step(
+        losses["sembo/total"], state.optimizer, state.bottleneck.parameters(), cfg.optim.grad_clip
+    )
+    return losses if ok else None
+
+
+def export(state: SemboState, out: Path) -> None:
+    state.vae.bottleneck.load_state_dict(state.trainer.accelerator.unwrap_model(state.bottleneck).state_dict())
+    state.vae.requires_grad_(True)
+    state.vae.cpu().save_pretrained(out)
+
+
+STAGE = Stage(name="sembo", config=SemboStageConfig, build=build, step=step, export=export, shown=("sembo/total",))

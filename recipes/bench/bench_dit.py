@@ -39,7 +39,7 @@ def measure(family: str, width: int, seconds: float, batch: int, steps: int, sam
     tok = build_tokenizer([PROMPTS[family]], cfg.data.prompt_kind, cfg.model.max_prompt_tokens)
     torch.manual_seed(0)
     modules = build_modules(cfg.model, width, 25.0, len(tok))
-    objective = DiTObjective(modules, cfg, tok)
+    objective = DiTObjective(modules, tok, cfg.model, cfg.objective)
     opt = torch.optim.AdamW(objective.parameters(), lr=1e-4)
     z = torch.randn(batch, width, frames)
     mask = torch.ones(batch, frames, dtype=torch.bool)

@@ -1,4 +1,5 @@
-"""Stage 0 (the small supervised teacher): label targets, masked losses, CTC decoding, a 2-step run."""
+"""Stage 0 (a small semantic encoder on the corpus' supervision): label targets, masked losses, CTC decoding,
+a 2-step run."""
 
 from __future__ import annotations
 
@@ -11,21 +12,17 @@ import soundfile as sf
 import torch
 
 from losatok_plugin import tiny_config
-from losatok_plugin.configuration import load_dataclass
+from losatok_plugin.configuration import LoSATokConfig
 from losatok_plugin.data import read_manifest
 from losatok_plugin.data.labels import LabelSpace, phoneme_tokens
+from losatok_plugin.data.supervised_clips import SupervisedClips, collate_clips
+from losatok_plugin.eval.supervision import edit_distance, greedy_ctc
+from losatok_plugin.losses.supervision import SupervisionHeads, supervision_losses
 from losatok_plugin.teachers import load_teacher
-from losatok_plugin.training import TeacherStageConfig, train_teacher
-from losatok_plugin.training.teacher import (
-    SupervisedClips,
-    TeacherHeads,
-    collate,
-    edit_distance,
-    greedy_ctc,
-    teacher_losses,
-    token_frames,
-    valid_tokens,
-)
+from losatok_plugin.training import SemanticEncoderStageConfig, train_semantic_encoder
+from losatok_plugin.training.yaml_config import load_dataclass
+
+ARCH = LoSATokConfig()  # the frame arithmetic (num_frames, valid_frame_mask)
 
 
 def test_phoneme_tokens_drop_stress_and_keep_length_marks():
@@ -90,13 +87,13 @@ def test_label_space_and_targets(labelled):
 def test_losses_are_masked_and_finite(labelled):
     entries = read_manifest(labelled)
     labels = LabelSpace.from_entries(entries)
-    batch = collate([SupervisedClips(entries, labels, 10.0)[i] for i in range(len(entries))])
-    frames = token_frames(batch["audio"].shape[1])
+    batch = collate_clips([SupervisedClips(entries, labels, 10.0)[i] for i in range(len(entries))])
+    frames = ARCH.num_frames(batch["audio"].shape[1])
     assert batch["pitches"].shape == (6, frames, 128)
-    heads = TeacherHeads(32, labels)
+    heads = SupervisionHeads(32, labels)
     feats = torch.randn(6, frames, 32, requires_grad=True)
-    valid = valid_tokens(frames, batch["length"])
-    losses = teacher_losses(heads(feats, valid), batch, valid)
+    valid = ARCH.valid_frame_mask(batch["length"], frames)
+    losses = supervision_losses(heads(feats, valid), batch, valid)
     assert set(losses) == {f"teacher/{k}" for k in ("ctc", "domain", "lang", "sound", "families", "pitches")}
     assert all(torch.isfinite(v) for v in losses.values())
     assert all(losses[f"teacher/{k}"] > 0 for k in ("ctc", "domain", "lang", "families", "pitches"))
@@ -109,23 +106,23 @@ def test_losses_are_masked_and_finite(labelled):
 def test_upsampled_ctc_head_gives_k_steps_per_token(labelled):
     entries = read_manifest(labelled)
     labels = LabelSpace.from_entries(entries)
-    batch = collate([SupervisedClips(entries, labels, 10.0)[i] for i in range(len(entries))])
-    frames = token_frames(batch["audio"].shape[1])
-    valid = valid_tokens(frames, batch["length"])
+    batch = collate_clips([SupervisedClips(entries, labels, 10.0)[i] for i in range(len(entries))])
+    frames = ARCH.num_frames(batch["audio"].shape[1])
+    valid = ARCH.valid_frame_mask(batch["length"], frames)
     feats = torch.randn(6, frames, 32, requires_grad=True)
-    heads = TeacherHeads(32, labels, ctc_upsample=2)
+    heads = SupervisionHeads(32, labels, ctc_upsample=2)
     logits = heads(feats, valid)
     assert logits["ctc"].shape == (6, 2 * frames, len(labels.phonemes))
     # token t owns CTC steps 2t and 2t + 1: they depend on that token's features only
     logits["ctc"][0, 7].sum().backward()
     assert feats.grad[0, 3].abs().max() > 0 and feats.grad[0].abs().sum() == feats.grad[0, 3].abs().sum()
-    loss = teacher_losses(heads(feats, valid), batch, valid)["teacher/ctc"]
+    loss = supervision_losses(heads(feats, valid), batch, valid)["teacher/ctc"]
     assert torch.isfinite(loss) and loss > 0
 
 
-def test_teacher_stage_two_steps_and_export(tmp_path, labelled):
+def test_semantic_encoder_stage_two_steps_and_export(tmp_path, labelled):
     cfg = load_dataclass(
-        TeacherStageConfig,
+        SemanticEncoderStageConfig,
         {
             "model": tiny_config().to_dict(),
             "eval_every": 1,
@@ -142,7 +139,7 @@ def test_teacher_stage_two_steps_and_export(tmp_path, labelled):
             },
         },
     )
-    export = train_teacher(cfg)
+    export = train_semantic_encoder(cfg)
     metrics = json.loads((export / "teacher_metrics.json").read_text())
     assert metrics["step"] == 2 and metrics["valid"]["clips"] == 6
     assert 0.0 <= metrics["valid"]["domain_acc"] <= 1.0 and metrics["valid"]["per"] is not None
@@ -157,26 +154,38 @@ def test_teacher_stage_two_steps_and_export(tmp_path, labelled):
     saved = load_file(str(tmp_path / "run" / "checkpoints" / ckpt / "encoder.safetensors"))
     assert all(torch.equal(v, saved[k]) for k, v in trained.items())
     # resuming a finished run trains no further step
-    assert train_teacher(cfg, resume=True) == export
+    assert train_semantic_encoder(cfg, resume=True) == export
     assert json.loads((export / "teacher_metrics.json").read_text())["step"] == 2
     again = load_teacher("midashenglm", export).state_dict()
     assert all(torch.equal(v, again[k]) for k, v in teacher.state_dict().items())
 
 
-def test_teacher_stage_starts_from_init_from(tmp_path, labelled):
+def test_semantic_encoder_stage_starts_from_init_from(tmp_path, labelled):
     from losatok_plugin.models.losatok_vae import LoSATokVAE
 
     torch.manual_seed(3)
     src = LoSATokVAE(**tiny_config().to_dict())
     src.save_pretrained(tmp_path / "src")
-    cfg = load_dataclass(TeacherStageConfig, {
-        "model": tiny_config().to_dict(), "eval_every": 0, "init_from": str(tmp_path / "src"),
-        "data": {"train_manifest": str(labelled), "batch_size": 3},
-        "optim": {"warmup_steps": 0, "lr": 0.0, "weight_decay": 0.0},
-        "run": {"output_dir": str(tmp_path / "run"), "max_steps": 1, "save_every": 1, "log_every": 1,
-                "progress": False, "cpu": True, "sample_every": 0},
-    })  # fmt: skip
-    export = train_teacher(cfg)
+    cfg = load_dataclass(
+        SemanticEncoderStageConfig,
+        {
+            "model": tiny_config().to_dict(),
+            "eval_every": 0,
+            "init_from": str(tmp_path / "src"),
+            "data": {"train_manifest": str(labelled), "batch_size": 3},
+            "optim": {"warmup_steps": 0, "lr": 0.0, "weight_decay": 0.0},
+            "run": {
+                "output_dir": str(tmp_path / "run"),
+                "max_steps": 1,
+                "save_every": 1,
+                "log_every": 1,
+                "progress": False,
+                "cpu": True,
+                "sample_every": 0,
+            },
+        },
+    )
+    export = train_semantic_encoder(cfg)
     got = load_teacher("midashenglm", export).state_dict()
     want = src.semantic_encoder.state_dict()
     assert all(torch.equal(v, want[k]) for k, v in got.items())

@@ -1,0 +1,93 @@
+"""Training configs from YAML: nested dataclasses built strictly (unknown keys are errors), dotted overrides.
+
+A ``model:`` section (a :class:`~losatok_plugin.configuration.LoSATokConfig`) is a variant name of
+:data:`~losatok_plugin.configuration.MODEL_VARIANTS` (``model: mini``), a mapping of fields over the
+official sizes (``model: {}``), or both (``model: {variant: mini, latent_channels: 256}``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from ..configuration import ConfigError, LoSATokConfig, _read_mapping
+
+
+def model_config(data: str | Mapping[str, Any] | None, where: str = "model") -> LoSATokConfig:
+    """A ``model:`` section -> :class:`LoSATokConfig` (variant name, field mapping, or ``variant`` + fields)."""
+    try:
+        if isinstance(data, str):
+            return LoSATokConfig.variant(data)
+        data = dict(data or {})
+        name = data.pop("variant", None)
+        return LoSATokConfig.variant(name, **data) if name is not None else LoSATokConfig.from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}" if where else str(e)) from None
+
+
+def load_dataclass(cls: type, data: Mapping[str, Any] | None, where: str = "") -> Any:
+    """Build a (nested) config dataclass from a mapping, strictly.
+
+    Unknown keys raise :class:`ConfigError` naming the dotted path and the known keys; nested dataclass
+    fields are built recursively; lists become tuples where the field default is a tuple.
+    """
+    if cls is LoSATokConfig:
+        return model_config(data, where)
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown config keys {[f'{where}.{k}' if where else k for k in unknown]}; "
+            f"known keys{' of ' + where if where else ''}: {sorted(known)}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        hint = hints[name]
+        path = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = load_dataclass(hint, value, path)
+        elif isinstance(value, list) and typing.get_origin(hint) is tuple:
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where or cls.__name__}: {e}") from None
+
+
+def load_yaml_config(cls: type, path: str | Path, overrides: list[str] | None = None) -> Any:
+    """Read a YAML file into ``cls`` strictly; ``overrides`` are ``dotted.key=value`` strings (YAML values).
+
+    ``model.embed_dim=64`` on a config that says ``model: mini`` overrides one field of the variant.
+    """
+    import yaml
+
+    data = _read_mapping(path)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        key, raw = item.split("=", 1)
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if isinstance(node.get(part), str):  # ``model: mini`` + ``model.x=...``: the variant plus x
+                node[part] = {"variant": node[part]}
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part} is not a section")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return load_dataclass(cls, data)
+
+
+def load_stage_config(cls: type, path: str | Path, overrides: list[str] | None = None):
+    """Load a stage config YAML (a stage's config dataclass, e.g. ``TokenizerStageConfig``)."""
+    return load_yaml_config(cls, path, overrides)
