@@ -103,7 +103,7 @@ def test_readme_torchrun_command_on_cpu_is_one_distributed_run(tmp_path, corpus)
 
 
 # -- every README training command ----------------------------------------------------------------------
-STAGE_ORDER = ("teacher", "sembo", "tokenizer")
+STAGE_ORDER = ("semantic_encoder", "teacher", "sembo", "tokenizer")
 
 
 def smoke_args(line: str, stand_ins: dict[str, str]) -> list[str]:

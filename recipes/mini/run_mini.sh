@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce losatok-mini end to end on a CPU: corpus -> teacher -> feature cache -> SemBo -> tokenizer ->
+# Reproduce losatok-mini end to end on a CPU: corpus -> semantic encoder (stage 0) -> feature cache -> SemBo -> tokenizer ->
 # export -> held-out evaluation. Every stage resumes: run it again after an interruption (or in the next
 # session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
 # arguments go to the tokenizer stage (e.g. run.max_steps=20000).
@@ -11,7 +11,8 @@ OUT=${OUT:-losatok_plugin/pretrained/losatok-mini}
 resume() { [ -f "$1/checkpoints/latest" ] && echo --resume || true; }
 
 [ -f data/corpus/train.jsonl ] || $PY recipes/data/build_corpus.py --out data/corpus --hours "${HOURS:-3}"
-[ -f runs/teacher_mini/final/config.json ] || $PY recipes/train.py teacher --config recipes/configs/teacher_mini.yaml $(resume runs/teacher_mini)
+[ -f runs/teacher_mini/final/config.json ] || $PY recipes/train.py semantic_encoder \
+    --config recipes/configs/semantic_encoder_mini.yaml $(resume runs/teacher_mini)
 $PY recipes/cache_features.py --manifest data/corpus/train.jsonl --teacher runs/teacher_mini/final \
     --out data/cache/teacher_mini
 [ -f runs/sembo_mini/final/config.json ] || $PY recipes/train.py sembo --config recipes/configs/sembo_mini.yaml \

@@ -1,0 +1,228 @@
+"""The training engine: checkpoint contents derived from the train state, today's key layout resumes, the GAN
+step's two halves alone, signals, the stage registry and named model variants (tiny, CPU)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from losatok_plugin import LoSATokVAE, tiny_config
+from losatok_plugin.configuration import MODEL_VARIANTS, ConfigError, LoSATokConfig
+from losatok_plugin.discriminators import Discriminators
+from losatok_plugin.training import TokenizerStageConfig, get_stage, train_sembo, train_tokenizer
+from losatok_plugin.training import checkpoint as ckpt
+from losatok_plugin.training import tokenizer as tokenizer_stage
+from losatok_plugin.training.gan import discriminator_step, generator_step
+from losatok_plugin.training.trainer import Trainer
+from losatok_plugin.training.yaml_config import load_dataclass, load_stage_config
+
+from .training_helpers import REPO, metrics, stage_dict, tiny_corpus
+
+MINI = REPO / "losatok_plugin" / "pretrained" / "losatok-mini"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return tiny_corpus(tmp_path_factory.mktemp("engine"))
+
+
+def tokenizer_cfg(out: Path, corpus, steps: int, **extra) -> TokenizerStageConfig:
+    d = stage_dict(
+        out,
+        corpus["manifest"],
+        steps,
+        init_from=str(corpus["teacher"]),
+        discriminator={"channels": 4, "warmup_steps": 0},
+        **extra,
+    )
+    return load_dataclass(TokenizerStageConfig, d)
+
+
+# -- checkpoint contents --------------------------------------------------------------------------------
+def test_tokenizer_checkpoint_keeps_the_file_names_and_keys_of_earlier_runs(tmp_path, corpus):
+    out = tmp_path / "run"
+    train_tokenizer(tokenizer_cfg(out, corpus, 1, ema_decay=0.9))
+    path = ckpt.latest_checkpoint(out)
+    files = sorted(p.name for p in path.iterdir())
+    assert files == [
+        "discriminator.safetensors",
+        "ema.safetensors",
+        "generator.safetensors",
+        "rng_rank0.pt",
+        "train_state.pt",
+    ]
+    state = torch.load(path / "train_state.pt", weights_only=True)
+    assert set(state) == {"opt_g", "opt_d", "sched_g", "sched_d", "step", "data_position", "nonfinite_steps"}
+    generator = load_file(str(path / "generator.safetensors"))
+    assert {k.split(".")[0] for k in generator} == {"acoustic", "gaussian", "decoder"}  # VAE keys, trainable only
+    assert set(load_file(str(path / "ema.safetensors"))) <= set(generator)
+    assert all(k.startswith("parts.") for k in load_file(str(path / "discriminator.safetensors")))
+
+
+def test_sembo_checkpoint_names(tmp_path, corpus):
+    out = tmp_path / "run"
+    train_sembo(
+        load_dataclass(
+            get_stage("sembo").config, stage_dict(out, corpus["manifest"], 1, teacher=str(corpus["teacher"]))
+        )
+    )
+    path = ckpt.latest_checkpoint(out)
+    assert sorted(p.name for p in path.glob("*.safetensors")) == ["bottleneck.safetensors"]
+    state = torch.load(path / "train_state.pt", weights_only=True)
+    assert {"optimizer", "scheduler"} <= set(state)
+
+
+def test_a_checkpoint_in_the_earlier_key_layout_resumes(tmp_path, corpus):
+    """A step-2 tokenizer checkpoint written as the pre-engine code wrote it (modules ``generator`` (trainable
+    VAE keys), ``discriminator``, ``ema``; state ``opt_g``, ``opt_d``, ``sched_g``, ``sched_d``) continues."""
+    out = tmp_path / "run"
+    torch.manual_seed(1)
+    vae = LoSATokVAE(**tiny_config().to_dict())
+    trainable = [(n, p) for n, p in vae.named_parameters() if n.split(".")[0] in ("acoustic", "gaussian", "decoder")]
+    with torch.no_grad():
+        for _, p in trainable:
+            p.fill_(0.01)
+    generator = {
+        k: v.clone() for k, v in vae.state_dict().items() if k.split(".")[0] in ("acoustic", "gaussian", "decoder")
+    }
+    ema = {n: p.detach().clone() for n, p in trainable}  # the EMA shadow: trainable parameters only
+    disc = Discriminators(channels=4)
+    opt_g = torch.optim.AdamW([p for _, p in trainable], lr=1e-12)  # restored with the optimiser: no real update
+    opt_d = torch.optim.AdamW(disc.parameters(), lr=1e-12)
+    for opt, params in ((opt_g, [p for _, p in trainable]), (opt_d, list(disc.parameters()))):
+        for p in params:
+            p.grad = torch.zeros_like(p)
+        opt.step()  # AdamW state "step" = 1
+    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lambda s: 1.0)
+    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lambda s: 1.0)
+    for s in (sched_g, sched_d):
+        s.step()
+        s.step()
+    ckpt.save_checkpoint(
+        out,
+        2,
+        {"generator": generator, "discriminator": disc.state_dict(), "ema": ema},
+        {
+            "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict(),
+            "sched_g": sched_g.state_dict(),
+            "sched_d": sched_d.state_dict(),
+            "data_position": [0, 2],
+            "nonfinite_steps": 0,
+        },
+        rank=0,
+        is_main=True,
+        barrier=lambda: None,
+    )
+    cfg = tokenizer_cfg(out, corpus, 3, ema_decay=0.9, optim={"lr": 1e-12, "warmup_steps": 0})
+    export = train_tokenizer(cfg, resume=True)
+    assert [r["step"] for r in metrics(out)] == [3]  # one step after the checkpoint's
+    state = torch.load(out / "checkpoints" / "step_00000003" / "train_state.pt", weights_only=True)
+    assert state["sched_g"]["last_epoch"] == 3 and state["sched_d"]["last_epoch"] == 3  # restored, then stepped
+    assert all(int(s["step"]) == 2 for s in state["opt_d"]["state"].values())  # Adam moments continued
+    trained = LoSATokVAE.from_pretrained(export)
+    torch.testing.assert_close(trained.decoder.head.out.weight, torch.full_like(trained.decoder.head.out.weight, 0.01))
+
+
+# -- the GAN step's halves ---------------------------------------------------------------------------------
+@pytest.fixture
+def tokenizer_state(tmp_path, corpus):
+    cfg = tokenizer_cfg(tmp_path / "run", corpus, 10)
+    trainer = Trainer(cfg.run, cfg, resume=False)
+    state = tokenizer_stage.build(cfg, trainer)
+    yield state
+    trainer.close()
+
+
+def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _changed(before: dict, module: torch.nn.Module) -> set[str]:
+    return {k for k, v in module.state_dict().items() if not torch.equal(v, before[k])}
+
+
+def test_discriminator_step_alone_updates_only_the_discriminators(tokenizer_state):
+    state = tokenizer_state
+    gen, disc = state.generator.vae, state.discriminator
+    g0, d0 = _snapshot(gen), _snapshot(disc)
+    torch.manual_seed(0)
+    real, fake = 0.1 * torch.randn(2, 6400), (0.1 * torch.randn(2, 6400)).requires_grad_()
+    loss = discriminator_step(state, real, fake)
+    assert loss is not None and torch.isfinite(loss) and loss > 0
+    assert _changed(d0, disc) and not _changed(g0, gen)
+    assert fake.grad is None  # the fake audio was detached
+    assert all(p.grad is None for p in disc.parameters())  # the update cleared its gradients
+
+
+def test_generator_step_alone_updates_only_the_trainable_generator_parts(tokenizer_state):
+    state = tokenizer_state
+    gen, disc = state.generator.vae, state.discriminator
+    g0, d0 = _snapshot(gen), _snapshot(disc)
+    torch.manual_seed(0)
+    audio = 0.1 * torch.randn(2, 6400)
+    feats, _, recon = state.generator(audio)
+    losses = generator_step(state, feats, audio, recon, (audio, recon))
+    assert set(losses) == {"mel", "semantic", "kl", "adv", "fm", "total"}
+    w = state.cfg.loss_weights
+    torch.testing.assert_close(losses["total"], sum(w[k] * losses[k] for k in ("mel", "semantic", "kl", "adv", "fm")))
+    changed = _changed(g0, gen)
+    assert changed and {k.split(".")[0] for k in changed} <= {"acoustic", "gaussian", "decoder"}
+    assert not _changed(d0, disc) and all(p.grad is None for p in disc.parameters())
+    feats, _, recon = state.generator(audio)
+    assert set(generator_step(state, feats, audio, recon, None)) == {"mel", "semantic", "kl", "total"}
+
+
+# -- signals ----------------------------------------------------------------------------------------------
+def test_a_stop_signal_saves_and_returns_the_checkpoint_not_an_export(tmp_path, corpus, monkeypatch):
+    monkeypatch.setattr(Trainer, "should_stop", lambda self: self.step >= 2)
+    out = tmp_path / "run"
+    cfg = load_dataclass(
+        get_stage("sembo").config, stage_dict(out, corpus["manifest"], 10, teacher=str(corpus["teacher"]))
+    )
+    assert train_sembo(cfg) == out / "checkpoints" / "step_00000002"
+    assert not (out / "final").exists()  # an interrupted stage never looks finished (run_mini.sh)
+    assert [r["step"] for r in metrics(out)] == [1, 2]
+
+
+# -- registry and variants --------------------------------------------------------------------------------
+def test_stage_registry_and_the_teacher_alias():
+    assert get_stage("teacher") is get_stage("semantic_encoder")
+    assert {"semantic_encoder", "sembo", "tokenizer", "dit"} <= set(
+        __import__("losatok_plugin.training", fromlist=["STAGES"]).STAGES
+    )
+    with pytest.raises(KeyError, match="unknown stage 'nope'"):
+        get_stage("nope")
+
+
+def test_named_model_variants():
+    assert LoSATokConfig.variant("official") == LoSATokConfig()
+    assert tiny_config() == LoSATokConfig.variant("tiny")
+    shipped = {k: v for k, v in json.loads((MINI / "config.json").read_text()).items() if not k.startswith("_")}
+    assert LoSATokConfig.variant("mini").to_dict() == shipped  # the embedded losatok-mini's sizes
+    assert LoSATokConfig.variant("mini", latent_channels=256).latent_channels == 256
+    with pytest.raises(ConfigError, match="unknown model variant 'huge'"):
+        LoSATokConfig.variant("huge")
+    assert set(MODEL_VARIANTS) == {"official", "mini", "tiny"}
+
+
+def test_yaml_model_sections_name_a_variant(tmp_path):
+    cls = get_stage("tokenizer").config
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"model": "mini"}))
+    assert load_stage_config(cls, path).model == LoSATokConfig.variant("mini")
+    assert load_stage_config(cls, path, ["model.latent_channels=64"]).model.latent_channels == 64
+    path.write_text(yaml.safe_dump({"model": {"variant": "mini", "latent_channels": 256}}))
+    cfg = load_stage_config(cls, path)
+    assert cfg.model.latent_channels == 256 and cfg.model.embed_dim == 256
+    path.write_text(yaml.safe_dump({"model": {"variant": "mini", "latent_chanels": 256}}))
+    with pytest.raises(ConfigError, match="latent_chanels"):
+        load_stage_config(cls, path)
+    path.write_text(yaml.safe_dump({"model": "mimi"}))
+    with pytest.raises(ConfigError, match="model: unknown model variant 'mimi'"):
+        load_stage_config(cls, path)
