@@ -150,7 +150,8 @@ def test_every_readme_training_command_runs_in_smoke_mode(tmp_path, corpus, monk
         args = smoke_args(line, {"teacher": str(corpus["teacher"])})
         run_script(REPO / "recipes" / "train.py", args, monkeypatch)
         out = root / output_dir_of(root / args[args.index("--config") + 1])
-        assert [r["step"] for r in metrics(out)] == [1, 2], line
+        steps = [r["step"] for r in metrics(out) if "lr" in r]  # training rows (stage 0 adds validation rows)
+        assert steps == [1, 2], line
         assert (out / "final" / "config.json").is_file(), line
 
 

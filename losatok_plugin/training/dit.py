@@ -6,7 +6,7 @@ Latents come pre-encoded (``data/latent_shards.py``) and are normalised per chan
 text encoder (built offline, trained jointly) and, for StableAudio, the projection model train together
 on the family's objective (``losses/dit_objective.py``: StableAudio v-prediction, LongCat flow matching)
 with condition dropout for classifier-free guidance and an EMA of the weights. The result is
-``<output_dir>/pipeline`` (``dit_export.py``), refreshed on a stop signal too: CPU runs end by wall clock.
+``<output_dir>/pipeline`` (``dit_pipeline.py``), refreshed on a stop signal too: CPU runs end by wall clock.
 """
 
 from __future__ import annotations
@@ -22,11 +22,19 @@ from torch.utils.data import DataLoader
 from ..configuration import ConfigError
 from ..data.latent_clips import LatentClipDataset, collate_latents
 from ..data.latent_shards import LatentStats
-from ..generation.pipelines import build_modules, build_pipeline, build_scheduler, sample_size
-from ..generation.text import build_tokenizer, normalize_prompt
+from ..generation.pipelines import build_modules, sample_size
 from ..losses.dit_objective import DiTObjective
 from .config import DiTStageConfig
-from .dit_export import clip_facts, export_checkpoint, export_pipeline, generate_audio, load_vae_for, training_clips
+from .dit_pipeline import (
+    clip_facts,
+    export_checkpoint,
+    export_pipeline,
+    load_pipeline_weights,
+    load_vae_for,
+    log_samples,
+    prompt_tokenizer,
+    training_clips,
+)
 from .ema import ModuleEMA
 from .engine import Hook, Stage, TrainState, saved
 from .trainer import Trainer, adamw, cosine_with_warmup
@@ -47,20 +55,6 @@ class DiTState(TrainState):
     facts: dict = field(default_factory=dict)  # for generation_config.json
 
 
-def _tokenizer(cfg: DiTStageConfig, trainer: Trainer, prompts: list[str]):
-    from transformers import T5TokenizerFast
-
-    tok_dir = trainer.out / "tokenizer"
-    if cfg.init_from:
-        return T5TokenizerFast.from_pretrained(Path(cfg.init_from) / "tokenizer")
-    if trainer.resuming and tok_dir.is_dir():  # the vocabulary the checkpoint was trained with
-        return T5TokenizerFast.from_pretrained(tok_dir)
-    tokenizer = build_tokenizer(prompts, cfg.data.prompt_kind, cfg.model.max_prompt_tokens)
-    if trainer.is_main:
-        tokenizer.save_pretrained(tok_dir)
-    return tokenizer
-
-
 def build(cfg: DiTStageConfig, trainer: Trainer) -> DiTState:
     if not cfg.data.latents:
         raise ConfigError("data.latents must name a shard folder (recipes/dit/encode_latents.py)")
@@ -71,15 +65,10 @@ def build(cfg: DiTStageConfig, trainer: Trainer) -> DiTState:
         raise ConfigError(f"the shards have {stats.mean.numel()} channels, the VAE {vae.latent_dim}")
     rate = vae.frame_rate
     clips, prompts = training_clips(cfg, rate)
-    tokenizer = _tokenizer(cfg, trainer, prompts)
+    tokenizer = prompt_tokenizer(cfg, trainer, prompts)
     modules = build_modules(cfg.model, vae.latent_dim, rate, len(tokenizer))
     if cfg.init_from:
-        from diffusers import DiffusionPipeline
-
-        src = DiffusionPipeline.from_pretrained(cfg.init_from, dtype=torch.float32)
-        for name in modules:
-            modules[name].load_state_dict(getattr(src, name).state_dict())
-        del src
+        load_pipeline_weights(modules, cfg.init_from)
     ema = ModuleEMA(modules, cfg.ema_decay) if cfg.ema_decay else None
     d = cfg.data
     ds = LatentClipDataset(
@@ -139,34 +128,7 @@ def _averaged(state: DiTState) -> nn.Module:
 
 
 def sample(state: DiTState, batch=None) -> None:  # noqa: ARG001 - a Hook
-    """Generated audio for ``sample.prompts`` in TensorBoard and ``samples/`` (main process)."""
-    import copy
-
-    import soundfile as sf
-
-    trainer, cfg = state.trainer, state.cfg
-    if not trainer.is_main:
-        return
-    mods = copy.deepcopy(_averaged(state)).float().eval()
-    vae = state.vae.to(trainer.device)
-    pipe = build_pipeline(cfg.model.family, mods, state.tokenizer, vae, build_scheduler(cfg.model))
-    for k, prompt in enumerate(cfg.sample.prompts or (state.prompts[0],)):
-        prompt = normalize_prompt(prompt)
-        secs = cfg.sample.seconds or _default_seconds(prompt, state.facts, cfg)
-        with torch.no_grad():
-            audio = generate_audio(pipe, cfg.model.family, prompt, secs, cfg.sample.steps, cfg.sample.guidance, k)
-        trainer.writer.add_audio(f"sample/{k}", audio.clamp(-1, 1), trainer.step, vae.sampling_rate)
-        trainer.writer.add_text(f"sample/{k}/prompt", prompt, trainer.step)
-        (trainer.out / "samples").mkdir(exist_ok=True)
-        path = trainer.out / "samples" / f"sample{k}_{trainer.step:08d}.wav"
-        sf.write(str(path), audio[0].clamp(-1, 1).numpy(), vae.sampling_rate)
-
-
-def _default_seconds(prompt: str, facts: dict, cfg: DiTStageConfig) -> float:
-    rate = facts.get("seconds_per_char")
-    if rate:
-        return min(cfg.model.max_seconds, max(0.5, rate * sum(not ch.isspace() for ch in prompt)))
-    return cfg.model.max_seconds / 2
+    log_samples(state.trainer, state.cfg, _averaged(state), state.tokenizer, state.vae, state.prompts, state.facts)
 
 
 def export(state: DiTState, out: Path) -> None:

@@ -1,8 +1,9 @@
-"""The DiT stage's result: a stock diffusers pipeline folder, from a live run or from a checkpoint.
+"""The DiT stage's pipeline: its VAE and clips, samples during training, and the exported pipeline folder.
 
 ``<output_dir>/pipeline`` is a ``save_pretrained`` folder that ``DiffusionPipeline.from_pretrained``
 restores (StableAudioPipeline or LongCatAudioDiTPipeline), plus ``generation_config.json`` (family,
-domain, prompt kind, sampler defaults and the TTS duration rule).
+domain, prompt kind, sampler defaults and the TTS duration rule); it is written from a live run
+(``dit.py``) or from a checkpoint while training goes on (:func:`export_checkpoint`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..configuration import ConfigError
 from ..data.latent_clips import load_clips
 from ..data.latent_shards import LatentStats
 from ..generation.pipelines import build_modules, build_pipeline, build_scheduler
-from ..generation.text import seconds_per_char
+from ..generation.text import build_tokenizer, normalize_prompt, seconds_per_char
 from .checkpoint import latest_checkpoint
 from .config import DiTStageConfig
 
@@ -47,6 +48,31 @@ def training_clips(cfg: DiTStageConfig, frame_rate: float):
     return load_clips(
         d.latents, d.domain, d.labels, d.min_seconds * frame_rate, max_frames, skip_long=d.long_clips == "skip"
     )
+
+
+def prompt_tokenizer(cfg: DiTStageConfig, trainer, prompts: list[str]):
+    """The prompt tokenizer: ``init_from``'s, the resumed run's (``<output_dir>/tokenizer``), or a new one
+    built from the training prompts (saved there)."""
+    from transformers import T5TokenizerFast
+
+    tok_dir = trainer.out / "tokenizer"
+    if cfg.init_from:
+        return T5TokenizerFast.from_pretrained(Path(cfg.init_from) / "tokenizer")
+    if trainer.resuming and tok_dir.is_dir():  # the vocabulary the checkpoint was trained with
+        return T5TokenizerFast.from_pretrained(tok_dir)
+    tokenizer = build_tokenizer(prompts, cfg.data.prompt_kind, cfg.model.max_prompt_tokens)
+    if trainer.is_main:
+        tokenizer.save_pretrained(tok_dir)
+    return tokenizer
+
+
+def load_pipeline_weights(modules: nn.ModuleDict, folder: str) -> None:
+    """Copy a saved pipeline's weights into ``modules`` (fine-tuning starts from them)."""
+    from diffusers import DiffusionPipeline
+
+    src = DiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
+    for name in modules:
+        modules[name].load_state_dict(getattr(src, name).state_dict())
 
 
 def clip_facts(cfg: DiTStageConfig, clips, prompts: list[str], frame_rate: float) -> dict:
@@ -87,6 +113,36 @@ def generate_audio(pipe, family: str, prompt: str, seconds: float, steps: int, g
     length = {"audio_end_in_s": seconds} if family == "stable_audio" else {"audio_duration_s": seconds}
     out = pipe(prompt, num_inference_steps=steps, guidance_scale=guidance, generator=g, output_type="pt", **length)
     return out.audios[0].float().cpu()
+
+
+def default_seconds(prompt: str, facts: dict, cfg: DiTStageConfig) -> float:
+    """Sample length: the TTS duration rule (seconds per character) or half of ``model.max_seconds``."""
+    rate = facts.get("seconds_per_char")
+    if rate:
+        return min(cfg.model.max_seconds, max(0.5, rate * sum(not ch.isspace() for ch in prompt)))
+    return cfg.model.max_seconds / 2
+
+
+def log_samples(trainer, cfg: DiTStageConfig, modules: nn.Module, tokenizer, vae, prompts: list[str], facts: dict):
+    """Audio generated for ``sample.prompts`` (default: the first training prompt) by the stock pipeline
+    around ``modules``, in TensorBoard (``sample/<k>``) and ``<output_dir>/samples/`` (main process)."""
+    import soundfile as sf
+
+    if not trainer.is_main:
+        return
+    mods = copy.deepcopy(modules).float().eval()
+    vae = vae.to(trainer.device)
+    pipe = build_pipeline(cfg.model.family, mods, tokenizer, vae, build_scheduler(cfg.model))
+    for k, prompt in enumerate(cfg.sample.prompts or (prompts[0],)):
+        prompt = normalize_prompt(prompt)
+        secs = cfg.sample.seconds or default_seconds(prompt, facts, cfg)
+        with torch.no_grad():
+            audio = generate_audio(pipe, cfg.model.family, prompt, secs, cfg.sample.steps, cfg.sample.guidance, k)
+        trainer.writer.add_audio(f"sample/{k}", audio.clamp(-1, 1), trainer.step, vae.sampling_rate)
+        trainer.writer.add_text(f"sample/{k}/prompt", prompt, trainer.step)
+        (trainer.out / "samples").mkdir(exist_ok=True)
+        path = trainer.out / "samples" / f"sample{k}_{trainer.step:08d}.wav"
+        sf.write(str(path), audio[0].clamp(-1, 1).numpy(), vae.sampling_rate)
 
 
 def export_checkpoint(cfg: DiTStageConfig, out: str | Path | None = None) -> Path:
