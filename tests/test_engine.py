@@ -64,6 +64,29 @@ def test_tokenizer_checkpoint_keeps_the_file_names_and_keys_of_earlier_runs(tmp_
     assert all(k.startswith("parts.") for k in load_file(str(path / "discriminator.safetensors")))
 
 
+def test_every_stage_saves_the_names_earlier_runs_saved():
+    """The checkpoint is the saved fields of each state, named as the pre-engine stages named them."""
+    from dataclasses import fields
+
+    from losatok_plugin.training import dit, semantic_encoder, sembo, tokenizer
+
+    def saved(cls):
+        return [f.name for f in fields(cls) if f.metadata.get("saved")]
+
+    assert saved(semantic_encoder.SemanticEncoderState) == ["encoder", "heads", "optimizer", "scheduler"]
+    assert saved(sembo.SemboState) == ["bottleneck", "optimizer", "scheduler"]
+    assert saved(tokenizer.TokenizerState) == [
+        "generator",
+        "discriminator",
+        "ema",
+        "opt_g",
+        "opt_d",
+        "sched_g",
+        "sched_d",
+    ]
+    assert saved(dit.DiTState) == ["dit", "ema", "optimizer", "scheduler"]
+
+
 def test_sembo_checkpoint_names(tmp_path, corpus):
     out = tmp_path / "run"
     train_sembo(
