@@ -22,17 +22,19 @@ from torch.utils.data import DataLoader
 
 from losatok_plugin.data import read_manifest
 from losatok_plugin.data.labels import LabelSpace
+from losatok_plugin.data.supervised_clips import SupervisedClips, collate_clips
+from losatok_plugin.eval.supervision import evaluate_supervision
 from losatok_plugin.loading import load_vae
-from losatok_plugin.training.teacher import SupervisedClips, TeacherHeads, collate, evaluate_teacher
+from losatok_plugin.losses.supervision import SupervisionHeads
 
 
-def load_export(export: Path) -> tuple[torch.nn.Module, TeacherHeads, LabelSpace]:
+def load_export(export: Path) -> tuple[torch.nn.Module, SupervisionHeads, LabelSpace]:
     """The encoder, read-out heads and label space of a stage-0 export folder."""
     labels = LabelSpace.load(export / "labels.json")
     encoder = load_vae(str(export)).semantic_encoder.eval()
     state = load_file(str(export / "teacher_heads.safetensors"))
     k = state["ctc.weight"].shape[0] // len(labels.phonemes)
-    heads = TeacherHeads(encoder.output_dim, labels, ctc_upsample=k)
+    heads = SupervisionHeads(encoder.output_dim, labels, ctc_upsample=k)
     heads.load_state_dict(state)
     return encoder, heads.eval(), labels
 
@@ -55,8 +57,8 @@ def main() -> None:
                 groups[(e.extra.get("source", "?"), e.extra.get("lang", ""))].append(e)
         for (source, lang), entries in sorted(groups.items()):
             ds = SupervisedClips(entries, labels, args.max_seconds, train=False)
-            loader = DataLoader(ds, batch_size=8, collate_fn=collate)
-            m = evaluate_teacher(encoder, heads, loader, torch.device("cpu"))
+            loader = DataLoader(ds, batch_size=8, collate_fn=collate_clips)
+            m = evaluate_supervision(encoder, heads, loader, torch.device("cpu"))
             seen = lang in labels.langs
             rows.append(
                 {
