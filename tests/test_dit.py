@@ -287,6 +287,18 @@ def test_trained_pipeline_round_trips_and_generates_requested_duration(family, s
     assert steps[-1] == 15 and json.loads((out / "generation_config.json").read_text())["steps_trained"] == 15
 
 
+def test_a_stop_signal_saves_a_checkpoint_and_refreshes_the_pipeline(shards, vae_dir, tmp_path, monkeypatch):
+    """The DiT stage (export_on_stop): a stopped run returns its checkpoint, and its pipeline is already there."""
+    from losatok_plugin.training import train_dit
+    from losatok_plugin.training.trainer import Trainer
+
+    monkeypatch.setattr(Trainer, "should_stop", lambda self: self.step >= 2)
+    out = tmp_path / "run"
+    assert train_dit(tiny_stage("longcat", shards, vae_dir, out, max_steps=10)) == out / "checkpoints" / "step_00000002"
+    gen = json.loads((out / "pipeline" / "generation_config.json").read_text())
+    assert gen["steps_trained"] == 2
+
+
 # -- losatok generate ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_pipeline(shards, vae_dir, tmp_path_factory) -> Path:
