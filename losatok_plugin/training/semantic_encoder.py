@@ -52,6 +52,8 @@ def build(cfg: SemanticEncoderStageConfig, trainer: Trainer) -> SemanticEncoderS
         labels.save(trainer.out / "labels.json")
     vae = LoSATokVAE(**cfg.model.to_dict())
     encoder = vae.semantic_encoder
+    # LoSATokVAE freezes its semantic encoder (stages 1-2 and inference); here it is what trains.
+    encoder.requires_grad_(True).train()
     if cfg.init_from and not trainer.resuming:  # a resumed run takes the encoder from its checkpoint
         from ..loading import load_vae
 
