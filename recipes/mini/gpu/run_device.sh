@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The ONE command a GPU session runs through the device tool, from the repository root:
+#
+#   bash recipes/mini/gpu/run_device.sh [tokenizer|teacher] [key=value ...]
+#   carry: packs/mini_v2 packs/.whl [packs/resume]
+#
+# Installs the carried wheels into /tmp/site, trains the stage from the pack (packs/mini_v2/train.jsonl,
+# Ogg/Opus read directly by soundfile; init/ is the stage-1 export the tokenizer starts from) for
+# BUDGET_S seconds of wall clock (then SIGTERM: the trainer saves a checkpoint and stops), resuming
+# from packs/resume/ when it holds a returned checkpoint, and puts the latest checkpoint (with its
+# metrics) into $OUT as ckpt.tar.part0.. (15 MiB each) + ckpt.tar.sha256, beside train.log.
+# recipes/mini/gpu/resume_here.sh puts them back into runs/<stage>_mini on the CPU machine.
+#
+# Environment (defaults for an H200): BUDGET_S=420 BATCH=64 (tokenizer; teacher: 64) PREC=bf16
+# SAVE_EVERY=500 WORKERS=6 PACK=packs/mini_v2 WHEELS=packs/.whl RESUME=packs/resume RUN=/tmp/run
+# PY=python3. CPU smoke: DEVICE=cpu MAX_STEPS=2 CONFIG=<tiny yaml> PY=.venv/bin/python (wheels skipped).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+STAGE=${1:-tokenizer}
+[ $# -gt 0 ] && shift
+case "$STAGE" in
+    tokenizer | teacher) ;;
+    *) echo "error: stage must be tokenizer or teacher, got '$STAGE' (the DiT stage trains on latents, not this pack)" >&2; exit 2 ;;
+esac
+PY=${PY:-python3}
+PACK=${PACK:-packs/mini_v2}
+WHEELS=${WHEELS:-packs/.whl}
+RESUME=${RESUME:-packs/resume}
+RUN=${RUN:-/tmp/run}
+OUT=${OUT:?set OUT to the folder that comes back (the device tool sets it)}
+BUDGET_S=${BUDGET_S:-420}
+DEVICE=${DEVICE:-cuda}
+CONFIG=${CONFIG:-recipes/configs/${STAGE}_mini.yaml}
+[ -f "$PACK/train.jsonl" ] || { echo "error: no pack at $PACK (build it: recipes/mini/gpu/pack.py build)" >&2; exit 1; }
+
+if [ "$DEVICE" != cpu ]; then
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl
+    export PYTHONPATH=/tmp/site:$PWD
+    nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+fi
+export PYTHONUNBUFFERED=1
+
+args=(
+    "data.train_manifest=$PACK/train.jsonl"
+    "data.valid_manifest=$([ -f "$PACK/valid.jsonl" ] && echo "$PACK/valid.jsonl" || true)"
+    "data.batch_size=${BATCH:-64}"
+    "data.num_workers=${WORKERS:-6}"
+    "run.output_dir=$RUN"
+    "run.save_every=${SAVE_EVERY:-500}"
+    "run.keep_checkpoints=1"
+    "run.progress=false"
+)
+if [ "$DEVICE" = cpu ]; then args+=("run.cpu=true" "run.mixed_precision='no'"); else args+=("run.mixed_precision=${PREC:-bf16}"); fi
+[ -n "${MAX_STEPS:-}" ] && args+=("run.max_steps=$MAX_STEPS")
+if [ "$STAGE" = tokenizer ]; then
+    args+=("data.feature_cache=")  # the teacher runs online on the GPU
+    [ -d "$PACK/init" ] && args+=("init_from=$PACK/init")
+fi
+
+mode=(--overwrite)
+if [ -f "$RESUME/ckpt.tar.sha256" ]; then  # a checkpoint as run_device.sh returns it (see resume_here.sh)
+    bash recipes/mini/gpu/resume_here.sh "$RESUME" "$RUN"
+    mode=(--resume)
+fi
+
+start=$(date +%s)
+set +e
+timeout -s TERM -k 90 "$BUDGET_S" $PY recipes/train.py "$STAGE" --config "$CONFIG" "${mode[@]}" "${args[@]}" "$@" \
+    2>&1 | tee "$OUT/train.log"
+rc=${PIPESTATUS[0]}
+set -e
+wall=$(($(date +%s) - start))
+[ "$rc" = 0 ] || [ "$rc" = 124 ] || { echo "error: training exited with status $rc" >&2; exit "$rc"; }
+
+# A tokenizer checkpoint is ~56 MiB (train_state.pt alone, AdamW moments, ~26 MiB), over the 16 MiB a
+# returned file may have: one tar of the checkpoint (+ STEP, metrics) cut into 15 MiB parts, and its hash.
+ckpt="$RUN/checkpoints/$(cat "$RUN/checkpoints/latest")"
+step=$(basename "$ckpt" | sed 's/^step_//')
+echo "$step" >"$ckpt/STEP"
+cp "$RUN/metrics.jsonl" "$ckpt/metrics.jsonl" 2>/dev/null || true
+tar -C "$ckpt" -cf "$RUN/ckpt.tar" .
+split -b 15m -d -a 1 "$RUN/ckpt.tar" "$OUT/ckpt.tar.part"
+(cd "$RUN" && sha256sum ckpt.tar) >"$OUT/ckpt.tar.sha256"
+echo "stage=$STAGE step=$((10#$step)) wall_s=$wall rc=$rc" | tee -a "$OUT/train.log"
+ls -la "$OUT"
