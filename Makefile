@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean corpus-deps corpus mini
+.PHONY: install demo test bench lint clean corpus-deps corpus mini gpu-pack
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,17 @@ corpus: $(STAMP)
 # Reproduce losatok-mini: corpus, teacher, SemBo, tokenizer, export, evaluation (resumable; hours on a CPU)
 mini: $(STAMP)
 	bash recipes/mini/run_mini.sh
+
+# A GPU session's training pack (recipes/mini/README.md, "On a GPU"): the device's missing wheels in
+# packs/.whl, a balanced Opus selection of the corpus in packs/mini_v2 sized so that the tree, the
+# wheels and the pack travel in one device run (64 MiB), with runs/sembo_mini/final as init/ when it
+# exists (else 8 MiB are kept for it: add it later with pack.py init). PACK_ARGS=--kbps 32 etc.
+gpu-pack: $(STAMP)
+	$(BIN)/python recipes/mini/gpu/pack.py wheels --out packs/.whl --slim-diffusers
+	$(BIN)/python recipes/mini/gpu/pack.py build --manifest data/corpus/train.jsonl \
+		--valid-manifest data/corpus/valid.jsonl --out packs/mini_v2 --overwrite \
+		$(if $(wildcard runs/sembo_mini/final/config.json),--init runs/sembo_mini/final,--reserve-mb 8) $(PACK_ARGS)
+	$(BIN)/python recipes/mini/gpu/pack.py budget packs/mini_v2 packs/.whl
 
 lint: $(STAMP)
 	$(BIN)/ruff check losatok_plugin recipes tests

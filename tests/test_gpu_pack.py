@@ -21,6 +21,9 @@ from losatok_plugin import LoSATokVAE, tiny_config
 from losatok_plugin.data import read_manifest
 from losatok_plugin.data.audio_io import load_audio
 
+from losatok_plugin.configuration import load_dataclass
+from losatok_plugin.training import TokenizerStageConfig, train_tokenizer
+
 from .training_helpers import env, metrics, stage_dict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,6 +138,46 @@ def test_opus_round_trip_is_close_at_24_kbps():
     assert snr > 10, snr
 
 
+def test_tokenizer_trains_under_bf16_autocast(tmp_path):
+    """run_device.sh trains in bf16: the ISTFT head must leave autocast (torch.complex has no bf16) and
+    the step's features must survive accelerate's fp32 conversion of outputs (a dict, not BaseOutput)."""
+    manifest = synthetic_corpus(tmp_path / "corpus")
+    d = stage_dict(tmp_path / "run", manifest, 1, discriminator={"channels": 4, "warmup_steps": 0})
+    d["run"]["mixed_precision"] = "bf16"
+    train_tokenizer(load_dataclass(TokenizerStageConfig, d))
+    (row,) = metrics(tmp_path / "run")
+    assert all(np.isfinite(row[k]) for k in ("mel", "semantic", "kl", "adv", "fm", "disc"))
+
+
+def test_slim_diffusers_wheel_keeps_the_audio_pipelines(tmp_path):
+    import zipfile
+
+    wheel = tmp_path / "diffusers-0.0.0-py3-none-any.whl"
+    names = [
+        "diffusers/__init__.py",
+        "diffusers/models/modeling_utils.py",
+        "diffusers/pipelines/__init__.py",
+        "diffusers/pipelines/pipeline_utils.py",
+        "diffusers/pipelines/stable_audio/pipeline_stable_audio.py",
+        "diffusers/pipelines/longcat_audio_dit/__init__.py",
+        "diffusers/pipelines/flux/pipeline_flux.py",
+        "diffusers/modular_pipelines/flux/encoders.py",
+    ]
+    with zipfile.ZipFile(wheel, "w") as z:
+        for n in names:
+            z.writestr(n, "x = 1\n")
+        z.writestr("diffusers-0.0.0.dist-info/RECORD", "".join(f"{n},sha256=abc,6\n" for n in names))
+    before, after = pack.slim_diffusers(wheel)
+    assert after < before
+    with zipfile.ZipFile(wheel) as z:
+        kept = set(z.namelist())
+        record = z.read("diffusers-0.0.0.dist-info/RECORD").decode()
+    assert "diffusers/pipelines/stable_audio/pipeline_stable_audio.py" in kept
+    assert "diffusers/pipelines/pipeline_utils.py" in kept and "diffusers/models/modeling_utils.py" in kept
+    assert "diffusers/pipelines/flux/pipeline_flux.py" not in kept and "flux" not in record
+    assert not any(n.startswith("diffusers/modular_pipelines/flux") for n in kept)
+
+
 @pytest.mark.slow  # ~45 s of CPU: pack, 2 device steps, resume here for 1 more (run with -m slow)
 @pytest.mark.skipif(shutil.which("bash") is None or shutil.which("split") is None, reason="needs bash + coreutils")
 def test_run_device_on_cpu_returns_a_checkpoint_that_resumes_here(tmp_path):
@@ -167,7 +210,7 @@ def test_run_device_on_cpu_returns_a_checkpoint_that_resumes_here(tmp_path):
     )
     assert r.returncode == 0, r.stdout + r.stderr
     files = sorted(p.name for p in out.iterdir())
-    assert "ckpt.tar.sha256" in files and "train.log" in files and len(files) <= 8
+    assert "ckpt.tgz.sha256" in files and "train.log" in files and len(files) <= 8
     assert all(p.stat().st_size <= 16 * 2**20 for p in out.iterdir())
     here = tmp_path / "runs" / "tokenizer_mini"
     r = subprocess.run(["bash", str(GPU / "resume_here.sh"), str(out), str(here)], capture_output=True, text=True)

@@ -55,7 +55,9 @@ class ISTFTHead(Float32Island, nn.Module):
 
     def polar(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x ``[B, F, dim]`` -> magnitude and phase, each ``[B, n_fft // 2 + 1, F]`` float32."""
-        log_mag, phase = self.out(to_float32(x)).transpose(1, 2).chunk(2, dim=1)
+        # autocast (bf16 training) would run the projection in bf16 again: torch.complex rejects bf16
+        with torch.autocast(x.device.type, enabled=False):
+            log_mag, phase = self.out(to_float32(x)).transpose(1, 2).chunk(2, dim=1)
         return torch.clamp(torch.exp(log_mag), max=MAX_MAGNITUDE), phase
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

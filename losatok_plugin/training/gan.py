@@ -30,6 +30,13 @@ def trainable_state(vae: LoSATokVAE) -> dict[str, torch.Tensor]:
     return {k: v for k, v in vae.state_dict().items() if k.split(".")[0] in TRAINABLE}
 
 
+class StepFeatures(dict):
+    """The encode's features as a plain dict with attribute access: accelerate's mixed-precision wrapper
+    rebuilds a forward's Mapping outputs as ``type(out)(dict)``, which a ``BaseOutput`` dataclass refuses."""
+
+    __getattr__ = dict.__getitem__
+
+
 class GeneratorStep(nn.Module):
     """The VAE's training forward, wrapped so that DDP sees one ``forward`` per step.
 
@@ -48,7 +55,7 @@ class GeneratorStep(nn.Module):
         params = GaussianParams(feats.mu, feats.logvar)
         z = params.sample() if sample else params.mu
         z = z.transpose(1, 2)
-        return feats, z, self.vae.decoder(z)
+        return StepFeatures(feats), z, self.vae.decoder(z)
 
     def checkpoint_state(self) -> dict[str, torch.Tensor]:
         return trainable_state(self.vae)

@@ -1,6 +1,7 @@
 """A compact training pack for a GPU run (issue 14 item 4): corpus clips as Ogg/Opus, one manifest, pack.json.
 
     python recipes/mini/gpu/pack.py build --manifest data/corpus/train.jsonl --out packs/mini_v2 [--budget-mb auto]
+    python recipes/mini/gpu/pack.py init --pack packs/mini_v2 --init runs/sembo_mini/final
     python recipes/mini/gpu/pack.py quality --manifest data/corpus/train.jsonl --kbps 16 24 32
     python recipes/mini/gpu/pack.py wheels --out packs/.whl
     python recipes/mini/gpu/pack.py budget
@@ -319,6 +320,25 @@ def build(args: argparse.Namespace) -> dict:
     return info
 
 
+def add_init(args: argparse.Namespace) -> dict:
+    """Put (or replace) the stage-1 export in an existing pack; pack.json records it and the new size."""
+    out = Path(args.pack)
+    meta = out / "pack.json"
+    if not meta.is_file():
+        raise PackError(f"{out}: not a pack (no pack.json)")
+    init = Path(args.init)
+    if not (init / "config.json").is_file():
+        raise PackError(f"--init {init}: not an export folder (no config.json)")
+    info = json.loads(meta.read_text())
+    if (out / "init").exists():
+        shutil.rmtree(out / "init")
+    info["init"] = copy_init(init, out / "init", args.init_dtype)
+    info["pack_bytes"] = dir_bytes(out) - meta.stat().st_size
+    info["sha256"] = tree_hash(out)
+    meta.write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n")
+    return info
+
+
 def quality(args: argparse.Namespace) -> dict:
     """Round trip decode(encode(x)) vs x per domain at each bitrate: mel distance and SNR."""
     import torch
@@ -374,7 +394,40 @@ def wheels(args: argparse.Namespace) -> list[str]:
     for p in WHEEL_PLATFORMS:
         cmd += ["--platform", p]
     subprocess.run(cmd + specs, check=True)
+    if args.slim_diffusers:
+        for whl in out.glob("diffusers-*.whl"):
+            before, after = slim_diffusers(whl)
+            print(f"{whl.name}: {before / 2**20:.2f} -> {after / 2**20:.2f} MiB (--slim-diffusers)")
     return sorted(p.name for p in out.glob("*.whl"))
+
+
+KEEP_PIPELINES = ("stable_audio", "stable_audio_3", "longcat_audio_dit")  # what losatok_plugin uses
+
+
+def slim_diffusers(wheel: Path) -> tuple[int, int]:
+    """Rewrite the diffusers wheel without the pipeline families this project never imports (image,
+    video, deprecated; ~3.5 of its 6.4 MB). diffusers imports pipelines lazily, so the models, the
+    configuration and the audio pipelines work as before. Returns (bytes before, bytes after)."""
+    import zipfile
+
+    def dropped(name: str) -> bool:
+        parts = name.split("/")
+        return (len(parts) > 3 and parts[0] == "diffusers" and parts[1] in ("pipelines", "modular_pipelines")) and not (
+            parts[1] == "pipelines" and parts[2] in KEEP_PIPELINES
+        )
+
+    before = wheel.stat().st_size
+    tmp = wheel.with_suffix(".slim")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        record = next(n for n in src.namelist() if n.endswith(".dist-info/RECORD"))
+        for info in src.infolist():
+            if dropped(info.filename) or info.filename == record:
+                continue
+            dst.writestr(info, src.read(info.filename))
+        lines = [ln for ln in src.read(record).decode().splitlines() if ln and not dropped(ln.split(",")[0])]
+        dst.writestr(record, "\n".join(lines) + "\n")
+    tmp.replace(wheel)
+    return before, wheel.stat().st_size
 
 
 def main() -> None:
@@ -396,12 +449,16 @@ def main() -> None:
     b.add_argument(
         "--init-dtype", choices=["float16", "float32", "copy"], default="float16", help="how init/ is stored"
     )
-    b.add_argument("--kbps", type=float, default=24.0, help="target Opus bitrate")
+    b.add_argument("--kbps", type=float, default=48.0, help="target Opus bitrate (README: codec mel error by bitrate)")
     b.add_argument("--max-seconds", type=float, default=8.0, help="cut clips without text to this (0: keep)")
     b.add_argument("--min-per-source", type=int, default=3, help="clips of every source taken first")
     b.add_argument("--probe-clips", type=int, default=8, help="clips used to calibrate the bitrate")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--overwrite", action="store_true", help="replace an existing pack folder")
+    i = sub.add_parser("init", help="add the stage-1 export (tokenizer init_from) to a built pack")
+    i.add_argument("--pack", required=True, help="pack folder, e.g. packs/mini_v2")
+    i.add_argument("--init", required=True, help="stage-1 export, e.g. runs/sembo_mini/final")
+    i.add_argument("--init-dtype", choices=["float16", "float32", "copy"], default="float16")
     q = sub.add_parser("quality", help="codec round-trip quality per domain at some bitrates")
     q.add_argument("--manifest", action="append", required=True)
     q.add_argument("--kbps", type=float, nargs="+", default=[16.0, 24.0, 32.0])
@@ -409,6 +466,7 @@ def main() -> None:
     q.add_argument("--seed", type=int, default=0)
     w = sub.add_parser("wheels", help="download the wheels the GPU machine lacks")
     w.add_argument("--out", default="packs/.whl")
+    w.add_argument("--slim-diffusers", action="store_true", help="drop diffusers' image/video pipelines (~3.5 MB less)")
     g = sub.add_parser("budget", help="what a device run would carry with the given carry paths")
     g.add_argument("carry", nargs="*", default=["packs/mini_v2", "packs/.whl", "packs/resume"])
     args = p.parse_args()
@@ -420,6 +478,11 @@ def main() -> None:
                 f"{args.out}: {t['clips']} clips, {t['hours']:.3f} h, {t['kbps']} kbps, "
                 f"{info['pack_bytes'] / 2**20:.2f} MiB (budget {info['budget_bytes'] / 2**20:.2f} MiB), "
                 f"encoded in {info['encode_seconds']} s"
+            )
+        elif args.cmd == "init":
+            info = add_init(args)
+            print(
+                f"{args.pack}/init: {info['init']['bytes'] / 2**20:.2f} MiB; pack {info['pack_bytes'] / 2**20:.2f} MiB"
             )
         elif args.cmd == "quality":
             print(json.dumps(quality(args), indent=1))

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Put a checkpoint returned by run_device.sh (ckpt.tar.part0.. + ckpt.tar.sha256) into a run folder, so
+# Put a checkpoint returned by run_device.sh (ckpt.tgz.part0.. + ckpt.tgz.sha256) into a run folder, so
 # that `recipes/train.py <stage> --resume` (and `make mini`) continue from it:
 #
 #   bash recipes/mini/gpu/resume_here.sh FILES [RUN]   # FILES: the device run's files_at folder
 #   RUN defaults to runs/tokenizer_mini. A RUN already at that step or later is refused.
 set -euo pipefail
-FILES=${1:?usage: resume_here.sh FILES [RUN]  (FILES holds ckpt.tar.part* and ckpt.tar.sha256)}
+FILES=${1:?usage: resume_here.sh FILES [RUN]  (FILES holds ckpt.tgz.part* and ckpt.tgz.sha256)}
 RUN=${2:-runs/tokenizer_mini}
-[ -f "$FILES/ckpt.tar.sha256" ] || { echo "error: $FILES holds no ckpt.tar.sha256 (not a run_device.sh result)" >&2; exit 1; }
+[ -f "$FILES/ckpt.tgz.sha256" ] || { echo "error: $FILES holds no ckpt.tgz.sha256 (not a run_device.sh result)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cat $(ls "$FILES"/ckpt.tar.part* | sort -V) >"$tmp/ckpt.tar"
-(cd "$tmp" && sha256sum --quiet -c "$(realpath "$FILES/ckpt.tar.sha256")") \
-    || { echo "error: the parts in $FILES do not match ckpt.tar.sha256 (a part missing or cut?)" >&2; exit 1; }
-mkdir "$tmp/ckpt" && tar -C "$tmp/ckpt" -xf "$tmp/ckpt.tar"
+cat $(ls "$FILES"/ckpt.tgz.part* | sort -V) >"$tmp/ckpt.tgz"
+(cd "$tmp" && sha256sum --quiet -c "$(realpath "$FILES/ckpt.tgz.sha256")") \
+    || { echo "error: the parts in $FILES do not match ckpt.tgz.sha256 (a part missing or cut?)" >&2; exit 1; }
+mkdir "$tmp/ckpt" && tar -C "$tmp/ckpt" -xzf "$tmp/ckpt.tgz"
 step=$(cat "$tmp/ckpt/STEP")
 if [ -f "$RUN/checkpoints/latest" ]; then
     have=$(sed 's/^step_//' "$RUN/checkpoints/latest")

@@ -8,7 +8,7 @@
 # Ogg/Opus read directly by soundfile; init/ is the stage-1 export the tokenizer starts from) for
 # BUDGET_S seconds of wall clock (then SIGTERM: the trainer saves a checkpoint and stops), resuming
 # from packs/resume/ when it holds a returned checkpoint, and puts the latest checkpoint (with its
-# metrics) into $OUT as ckpt.tar.part0.. (15 MiB each) + ckpt.tar.sha256, beside train.log.
+# metrics) into $OUT as ckpt.tgz.part0.. (15 MiB each) + ckpt.tgz.sha256, beside train.log.
 # recipes/mini/gpu/resume_here.sh puts them back into runs/<stage>_mini on the CPU machine.
 #
 # Environment (defaults for an H200): BUDGET_S=420 BATCH=64 (tokenizer; teacher: 64) PREC=bf16
@@ -50,15 +50,20 @@ args=(
     "run.keep_checkpoints=1"
     "run.progress=false"
 )
-if [ "$DEVICE" = cpu ]; then args+=("run.cpu=true" "run.mixed_precision='no'"); else args+=("run.mixed_precision=${PREC:-bf16}"); fi
+if [ "$DEVICE" = cpu ]; then args+=("run.cpu=true" "run.mixed_precision='${PREC:-no}'"); else args+=("run.mixed_precision=${PREC:-bf16}"); fi
 [ -n "${MAX_STEPS:-}" ] && args+=("run.max_steps=$MAX_STEPS")
 if [ "$STAGE" = tokenizer ]; then
     args+=("data.feature_cache=")  # the teacher runs online on the GPU
-    [ -d "$PACK/init" ] && args+=("init_from=$PACK/init")
+    if [ -d "$PACK/init" ]; then
+        args+=("init_from=$PACK/init")
+    elif ! printf '%s\n' "$@" | grep -q '^init_from='; then  # runs/ does not travel
+        echo "error: $PACK has no init/ (pack.py init --pack $PACK --init runs/sembo_mini/final) and no init_from= was given" >&2
+        exit 1
+    fi
 fi
 
 mode=(--overwrite)
-if [ -f "$RESUME/ckpt.tar.sha256" ]; then  # a checkpoint as run_device.sh returns it (see resume_here.sh)
+if [ -f "$RESUME/ckpt.tgz.sha256" ]; then  # a checkpoint as run_device.sh returns it (see resume_here.sh)
     bash recipes/mini/gpu/resume_here.sh "$RESUME" "$RUN"
     mode=(--resume)
 fi
@@ -72,14 +77,15 @@ set -e
 wall=$(($(date +%s) - start))
 [ "$rc" = 0 ] || [ "$rc" = 124 ] || { echo "error: training exited with status $rc" >&2; exit "$rc"; }
 
-# A tokenizer checkpoint is ~56 MiB (train_state.pt alone, AdamW moments, ~26 MiB), over the 16 MiB a
-# returned file may have: one tar of the checkpoint (+ STEP, metrics) cut into 15 MiB parts, and its hash.
+# A tokenizer checkpoint is ~63 MiB with the discriminators on (train_state.pt, the AdamW moments, ~34
+# MiB), over the 16 MiB a returned file may have and near the 64 MiB of all of them: one gzipped tar of
+# the checkpoint (+ STEP, metrics; gzip -1 saves ~7 %) cut into 15 MiB parts, and its hash.
 ckpt="$RUN/checkpoints/$(cat "$RUN/checkpoints/latest")"
 step=$(basename "$ckpt" | sed 's/^step_//')
 echo "$step" >"$ckpt/STEP"
 cp "$RUN/metrics.jsonl" "$ckpt/metrics.jsonl" 2>/dev/null || true
-tar -C "$ckpt" -cf "$RUN/ckpt.tar" .
-split -b 15m -d -a 1 "$RUN/ckpt.tar" "$OUT/ckpt.tar.part"
-(cd "$RUN" && sha256sum ckpt.tar) >"$OUT/ckpt.tar.sha256"
+tar -C "$ckpt" -cf - . | gzip -1 >"$RUN/ckpt.tgz"
+split -b 15m -d -a 1 "$RUN/ckpt.tgz" "$OUT/ckpt.tgz.part"
+(cd "$RUN" && sha256sum ckpt.tgz) >"$OUT/ckpt.tgz.sha256"
 echo "stage=$STAGE step=$((10#$step)) wall_s=$wall rc=$rc" | tee -a "$OUT/train.log"
 ls -la "$OUT"
