@@ -18,10 +18,9 @@ import torch
 import yaml
 
 from losatok_plugin import LoSATokVAE, tiny_config
+from losatok_plugin.configuration import load_dataclass
 from losatok_plugin.data import read_manifest
 from losatok_plugin.data.audio_io import load_audio
-
-from losatok_plugin.configuration import load_dataclass
 from losatok_plugin.training import TokenizerStageConfig, train_tokenizer
 
 from .training_helpers import env, metrics, stage_dict
