@@ -187,6 +187,11 @@ def test_run_device_on_cpu_returns_a_checkpoint_that_resumes_here(tmp_path):
     packdir = tmp_path / "packs" / "mini"
     info = pack.build(build_args(manifest, packdir, budget_mb="4", init=str(init)))
     assert info["init"]["dtype"] == "float16" and (packdir / "init" / "config.json").is_file()
+    assert info["init"]["bytes"] < 0.5 * pack.dir_bytes(init)  # frozen parts in float16 only
+    whole = pack.expand_init(packdir / "init", tmp_path / "whole")
+    source, expanded = LoSATokVAE.from_pretrained(init), LoSATokVAE.from_pretrained(whole)
+    for k, v in source.semantic_encoder.state_dict().items():
+        assert torch.allclose(v, expanded.semantic_encoder.state_dict()[k], rtol=1e-3, atol=1e-4), k
     cfg = stage_dict(tmp_path / "unused", manifest, 2, discriminator={"channels": 4, "warmup_steps": 0})
     cfg["data"]["short_clips"] = "repeat"
     config = tmp_path / "tiny.yaml"
@@ -219,7 +224,7 @@ def test_run_device_on_cpu_returns_a_checkpoint_that_resumes_here(tmp_path):
     assert again.returncode == 1 and "already at step 2" in again.stderr
     r = subprocess.run(
         [sys.executable, str(REPO / "recipes" / "train.py"), "tokenizer", "--config", str(config), "--resume"]
-        + [f"run.output_dir={here}", "run.max_steps=3", f"init_from={packdir / 'init'}"],
+        + [f"run.output_dir={here}", "run.max_steps=3", f"init_from={init}"],
         env=env(),
         capture_output=True,
         text=True,

@@ -254,17 +254,48 @@ def auto_budget(repo: Path, wheels: Path, reserve_mb: float) -> tuple[int, dict]
 
 
 def copy_init(src: Path, dst: Path, dtype: str) -> dict:
-    """The stage-1 export the tokenizer starts from, stored in ``dtype`` (float16 halves it; the loader
-    reads it back as float32, and the float32 islands stay float32, as in recipes/mini/export.py)."""
+    """The frozen parts (teacher + SemBo) of the stage-1 export the tokenizer starts from, in ``dtype``.
+
+    A stage-1 export is a whole LoSATokVAE whose acoustic branch, Gaussian head and decoder are still at
+    random initialisation (stage 1 trains only SemBo): only the frozen parts are stored (half the
+    bytes), and :func:`expand_init` gives the others a fresh seeded initialisation on the device.
+    float16 halves them again (the float32 islands stay float32, as in recipes/mini/export.py).
+    """
     import torch
+    from safetensors.torch import save_file
 
     from losatok_plugin.loading import load_vae
+    from losatok_plugin.training.tokenizer import FROZEN
 
-    if dtype == "copy":
-        shutil.copytree(src, dst)
-    else:
-        load_vae(str(src)).eval().to(getattr(torch, dtype)).save_pretrained(dst)
-    return {"from": str(src), "dtype": dtype, "bytes": dir_bytes(dst)}
+    vae = load_vae(str(src)).eval()
+    if dtype != "float32":
+        vae.to(getattr(torch, dtype))
+    dst.mkdir(parents=True)
+    state = {k: v.contiguous() for k, v in vae.state_dict().items() if k.split(".")[0] in FROZEN}
+    save_file(state, str(dst / "frozen.safetensors"), metadata={"format": "pt"})
+    shutil.copy(Path(src) / "config.json", dst / "config.json")
+    return {"from": str(src), "dtype": dtype, "parts": list(FROZEN), "bytes": dir_bytes(dst)}
+
+
+def expand_init(pack_init: Path, out: Path, seed: int = 0) -> Path:
+    """A whole LoSATokVAE export (``init_from``) from a pack's ``init/``: the stored frozen parts as
+    float32, the trainable parts freshly initialised with ``seed``."""
+    import torch
+    from safetensors.torch import load_file
+
+    from losatok_plugin import LoSATokVAE
+    from losatok_plugin.training.tokenizer import FROZEN
+
+    config = json.loads((pack_init / "config.json").read_text())
+    torch.manual_seed(seed)
+    vae = LoSATokVAE.from_config(config)
+    state = {k: v.float() for k, v in load_file(str(pack_init / "frozen.safetensors")).items()}
+    missing, unexpected = vae.load_state_dict(state, strict=False)
+    wrong = [k for k in missing if k.split(".")[0] in FROZEN] + list(unexpected)
+    if wrong:
+        raise PackError(f"{pack_init}: weights that do not fit its config: {wrong[:5]}")
+    vae.save_pretrained(out)
+    return out
 
 
 def build(args: argparse.Namespace) -> dict:
@@ -446,9 +477,7 @@ def main() -> None:
     b.add_argument("--reserve-mb", type=float, default=0.0, help="with auto: MiB kept free for packs/resume")
     b.add_argument("--wheels", default="packs/.whl", help="with auto: the wheel folder that also travels")
     b.add_argument("--init", default="", help="stage-1 export copied into the pack as init/ (tokenizer stage)")
-    b.add_argument(
-        "--init-dtype", choices=["float16", "float32", "copy"], default="float16", help="how init/ is stored"
-    )
+    b.add_argument("--init-dtype", choices=["float16", "float32"], default="float16", help="how init/ is stored")
     b.add_argument("--kbps", type=float, default=48.0, help="target Opus bitrate (README: codec mel error by bitrate)")
     b.add_argument("--max-seconds", type=float, default=8.0, help="cut clips without text to this (0: keep)")
     b.add_argument("--min-per-source", type=int, default=3, help="clips of every source taken first")
@@ -458,7 +487,11 @@ def main() -> None:
     i = sub.add_parser("init", help="add the stage-1 export (tokenizer init_from) to a built pack")
     i.add_argument("--pack", required=True, help="pack folder, e.g. packs/mini_v2")
     i.add_argument("--init", required=True, help="stage-1 export, e.g. runs/sembo_mini/final")
-    i.add_argument("--init-dtype", choices=["float16", "float32", "copy"], default="float16")
+    i.add_argument("--init-dtype", choices=["float16", "float32"], default="float16")
+    x = sub.add_parser("expand-init", help="(device) a whole init_from export from a pack's init/")
+    x.add_argument("--pack", required=True, help="pack folder holding init/")
+    x.add_argument("--out", required=True, help="export folder to write, e.g. /tmp/init")
+    x.add_argument("--seed", type=int, default=0, help="seed of the trainable parts' initialisation")
     q = sub.add_parser("quality", help="codec round-trip quality per domain at some bitrates")
     q.add_argument("--manifest", action="append", required=True)
     q.add_argument("--kbps", type=float, nargs="+", default=[16.0, 24.0, 32.0])
@@ -484,6 +517,8 @@ def main() -> None:
             print(
                 f"{args.pack}/init: {info['init']['bytes'] / 2**20:.2f} MiB; pack {info['pack_bytes'] / 2**20:.2f} MiB"
             )
+        elif args.cmd == "expand-init":
+            print(expand_init(Path(args.pack) / "init", Path(args.out), args.seed))
         elif args.cmd == "quality":
             print(json.dumps(quality(args), indent=1))
         elif args.cmd == "wheels":

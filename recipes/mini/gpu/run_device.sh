@@ -27,6 +27,7 @@ PACK=${PACK:-packs/mini_v2}
 WHEELS=${WHEELS:-packs/.whl}
 RESUME=${RESUME:-packs/resume}
 RUN=${RUN:-/tmp/run}
+rm -rf "$RUN.init"
 OUT=${OUT:?set OUT to the folder that comes back (the device tool sets it)}
 BUDGET_S=${BUDGET_S:-420}
 DEVICE=${DEVICE:-cuda}
@@ -54,8 +55,9 @@ if [ "$DEVICE" = cpu ]; then args+=("run.cpu=true" "run.mixed_precision='${PREC:
 [ -n "${MAX_STEPS:-}" ] && args+=("run.max_steps=$MAX_STEPS")
 if [ "$STAGE" = tokenizer ]; then
     args+=("data.feature_cache=")  # the teacher runs online on the GPU
-    if [ -d "$PACK/init" ]; then
-        args+=("init_from=$PACK/init")
+    if [ -d "$PACK/init" ]; then  # frozen parts only: complete them into a whole export
+        $PY recipes/mini/gpu/pack.py expand-init --pack "$PACK" --out "$RUN.init"
+        args+=("init_from=$RUN.init")
     elif ! printf '%s\n' "$@" | grep -q '^init_from='; then  # runs/ does not travel
         echo "error: $PACK has no init/ (pack.py init --pack $PACK --init runs/sembo_mini/final) and no init_from= was given" >&2
         exit 1
