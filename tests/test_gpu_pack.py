@@ -18,10 +18,10 @@ import torch
 import yaml
 
 from losatok_plugin import LoSATokVAE, tiny_config
-from losatok_plugin.configuration import load_dataclass
 from losatok_plugin.data import read_manifest
 from losatok_plugin.data.audio_io import load_audio
 from losatok_plugin.training import TokenizerStageConfig, train_tokenizer
+from losatok_plugin.training.yaml_config import load_dataclass
 
 from .training_helpers import env, metrics, stage_dict
 
@@ -192,6 +192,12 @@ def test_run_device_on_cpu_returns_a_checkpoint_that_resumes_here(tmp_path):
     source, expanded = LoSATokVAE.from_pretrained(init), LoSATokVAE.from_pretrained(whole)
     for k, v in source.semantic_encoder.state_dict().items():
         assert torch.allclose(v, expanded.semantic_encoder.state_dict()[k], rtol=1e-3, atol=1e-4), k
+    torch.manual_seed(1)
+    donor = tmp_path / "donor"
+    LoSATokVAE(**tiny_config().to_dict()).save_pretrained(donor)
+    warm = LoSATokVAE.from_pretrained(pack.expand_init(packdir / "init", tmp_path / "warm", parts_from=str(donor)))
+    w = LoSATokVAE.from_pretrained(donor).decoder.head.out.weight
+    assert torch.equal(warm.decoder.head.out.weight, w) and not torch.equal(expanded.decoder.head.out.weight, w)
     cfg = stage_dict(tmp_path / "unused", manifest, 2, discriminator={"channels": 4, "warmup_steps": 0})
     cfg["data"]["short_clips"] = "repeat"
     config = tmp_path / "tiny.yaml"

@@ -265,7 +265,7 @@ def copy_init(src: Path, dst: Path, dtype: str) -> dict:
     from safetensors.torch import save_file
 
     from losatok_plugin.loading import load_vae
-    from losatok_plugin.training.tokenizer import FROZEN
+    from losatok_plugin.training.gan import FROZEN
 
     vae = load_vae(str(src)).eval()
     if dtype != "float32":
@@ -277,14 +277,16 @@ def copy_init(src: Path, dst: Path, dtype: str) -> dict:
     return {"from": str(src), "dtype": dtype, "parts": list(FROZEN), "bytes": dir_bytes(dst)}
 
 
-def expand_init(pack_init: Path, out: Path, seed: int = 0) -> Path:
+def expand_init(pack_init: Path, out: Path, seed: int = 0, parts_from: str = "") -> Path:
     """A whole LoSATokVAE export (``init_from``) from a pack's ``init/``: the stored frozen parts as
-    float32, the trainable parts freshly initialised with ``seed``."""
+    float32, the trainable parts freshly initialised with ``seed``, or taken from ``parts_from`` (a
+    model whose acoustic branch, Gaussian head and decoder fit, e.g. the tracked ``losatok-mini``: the
+    warm start of recipes/mini/compose_init.py)."""
     import torch
     from safetensors.torch import load_file
 
     from losatok_plugin import LoSATokVAE
-    from losatok_plugin.training.tokenizer import FROZEN
+    from losatok_plugin.training.gan import FROZEN
 
     config = json.loads((pack_init / "config.json").read_text())
     torch.manual_seed(seed)
@@ -294,6 +296,16 @@ def expand_init(pack_init: Path, out: Path, seed: int = 0) -> Path:
     wrong = [k for k in missing if k.split(".")[0] in FROZEN] + list(unexpected)
     if wrong:
         raise PackError(f"{pack_init}: weights that do not fit its config: {wrong[:5]}")
+    if parts_from:
+        from losatok_plugin.loading import load_vae
+        from losatok_plugin.training.gan import TRAINABLE
+
+        donor = load_vae(parts_from).float()
+        for name in TRAINABLE:
+            src, dst = getattr(donor, name).state_dict(), getattr(vae, name).state_dict()
+            if set(src) != set(dst) or any(src[k].shape != dst[k].shape for k in dst):
+                raise PackError(f"{name} of {parts_from} does not fit {pack_init}'s config")
+            getattr(vae, name).load_state_dict(src)
     vae.save_pretrained(out)
     return out
 
@@ -492,6 +504,7 @@ def main() -> None:
     x.add_argument("--pack", required=True, help="pack folder holding init/")
     x.add_argument("--out", required=True, help="export folder to write, e.g. /tmp/init")
     x.add_argument("--seed", type=int, default=0, help="seed of the trainable parts' initialisation")
+    x.add_argument("--parts-from", default="", help="take the trainable parts from this model (e.g. losatok-mini)")
     q = sub.add_parser("quality", help="codec round-trip quality per domain at some bitrates")
     q.add_argument("--manifest", action="append", required=True)
     q.add_argument("--kbps", type=float, nargs="+", default=[16.0, 24.0, 32.0])
@@ -518,7 +531,7 @@ def main() -> None:
                 f"{args.pack}/init: {info['init']['bytes'] / 2**20:.2f} MiB; pack {info['pack_bytes'] / 2**20:.2f} MiB"
             )
         elif args.cmd == "expand-init":
-            print(expand_init(Path(args.pack) / "init", Path(args.out), args.seed))
+            print(expand_init(Path(args.pack) / "init", Path(args.out), args.seed, args.parts_from))
         elif args.cmd == "quality":
             print(json.dumps(quality(args), indent=1))
         elif args.cmd == "wheels":

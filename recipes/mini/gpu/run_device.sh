@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The ONE command a GPU session runs through the device tool, from the repository root:
 #
-#   bash recipes/mini/gpu/run_device.sh [tokenizer|teacher] [key=value ...]
+#   bash recipes/mini/gpu/run_device.sh [tokenizer|semantic_encoder] [key=value ...]
 #   carry: packs/mini_v2 packs/.whl [packs/resume]
 #
 # Installs the carried wheels into /tmp/site, trains the stage from the pack (packs/mini_v2/train.jsonl,
@@ -11,7 +11,8 @@
 # metrics) into $OUT as ckpt.tgz.part0.. (15 MiB each) + ckpt.tgz.sha256, beside train.log.
 # recipes/mini/gpu/resume_here.sh puts them back into runs/<stage>_mini on the CPU machine.
 #
-# Environment (defaults for an H200): BUDGET_S=420 BATCH=64 (tokenizer; teacher: 64) PREC=bf16
+# Environment (defaults for an H200): BUDGET_S=420 BATCH=64 PREC=bf16 PARTS_FROM= (e.g. losatok-mini:
+# the tokenizer's trainable parts start from that model, as recipes/mini/compose_init.py; "" = random)
 # SAVE_EVERY=500 WORKERS=6 PACK=packs/mini_v2 WHEELS=packs/.whl RESUME=packs/resume RUN=/tmp/run
 # PY=python3. CPU smoke: DEVICE=cpu MAX_STEPS=2 CONFIG=<tiny yaml> PY=.venv/bin/python (wheels skipped).
 set -euo pipefail
@@ -19,8 +20,9 @@ cd "$(dirname "$0")/../../.."
 STAGE=${1:-tokenizer}
 [ $# -gt 0 ] && shift
 case "$STAGE" in
-    tokenizer | teacher) ;;
-    *) echo "error: stage must be tokenizer or teacher, got '$STAGE' (the DiT stage trains on latents, not this pack)" >&2; exit 2 ;;
+    tokenizer | semantic_encoder) ;;
+    teacher) STAGE=semantic_encoder ;;  # stage 0's old name
+    *) echo "error: stage must be tokenizer or semantic_encoder, got '$STAGE' (the DiT stage trains on latents, not this pack)" >&2; exit 2 ;;
 esac
 PY=${PY:-python3}
 PACK=${PACK:-packs/mini_v2}
@@ -56,7 +58,7 @@ if [ "$DEVICE" = cpu ]; then args+=("run.cpu=true" "run.mixed_precision='${PREC:
 if [ "$STAGE" = tokenizer ]; then
     args+=("data.feature_cache=")  # the teacher runs online on the GPU
     if [ -d "$PACK/init" ]; then  # frozen parts only: complete them into a whole export
-        $PY recipes/mini/gpu/pack.py expand-init --pack "$PACK" --out "$RUN.init"
+        $PY recipes/mini/gpu/pack.py expand-init --pack "$PACK" --out "$RUN.init" --parts-from "${PARTS_FROM:-}"
         args+=("init_from=$RUN.init")
     elif ! printf '%s\n' "$@" | grep -q '^init_from='; then  # runs/ does not travel
         echo "error: $PACK has no init/ (pack.py init --pack $PACK --init runs/sembo_mini/final) and no init_from= was given" >&2
