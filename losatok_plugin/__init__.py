@@ -19,8 +19,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "AudioInputError": ".audio",
-    "CheckpointError": ".reference_checkpoint",
-    "ConfigError": ".configuration",
+    "CheckpointError": ".errors",
+    "ConfigError": ".errors",
     "LoSATokConfig": ".configuration",
     "tiny_config": ".configuration",
     "LoSATokFeatures": ".models.losatok_vae",
@@ -42,9 +42,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .audio import AudioInputError
-    from .configuration import ConfigError, LoSATokConfig, tiny_config
+    from .configuration import LoSATokConfig, tiny_config
+    from .errors import CheckpointError, ConfigError
     from .models.losatok_vae import LoSATokFeatures, LoSATokGaussian, LoSATokVAE
-    from .reference_checkpoint import CheckpointError
 
 
 def __getattr__(name: str) -> Any:

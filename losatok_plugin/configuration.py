@@ -1,15 +1,15 @@
-"""LoSATok architecture configuration: one dataclass, strict loading, reference-format conversion.
+"""LoSATok architecture configuration: one dataclass, the single source of the architecture fields.
 
-The same fields are the ``config.json`` of a ``save_pretrained`` directory (diffusers ``ConfigMixin``).
-Official sizes are the defaults; :func:`tiny_config` gives a test-size model. Reference configs
-(the official ``16k_16k_25Hz_losatok.yml`` and the parity fixture's ``config.json``) are converted by
-:meth:`LoSATokConfig.from_reference`.
+The same fields are the ``config.json`` of a ``save_pretrained`` directory (diffusers ``ConfigMixin``) and the
+keyword arguments of ``LoSATokVAE``. Official sizes are the defaults; :func:`tiny_config` gives a test-size
+model. Reference configs (the official ``16k_16k_25Hz_losatok.yml`` and the parity fixture's ``config.json``)
+are converted by :meth:`LoSATokConfig.from_reference`, which delegates to
+:func:`losatok_plugin.checkpoints.reference_config_fields` (the module that knows every file format).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -17,9 +17,17 @@ from typing import Any
 
 import torch
 
+from .checkpoints import CONFIG_FORMATS, read_mapping, reference_config_fields
+from .errors import ConfigError
 
-class ConfigError(ValueError):
-    """A configuration is malformed: unknown keys, wrong types or inconsistent sizes."""
+__all__ = [
+    "CONFIG_FORMATS",
+    "MODEL_EXTRA_FIELDS",
+    "ConfigError",
+    "LoSATokConfig",
+    "MODEL_VARIANTS",
+    "tiny_config",
+]
 
 
 @dataclass
@@ -167,7 +175,7 @@ class LoSATokConfig:
     @classmethod
     def from_file(cls, path: str | Path, format: str | None = None) -> LoSATokConfig:  # noqa: A002
         """Load a JSON or YAML file in our format or in a reference format (see :meth:`from_reference`)."""
-        return cls.from_reference(_read_mapping(path), format=format)
+        return cls.from_reference(read_mapping(path), format=format)
 
     @classmethod
     def from_reference(
@@ -178,10 +186,11 @@ class LoSATokConfig:
         """Convert a configuration in any supported format to ours.
 
         Accepts ``None`` (official sizes), a path to a JSON/YAML file, or a dict in one of the formats of
-        :data:`CONFIG_FORMATS`: ``"losatok"`` (our fields), ``"dasheng_tokenizer"`` (the reference
-        ``DashengTokenizerConfig`` dict: ``embed_dim``, ``decoder_dim``, ``depth``...), ``"official_yml"``
-        (``16k_16k_25Hz_losatok.yml``, marked by ``AudioVAE.config_dict``) or ``"parity_fixture"`` (the
-        fixture's ``config.json``, marked by ``config_dict``).
+        :data:`~losatok_plugin.checkpoints.CONFIG_FORMATS`: ``"losatok"`` (our fields), ``"dasheng_tokenizer"``
+        (the reference ``DashengTokenizerConfig`` dict: ``embed_dim``, ``decoder_dim``, ``depth``...),
+        ``"official_yml"`` (``16k_16k_25Hz_losatok.yml``, marked by ``AudioVAE.config_dict``) or
+        ``"parity_fixture"`` (the fixture's ``config.json``, marked by ``config_dict``). The conversion lives in
+        :func:`losatok_plugin.checkpoints.reference_config_fields`.
 
         The format is ``format`` when given, else told by an unambiguous marker: the two wrapper keys
         above, or keys that only one flat format has. Unknown keys are an error in every format (a typo
@@ -192,138 +201,19 @@ class LoSATokConfig:
             return cls()
         if isinstance(data, (str, Path)):
             return cls.from_file(data, format=format)
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"config must be None, a dict or a path, got {type(data).__name__}")
-        fmt = format or detect_config_format(data)
-        if fmt not in CONFIG_FORMATS:
-            raise ConfigError(f"unknown config format {fmt!r}; formats: {', '.join(CONFIG_FORMATS)}")
-        if fmt == "losatok":
-            return cls.from_dict(data)
-        outer: Mapping[str, Any] = data
-        if fmt == "official_yml":
-            tok = data.get("AudioVAE.config_dict")
-            sr = data.get("AudioVAE.sample_rate", data.get("sample_rate", 16000))
-        elif fmt == "parity_fixture":
-            tok = data.get("config_dict")
-            sr = data.get("sample_rate", 16000)
-        else:
-            tok, sr = data, data.get("sample_rate", 16000)
-        if not isinstance(tok, Mapping) or "embed_dim" not in tok and "decoder_dim" not in tok:
-            raise ConfigError(
-                "unrecognised config format: expected LoSATok fields, a reference DashengTokenizerConfig dict, "
-                "the official yml (AudioVAE.config_dict) or the parity fixture config.json (config_dict)"
-            )
-        unknown = sorted(set(tok) - REFERENCE_TOKENIZER_KEYS)
-        if unknown:
-            raise ConfigError(
-                f"unknown keys {unknown} in the reference tokenizer config ({fmt}); known keys: "
-                f"{sorted(REFERENCE_TOKENIZER_KEYS)}"
-            )
-        sem_cfg = outer.get("semantic_encoder") if fmt == "parity_fixture" else None
-        if isinstance(sem_cfg, Mapping):
-            unknown = sorted(set(sem_cfg) - REFERENCE_SEMANTIC_KEYS)
-            if unknown:
-                known = sorted(REFERENCE_SEMANTIC_KEYS)
-                raise ConfigError(f"unknown keys {unknown} in semantic_encoder; known: {known}")
-        sem = outer.get("semantic_encoder", {}) if isinstance(outer.get("semantic_encoder"), Mapping) else {}
-        embed_dim = int(tok.get("embed_dim", cls.embed_dim))
-        if "embed_dim" in sem and int(sem["embed_dim"]) != embed_dim:
-            raise ConfigError("semantic_encoder.embed_dim must equal the tokenizer embed_dim")
-        patch_stride = sem.get("patch_stride", [64, cls.semantic_patch_time])
-        target_length = int(sem.get("target_length", cls.semantic_chunk_tokens * cls.semantic_patch_time))
-        upsample = int(tok.get("upsample_tokens", cls.upsample_tokens))
-        if upsample < 1:
-            raise ConfigError("upsample_tokens < 1 (no upsampler) is not supported by LoSATok checkpoints")
-        cfg = dict(
-            sampling_rate=int(sr),
-            latent_channels=int(tok.get("decoder_dim", cls.latent_channels)),
-            embed_dim=embed_dim,
-            semantic_depth=int(sem.get("depth", tok.get("depth", cls.semantic_depth))),
-            semantic_num_heads=int(sem.get("num_heads", tok.get("num_heads", cls.semantic_num_heads))),
-            semantic_n_mels=int(sem.get("n_mels", cls.semantic_n_mels)),
-            semantic_patch_time=int(patch_stride[-1]),
-            semantic_chunk_tokens=target_length // int(patch_stride[-1]),
-            bottleneck_hidden_dim=int(outer.get("hidden_dim", cls.bottleneck_hidden_dim)),
-            acoustic_hop=int(tok.get("hop_length", cls.acoustic_hop)),
-            acoustic_n_mels=int(tok.get("n_mels_patch", cls.acoustic_n_mels)),
-            acoustic_patch_time=int(tok.get("patch_stride_time", cls.acoustic_patch_time)),
-            decoder_dim=int(tok.get("decoder_embed_dim", cls.decoder_dim)),
-            decoder_depth=int(tok.get("decoder_depth", cls.decoder_depth)),
-            decoder_intermediate_dim=int(tok.get("decoder_intermediate_size", cls.decoder_intermediate_dim)),
-            upsample_tokens=upsample,
-            istft_n_fft=int(tok.get("istft_n_fft", cls.istft_n_fft)),
-            istft_hop=int(tok.get("istft_hop", cls.istft_hop)),
-        )
-        return cls.from_dict(cfg)
+        return cls.from_dict(reference_config_fields(data, [f.name for f in fields(cls)], format=format))
+
+    @classmethod
+    def from_model_config(cls, config: Mapping[str, Any]) -> LoSATokConfig:
+        """The architecture part of a model's ``config.json`` (diffusers' ``_*`` keys and the pipeline-facing
+        extras of :data:`MODEL_EXTRA_FIELDS` dropped; anything else unknown is an error)."""
+        return cls.from_dict({k: v for k, v in config.items() if not k.startswith("_") and k not in MODEL_EXTRA_FIELDS})
 
 
-CONFIG_FORMATS = ("losatok", "dasheng_tokenizer", "official_yml", "parity_fixture")
-
-# Keys of the reference ``DashengTokenizerConfig`` (the official yml's ``AudioVAE.config_dict``), with the
-# transformers ``PretrainedConfig`` bookkeeping keys it may carry.
-REFERENCE_TOKENIZER_KEYS = frozenset(
-    {
-        "decoder_depth",
-        "decoder_embed_dim",
-        "decoder_dim",
-        "decoder_intermediate_size",
-        "depth",
-        "embed_dim",
-        "hop_length",
-        "istft_hop",
-        "istft_n_fft",
-        "n_mels_patch",
-        "num_heads",
-        "upsample_tokens",
-        "patch_stride_time",
-        "sample_rate",
-        "model_type",
-        "dtype",
-        "torch_dtype",
-        "transformers_version",
-        "architectures",
-        "_name_or_path",
-    }
-)
-REFERENCE_SEMANTIC_KEYS = frozenset(
-    {"type", "embed_dim", "depth", "num_heads", "patch_size", "patch_stride", "target_length", "n_mels"}
-)
-
-
-def detect_config_format(data: Mapping[str, Any]) -> str:
-    """Which of :data:`CONFIG_FORMATS` ``data`` is in, from unambiguous markers only.
-
-    Raises :class:`ConfigError` when the keys do not decide (they then name the keys and ask for
-    ``format=``).
-    """
-    if "AudioVAE.config_dict" in data:
-        return "official_yml"
-    if "config_dict" in data:
-        return "parity_fixture"
-    ours = {f.name for f in fields(LoSATokConfig)}
-    keys = set(data)
-    ours_only = sorted(keys & (ours - REFERENCE_TOKENIZER_KEYS))
-    reference_only = sorted(keys & (REFERENCE_TOKENIZER_KEYS - ours))
-    unknown = sorted(keys - ours - REFERENCE_TOKENIZER_KEYS)
-    if reference_only and not ours_only:
-        if unknown:
-            raise ConfigError(
-                f"unknown keys {unknown} in the reference tokenizer config (dasheng_tokenizer); "
-                f"known keys: {sorted(REFERENCE_TOKENIZER_KEYS)}"
-            )
-        return "dasheng_tokenizer"
-    if ours_only and reference_only:
-        raise ConfigError(
-            f"config mixes LoSATok keys {ours_only} and reference keys {reference_only}: pass "
-            f"format= one of {', '.join(CONFIG_FORMATS)}"
-        )
-    if not ours_only and not reference_only and unknown and not keys & ours:
-        raise ConfigError(
-            f"unrecognised config format: unknown keys {unknown}; expected LoSATok fields, a reference "
-            "DashengTokenizerConfig dict, the official yml (AudioVAE.config_dict) or the parity fixture "
-            "config.json (config_dict)"
-        )
-    return "losatok"  # our fields (from_dict names any unknown key)
+# Fields of a LoSATokVAE config.json that are not architecture: the latent normalisation a DiT is trained
+# in, and the aliases LongCat-AudioDiT's pipeline reads (``sample_rate`` = sampling_rate,
+# ``downsampling_ratio`` = hop_length).
+MODEL_EXTRA_FIELDS = ("latent_norm_mean", "latent_norm_std", "sample_rate", "downsampling_ratio")
 
 
 # Named model sizes: YAML configs say ``model: mini`` (or ``model: {variant: mini, latent_channels: 256}``)
@@ -360,22 +250,3 @@ def tiny_config(**overrides: Any) -> LoSATokConfig:
     """A few-hundred-thousand-parameter model with the official signal path (for tests and demos):
     ``LoSATokConfig.variant("tiny", **overrides)``."""
     return LoSATokConfig.variant("tiny", **overrides)
-
-
-def _read_mapping(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    text = path.read_text()
-    if path.suffix.lower() in (".yml", ".yaml"):
-        import yaml
-
-        data = yaml.safe_load(text)
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path} is not valid JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} does not hold a mapping")
-    return data

@@ -19,15 +19,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from .checkpoints import DASHENG_SIZES, CheckpointError, read_dasheng_release
+from .loading import load_model_part
 from .models.dasheng_encoder import DashengEncoder
 from .models.hf_teachers import HF_KINDS, HFTeacher
-from .reference_checkpoint import CheckpointError, read_state_dict
+from .models.losatok_vae import build_semantic_encoder
 
-DASHENG_SIZES = {  # dasheng package variants: (embed_dim, depth, num_heads)
-    "dasheng_base": (768, 12, 12),
-    "dasheng_06B": (1280, 32, 16),
-    "dasheng_12B": (1536, 40, 24),
-}
 TEACHERS = ("midashenglm", *DASHENG_SIZES, *HF_KINDS)
 
 
@@ -37,50 +34,42 @@ def check_teacher_name(name: str) -> str:
     return name
 
 
+def _load_checked(module: nn.Module, state: dict[str, torch.Tensor], where: str) -> nn.Module:
+    """Load ``state`` into ``module`` strictly, naming missing / unexpected / wrong-shape keys."""
+    expected = module.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{where}: missing weights {missing[:8]}, unexpected weights {unexpected[:8]}")
+    for k, v in state.items():
+        if v.shape != expected[k].shape:
+            raise CheckpointError(f"{where}: {k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}")
+    module.load_state_dict(state)
+    return module
+
+
 def load_dasheng_release(path: str | Path, name: str = "dasheng_base") -> DashengEncoder:
     """A dasheng package release file ``{"model": state_dict, "config": dict}`` (``weights_only``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"dasheng checkpoint not found: {path}")
-    try:
-        blob = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{path} is not a loadable dasheng release (.pt, weights_only): {e}") from None
-    if not isinstance(blob, dict) or "model" not in blob:
-        raise CheckpointError(f"{path} is not a dasheng release file (expected a dict with 'model' and 'config')")
-    cfg = blob.get("config") or {}
-    embed, depth, heads = DASHENG_SIZES[name]
-    state = read_state_dict(blob["model"])
-    pos = state.get("time_pos_embed")
-    encoder = DashengEncoder(
-        embed_dim=int(cfg.get("embed_dim", embed)),
-        depth=int(cfg.get("depth", depth)),
-        num_heads=int(cfg.get("num_heads", heads)),
-        chunk_tokens=int(pos.shape[-1]) if pos is not None else 252,
-    )
-    ours = {}
-    for k, v in state.items():
-        if k.startswith(("front_end.", "outputlayer.")):
-            continue  # recomputed mel buffers / the classification head
-        ours[k.replace("init_bn.1.", "init_bn.")] = v
-    expected = encoder.state_dict()
-    missing, unexpected = sorted(set(expected) - set(ours)), sorted(set(ours) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(f"{path}: missing weights {missing[:8]}, unexpected weights {unexpected[:8]}")
-    for k, v in ours.items():
-        if v.shape != expected[k].shape:
-            raise CheckpointError(f"{path}: {k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}")
-    encoder.load_state_dict(ours)
-    return encoder.eval()
+    sizes, state = read_dasheng_release(path, name)
+    return _load_checked(DashengEncoder(**sizes), state, str(path)).eval()
+
+
+def load_semantic_encoder(spec: str | Path) -> nn.Module:
+    """The semantic encoder of the LoSATok model at ``spec`` (folder, short name or official checkpoint).
+
+    Built from the model's config and loaded from its ``semantic_encoder.*`` tensors only: the rest of the
+    model is never read into memory.
+    """
+    prefix = "semantic_encoder."
+    cfg, state = load_model_part(spec, prefix)
+    encoder = build_semantic_encoder(cfg)
+    return _load_checked(encoder, {k[len(prefix) :]: v for k, v in state.items()}, str(spec))
 
 
 def load_teacher(name: str, path: str | Path) -> nn.Module:
     """Load teacher ``name`` from ``path`` (see the table above); frozen and in eval mode."""
     check_teacher_name(name)
     if name == "midashenglm":
-        from .loading import load_vae
-
-        teacher: nn.Module = load_vae(path).semantic_encoder
+        teacher: nn.Module = load_semantic_encoder(path)
     elif name in DASHENG_SIZES:
         teacher = load_dasheng_release(path, name)
     else:
@@ -102,8 +91,8 @@ def teacher_model_config(teacher: nn.Module) -> dict[str, Any]:
     if isinstance(teacher, DashengEncoder):
         return {
             "embed_dim": teacher.embed_dim,
-            "semantic_depth": len(teacher.blocks),
-            "semantic_num_heads": teacher.blocks[0].attn.num_heads,
+            "semantic_depth": teacher.depth,
+            "semantic_num_heads": teacher.num_heads,
             "semantic_chunk_tokens": teacher.chunk_tokens,
             "semantic_encoder_type": "dasheng",
             "semantic_encoder_hf_config": None,

@@ -237,8 +237,7 @@ def test_training_configs_and_teachers_accept_the_short_name():
 
 # -- item 8: a folder holding the official files as downloaded ----------------------------------------
 def test_official_folder_as_downloaded(tmp_path):
-    from losatok_plugin.loading import load_vae
-    from losatok_plugin.reference_checkpoint import load_reference_checkpoint
+    from losatok_plugin.loading import load_reference_checkpoint, load_vae
 
     from .helpers import PARITY
 

@@ -68,6 +68,7 @@ class DashengEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.embed_dim = embed_dim
+        self.depth, self.num_heads = depth, num_heads
         self._sample_rate = sample_rate
         self.patch_time = patch_time
         self.top_db = top_db

@@ -31,6 +31,7 @@ from diffusers.utils import logging as diffusers_logging
 from torch import nn
 
 from ..audio import AudioInputError, prepare_waveform
+from ..checkpoints import EMBEDDED_MODELS, load_reference_weights, read_reference_checkpoint, resolve_model_spec
 from ..configuration import ConfigError, LoSATokConfig
 from .acoustic_branch import AcousticBranch
 from .dasheng_encoder import DashengEncoder
@@ -563,8 +564,6 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *args: Any, **kwargs: Any) -> LoSATokVAE:
         """diffusers ``from_pretrained``; also accepts the shipped short names (``"losatok-mini"``), offline."""
-        from ..loading import EMBEDDED_MODELS, resolve_model_spec
-
         spec = pretrained_model_name_or_path
         if isinstance(spec, str) and spec in EMBEDDED_MODELS and not Path(spec).exists():
             spec = resolve_model_spec(spec)
@@ -576,10 +575,21 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         checkpoint: str | Path | dict[str, torch.Tensor],
         config: LoSATokConfig | dict[str, Any] | str | Path | None = None,
     ) -> LoSATokVAE:
-        """Build a model from an official-layout LoSATok checkpoint (``.pth`` or ``.safetensors``).
+        """Build a ready (eval-mode) model from an official-layout LoSATok checkpoint.
 
-        See :func:`losatok_plugin.reference_checkpoint.load_reference_checkpoint`.
+        Args:
+            checkpoint: path to ``.pth``/``.pt``/``.safetensors``, or a state dict (reference key names).
+            config: ``None`` (official sizes), a :class:`LoSATokConfig`, a dict (ours or a reference
+                format) or a path to a JSON/YAML config (fixture ``config.json`` or the official yml).
+
+        Raises:
+            CheckpointError: unreadable file, missing/unexpected keys (named), wrong shapes (key and
+                both shapes named), or recomputed buffers that disagree with the file.
+
+        Reading and renaming live in :mod:`losatok_plugin.checkpoints`; this method only builds the model.
         """
-        from ..reference_checkpoint import load_reference_checkpoint
-
-        return load_reference_checkpoint(checkpoint, config, model_cls=cls)
+        cfg = config if isinstance(config, LoSATokConfig) else LoSATokConfig.from_reference(config)
+        weights = read_reference_checkpoint(checkpoint, cfg.to_dict())
+        model = cls(**LoSATokConfig.from_dict(weights.config).to_dict())
+        load_reference_weights(model, weights)
+        return model.eval()

@@ -14,7 +14,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ..configuration import ConfigError, LoSATokConfig, _read_mapping
+from ..checkpoints import read_mapping
+from ..configuration import ConfigError, LoSATokConfig
 
 
 def model_config(data: str | Mapping[str, Any] | None, where: str = "model") -> LoSATokConfig:
@@ -71,7 +72,7 @@ def load_yaml_config(cls: type, path: str | Path, overrides: list[str] | None = 
     """
     import yaml
 
-    data = _read_mapping(path)
+    data = read_mapping(path)
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value")
