@@ -63,3 +63,38 @@ def test_unrecognised_format_is_an_error(tmp_path):
         LoSATokConfig.from_reference({"foo": 1})
     with pytest.raises(ConfigError, match="not found"):
         LoSATokConfig.from_reference(tmp_path / "nope.yml")
+
+
+# -- issue 11 item 3: the dataclass is the one source of the architecture fields ------------------------
+def test_model_signature_is_the_config_dataclass():
+    import dataclasses
+    import inspect
+
+    from losatok_plugin import LoSATokVAE
+    from losatok_plugin.configuration import MODEL_EXTRA_FIELDS
+
+    params = list(inspect.signature(LoSATokVAE.__init__).parameters.values())[1:]
+    arch = [f for f in dataclasses.fields(LoSATokConfig)]
+    assert [p.name for p in params] == [f.name for f in arch] + list(MODEL_EXTRA_FIELDS)
+    assert [p.default for p in params[: len(arch)]] == [f.default for f in arch]
+    assert all(p.default is None for p in params[len(arch) :])
+    with pytest.raises(TypeError, match="semantic_depht"):
+        LoSATokVAE(**tiny_config().to_dict(), semantic_depht=3)
+
+
+def test_model_config_json_holds_every_field_and_reloads(tmp_path):
+    import json
+
+    from losatok_plugin import LoSATokVAE
+
+    cfg = tiny_config(semantic_depth=1)
+    vae = LoSATokVAE(**cfg.to_dict())
+    assert vae.arch == cfg
+    vae.save_pretrained(tmp_path / "m")
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert {k: v for k, v in saved.items() if k in cfg.to_dict()} == cfg.to_dict()
+    assert LoSATokConfig.from_model_config(saved) == cfg
+    assert saved["sample_rate"] == 16000 and saved["downsampling_ratio"] == 640
+    assert LoSATokVAE.from_pretrained(tmp_path / "m").arch == cfg
+    positional = LoSATokVAE(*cfg.to_dict().values())  # positional arguments in the dataclass's order
+    assert positional.arch == cfg

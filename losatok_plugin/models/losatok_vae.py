@@ -14,9 +14,10 @@ pipeline's ``model_index.json``: keep it stable.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from torch import nn
 
 from ..audio import AudioInputError, prepare_waveform
 from ..checkpoints import EMBEDDED_MODELS, load_reference_weights, read_reference_checkpoint, resolve_model_spec
-from ..configuration import ConfigError, LoSATokConfig
+from ..configuration import MODEL_EXTRA_FIELDS, ConfigError, LoSATokConfig
 from .acoustic_branch import AcousticBranch
 from .dasheng_encoder import DashengEncoder
 from .hf_teachers import HFTeacher
@@ -136,6 +137,26 @@ def _check_finite(out: torch.Tensor, where: str, what: str, inp: torch.Tensor) -
     )
 
 
+def _init_signature() -> inspect.Signature:
+    """``LoSATokVAE.__init__``'s signature: ``self``, every :class:`LoSATokConfig` field with its default, in
+    the dataclass's order, then the :data:`MODEL_EXTRA_FIELDS` (default None). diffusers' ``register_to_config``
+    reads it to fill config.json with the defaults, and ``from_pretrained`` to pick the config keys it passes."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("self", kind)]
+    params += [inspect.Parameter(f.name, kind, default=f.default, annotation=f.type) for f in fields(LoSATokConfig)]
+    params += [inspect.Parameter(n, kind, default=None, annotation=_EXTRA_ANNOTATIONS[n]) for n in MODEL_EXTRA_FIELDS]
+    return inspect.Signature(params)
+
+
+_EXTRA_ANNOTATIONS = {
+    "latent_norm_mean": "list[float] | None",
+    "latent_norm_std": "list[float] | None",
+    "sample_rate": "int | None",
+    "downsampling_ratio": "int | None",
+}
+_INIT_SIGNATURE = _init_signature()
+
+
 class LoSATokVAE(ModelMixin, ConfigMixin):
     """LoSATok: 16 kHz mono audio ↔ 128-d latents at 25 Hz, with semantic features on the side.
 
@@ -151,54 +172,26 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
     # ``.to(torch.bfloat16)`` (see ``nn/fp32.py``); everything else runs in the model's dtype.
     _keep_in_fp32_modules = ["front_end", "init_bn", "mel", "head", "gaussian"]
 
-    @register_to_config
-    def __init__(
-        self,
-        sampling_rate: int = 16000,
-        latent_channels: int = 128,
-        embed_dim: int = 1280,
-        semantic_depth: int = 32,
-        semantic_num_heads: int = 16,
-        semantic_mlp_ratio: float = 4.0,
-        semantic_n_fft: int = 512,
-        semantic_hop: int = 160,
-        semantic_n_mels: int = 64,
-        semantic_f_max: float = 8000.0,
-        semantic_top_db: float = 120.0,
-        semantic_patch_time: int = 4,
-        semantic_chunk_tokens: int = 252,
-        semantic_batch_global_db_floor: bool = False,
-        bottleneck_hidden_dim: int = 512,
-        acoustic_n_fft: int = 1024,
-        acoustic_hop: int = 160,
-        acoustic_n_mels: int = 128,
-        acoustic_patch_time: int = 4,
-        decoder_dim: int = 1280,
-        decoder_depth: int = 12,
-        decoder_intermediate_dim: int = 5120,
-        upsample_tokens: int = 2,
-        istft_n_fft: int = 1280,
-        istft_hop: int = 320,
-        audio_channels: int = 1,
-        hop_length: int = 640,
-        semantic_encoder_type: str = "dasheng",
-        semantic_encoder_hf_config: dict | None = None,
-        latent_norm_mean: list[float] | None = None,
-        latent_norm_std: list[float] | None = None,
-        sample_rate: int | None = None,
-        downsampling_ratio: int | None = None,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Keyword arguments: the fields of :class:`LoSATokConfig` (its defaults: the official sizes) and
+        :data:`~losatok_plugin.configuration.MODEL_EXTRA_FIELDS` (``latent_norm_mean`` / ``latent_norm_std``:
+        ``[C]`` per-channel latent statistics, see :attr:`normalizes_latents`; ``sample_rate`` /
+        ``downsampling_ratio``: aliases that must agree with ``sampling_rate`` / ``hop_length``). The signature
+        is generated from the dataclass (:func:`_init_signature`), so the two cannot drift apart; unknown
+        names are a ``TypeError``."""
         super().__init__()
-        pipeline_fields = ("latent_norm_mean", "latent_norm_std", "sample_rate", "downsampling_ratio")
-        cfg = LoSATokConfig.from_dict(
-            {k: v for k, v in locals().items() if k not in ("self", "__class__", "pipeline_fields", *pipeline_fields)}
-        )
+        bound = _INIT_SIGNATURE.bind(self, *args, **kwargs)
+        bound.apply_defaults()  # exactly the values register_to_config records
+        given = dict(bound.arguments)
+        given.pop("self")
+        extras = {k: given.pop(k) for k in MODEL_EXTRA_FIELDS}
+        latent_norm_mean, latent_norm_std = extras["latent_norm_mean"], extras["latent_norm_std"]
+        cfg = LoSATokConfig.from_dict(given)
         # LongCat-AudioDiT's pipeline reads ``config.sample_rate`` / ``config.downsampling_ratio``
         # (StableAudio's reads ``sampling_rate`` / ``hop_length``): stored as aliases that must agree.
         for alias, value in (("sample_rate", cfg.sampling_rate), ("downsampling_ratio", cfg.hop_length)):
-            given = locals()[alias]
-            if given is not None and int(given) != value:
-                raise ConfigError(f"{alias}={given} disagrees with the model's {value}")
+            if extras[alias] is not None and int(extras[alias]) != value:
+                raise ConfigError(f"{alias}={extras[alias]} disagrees with the model's {value}")
         self.register_to_config(sample_rate=cfg.sampling_rate, downsampling_ratio=cfg.hop_length)
         if (latent_norm_mean is None) != (latent_norm_std is None):
             raise ConfigError("latent_norm_mean and latent_norm_std must be given together")
@@ -236,6 +229,10 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         # Long latents are decoded in windows (memory flat in length); see _decode_windows.
         self.decode_window_frames = 750  # 30 s
         self.decode_context_frames = 32
+
+    # The constructor's signature is the dataclass's (see _init_signature); register_to_config must see it.
+    __init__.__signature__ = _INIT_SIGNATURE
+    __init__ = register_to_config(__init__)
 
     # -- facade properties ------------------------------------------------------------------------
     @property
