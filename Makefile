@@ -49,7 +49,7 @@ corpus-deps:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(CORPUS_DEPS)
 
 corpus: $(STAMP)
-	$(BIN)/python recipes/data/build_corpus.py --out data/corpus
+	$(BIN)/python -m recipes.data.build_corpus --out data/corpus
 
 # Reproduce losatok-mini: corpus, teacher, SemBo, tokenizer, export, evaluation (resumable; hours on a CPU)
 mini: $(STAMP)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 
-import _cli  # noqa: F401
-
 from losatok_plugin.data import build_manifest, write_manifest
 
 

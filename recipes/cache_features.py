@@ -12,7 +12,6 @@ import argparse
 import hashlib
 import sys
 
-import _cli  # noqa: F401
 import torch
 
 from losatok_plugin.data import FeatureCacheError, build_feature_cache, read_manifest

@@ -15,22 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
 import soundfile as sf
 import torch
 
+from losatok_plugin import LoSATokVAE, tiny_config
+from losatok_plugin.eval.baseline import GriffinLimMel
+from losatok_plugin.eval.plots import plot_mel_comparison
+from losatok_plugin.eval.recon import clip_metrics
+from losatok_plugin.loading import load_vae
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from losatok_plugin import LoSATokVAE, tiny_config  # noqa: E402
-from losatok_plugin.eval.baseline import GriffinLimMel  # noqa: E402
-from losatok_plugin.eval.plots import plot_mel_comparison  # noqa: E402
-from losatok_plugin.eval.recon import clip_metrics  # noqa: E402
-from losatok_plugin.loading import load_vae  # noqa: E402
-
 EXAMPLES = REPO / "recipes" / "assets" / "examples"
 DEFAULT_MODEL = REPO / "losatok_plugin" / "pretrained" / "losatok-mini"
 SR = 16000

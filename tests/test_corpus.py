@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +12,7 @@ import soundfile as sf
 
 from losatok_plugin.data import read_manifest
 from losatok_plugin.data.labels import LabelSpace
-
-DATA = Path(__file__).resolve().parents[1] / "recipes" / "data"
-sys.path.insert(0, str(DATA))
-
-import corpus_common  # noqa: E402
-import corpus_music  # noqa: E402
-import corpus_sound  # noqa: E402
+from recipes.data import corpus_common, corpus_music, corpus_real, corpus_real_music, corpus_real_speech, corpus_sound
 
 TOOLS = ("espeak-ng", "flite", "fluidsynth")
 HAVE_TOOLS = all(shutil.which(t) for t in TOOLS) and any(Path(f).is_file() for f in corpus_music.SOUNDFONTS)
@@ -60,7 +53,7 @@ def test_missing_tool_names_the_debian_package(monkeypatch):
     not HAVE_TOOLS, reason="needs espeak-ng, flite, fluidsynth and a GM soundfont (apt-get; .ci/run installs them)"
 )
 def test_build_small_corpus_end_to_end(tmp_path):
-    import build_corpus
+    from recipes.data import build_corpus
 
     out = tmp_path / "corpus"
     assert build_corpus.main(["--out", str(out), "--hours", "0.01", "--workers", "2", "--no-real", "--seed", "3"]) == 0
@@ -83,11 +76,6 @@ def test_build_small_corpus_end_to_end(tmp_path):
     again = tmp_path / "again"
     build_corpus.main(["--out", str(again), "--hours", "0.01", "--workers", "1", "--no-real", "--seed", "3"])
     assert (again / "train.jsonl").read_text() == (out / "train.jsonl").read_text()
-
-
-import corpus_real  # noqa: E402
-import corpus_real_music  # noqa: E402
-import corpus_real_speech  # noqa: E402
 
 
 def test_real_speech_transcript_parsers():

@@ -114,3 +114,15 @@ def test_layers_import_downwards_only():
         if module.startswith(("losatok_plugin.models.", "losatok_plugin.nn.", "losatok_plugin.checkpoints")):
             bad = sorted(d for d in deps if d.split(".")[1] in upper)
             assert not bad, f"{module} imports the layers above it: {bad}"
+
+
+def test_no_sys_path_edits_in_the_package_or_recipes():
+    """The package is installed (editable); recipes import it and ``recipes.data`` as packages."""
+    root = PACKAGE.parent
+    offenders = [
+        str(p.relative_to(root))
+        for folder in ("losatok_plugin", "recipes")
+        for p in sorted((root / folder).rglob("*.py"))
+        if "sys.path" in p.read_text()
+    ]
+    assert offenders == []

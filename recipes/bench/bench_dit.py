@@ -13,12 +13,10 @@ output projections grow with it; everything else is the mini config. Random weig
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
 
 CONFIGS = {"stable_audio": "dit_ttm_mini.yaml", "longcat": "dit_tts_mini.yaml"}
 PROMPTS = {"stable_audio": "piano music moderate tempo c major", "longcat": "never laugh at live dragons."}

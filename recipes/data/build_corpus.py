@@ -1,6 +1,6 @@
 """Build the offline training corpus: synthetic speech, procedural music, synthesised and real sounds.
 
-    python recipes/data/build_corpus.py --out data/corpus [--hours 3] [--seed 0] [--workers 2]
+    python -m recipes.data.build_corpus --out data/corpus [--hours 3] [--seed 0] [--workers 2]
 
 Needs Debian packages only (no network at run time): espeak-ng flite fluidsynth fluid-soundfont-gm
 timgm6mb-soundfont fortunes-min wngerman wfrench wspanish witalian wdutch wportuguese, and for real
@@ -23,12 +23,13 @@ from collections import Counter, defaultdict
 from multiprocessing import Pool
 from pathlib import Path
 
-from corpus_common import CorpusError, require_tool, stable_fraction
-from corpus_music import make_music
-from corpus_real import available_sources, make_real, real_jobs
-from corpus_sound import make_sound
-from corpus_speech import make_speech
 from tqdm import tqdm
+
+from .corpus_common import CorpusError, require_tool, stable_fraction
+from .corpus_music import make_music
+from .corpus_real import available_sources, make_real, real_jobs
+from .corpus_sound import make_sound
+from .corpus_speech import make_speech
 
 SHARES = {"speech": 0.5, "music": 0.3, "sound": 0.2}
 MEAN_SECONDS = {"speech": 5.5, "music": 10.0, "sound": 4.5}  # measured averages of one clip

@@ -8,7 +8,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from corpus_common import CorpusError, read_16k, require_tool, run, set_level, write_wav
+
+from .corpus_common import CorpusError, read_16k, require_tool, run, set_level, write_wav
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2")
 GM_FAMILIES = (

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import corpus_real_music as music
-import corpus_real_speech as speech
 import numpy as np
-from corpus_common import read_16k, stable_fraction, write_wav
+
+from . import corpus_real_music as music
+from . import corpus_real_speech as speech
+from .corpus_common import read_16k, stable_fraction, write_wav
 
 KTUBERLING = Path("/usr/share/ktuberling/sounds")
 HELD_OUT_LANGS = ("fr", "ru", "sv", "it", "pt")

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from corpus_common import stable_fraction, to_16k_mono
+
+from .corpus_common import stable_fraction, to_16k_mono
 
 SOURCES = {  # package -> (folder under root, file patterns, licence)
     "warzone2100-music": ("usr/share/games/warzone2100/music", ("**/*.opus", "**/*.ogg"), "GPL-2+ / CC-BY-SA-3.0"),

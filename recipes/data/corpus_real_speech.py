@@ -20,7 +20,8 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from corpus_common import CorpusError, read_16k, run, to_16k_mono
+
+from .corpus_common import CorpusError, read_16k, run, to_16k_mono
 
 TUXPAINT = Path("usr/share/tuxpaint/stamps")
 ASTERISK = Path("usr/share/asterisk/sounds")

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from corpus_common import SAMPLE_RATE, set_level, write_wav
 from scipy.signal import butter, sosfilt
+
+from .corpus_common import SAMPLE_RATE, set_level, write_wav
 
 SR = SAMPLE_RATE
 

@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from corpus_common import CorpusError, read_16k, require_tool, run, set_level, trim_silence, write_wav
+
+from .corpus_common import CorpusError, read_16k, require_tool, run, set_level, trim_silence, write_wav
 
 FORTUNE_FILES = ("fortunes", "literature", "riddles")
 FORTUNE_DIR = Path("/usr/share/games/fortunes")

@@ -1,6 +1,6 @@
 """Pick the bundled example clips (``recipes/assets/examples``) from the corpus' held-out test split.
 
-    python recipes/data/make_examples.py --corpus data/corpus --out recipes/assets/examples
+    python -m recipes.data.make_examples --corpus data/corpus --out recipes/assets/examples
 
 One clip per kind (espeak-ng speech, flite speech, rendered MIDI music, synthesised sound event), the
 first of the test split that is at least 3 s long, cut to 4 s. File names start with the domain
@@ -33,7 +33,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     manifest = corpus / "test.jsonl"
     if not manifest.is_file():
-        raise SystemExit(f"{manifest} not found: build the corpus first (recipes/data/build_corpus.py --out {corpus})")
+        raise SystemExit(
+            f"{manifest} not found: build the corpus first (python -m recipes.data.build_corpus --out {corpus})"
+        )
     rows = [json.loads(line) for line in manifest.read_text().splitlines()]
     info = {}
     for name, (domain, source) in KINDS.items():

@@ -11,11 +11,6 @@ Each rank encodes the manifest lines ``i % world_size == rank`` into its own sha
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recipes/: _cli puts the checkout first
-import _cli  # noqa: E402, F401
 
 
 def main() -> None:

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
 
 DOMAIN = {"tts": "speech", "ttm": "music", "tta": "sound"}
 ENGLISH = ("en", "en-us")

@@ -7,15 +7,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import _cli  # noqa: E402, F401
-
-from losatok_plugin.training import DiTStageConfig  # noqa: E402
-from losatok_plugin.training.config import load_stage_config  # noqa: E402
-from losatok_plugin.training.dit import export_checkpoint  # noqa: E402
+from losatok_plugin.training import DiTStageConfig
+from losatok_plugin.training.config import load_stage_config
+from losatok_plugin.training.dit import export_checkpoint
 
 
 def main() -> None:

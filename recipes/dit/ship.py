@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
 
 NAMES = ("tts", "ttm", "tta")
 PRETRAINED = REPO / "losatok_plugin" / "pretrained"

@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from collections import defaultdict
 from pathlib import Path
 
+from losatok_plugin.data import read_manifest
+from losatok_plugin.eval.baseline import GriffinLimMel
+from losatok_plugin.eval.recon import METRICS, evaluate_reconstruction
+from losatok_plugin.loading import load_vae
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from losatok_plugin.data import read_manifest  # noqa: E402
-from losatok_plugin.eval.baseline import GriffinLimMel  # noqa: E402
-from losatok_plugin.eval.recon import METRICS, evaluate_reconstruction  # noqa: E402
-from losatok_plugin.loading import load_vae  # noqa: E402
-
 LOWER_IS_BETTER = {"mel", "stft"}
 NAMES = {"mel": "mel dist ↓", "stft": "MR-STFT ↓", "si_sdr": "SI-SDR dB ↑", "pesq_wb": "PESQ-WB ↑", "stoi": "STOI ↑"}
 

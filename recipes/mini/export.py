@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+from losatok_plugin.loading import load_vae
+from losatok_plugin.training.checkpoint import latest_checkpoint
 
-from losatok_plugin.loading import load_vae  # noqa: E402
-from losatok_plugin.training.checkpoint import latest_checkpoint  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def load_run(run: Path, init_from: str | None = None, use_ema: bool = True):

@@ -10,7 +10,7 @@ OUT=${OUT:-losatok_plugin/pretrained/losatok-mini}
 # --resume when the stage has checkpoints, else a new run (train.py refuses --resume with nothing to resume)
 resume() { [ -f "$1/checkpoints/latest" ] && echo --resume || true; }
 
-[ -f data/corpus/train.jsonl ] || $PY recipes/data/build_corpus.py --out data/corpus --hours "${HOURS:-3}"
+[ -f data/corpus/train.jsonl ] || $PY -m recipes.data.build_corpus --out data/corpus --hours "${HOURS:-3}"
 [ -f runs/teacher_mini/final/config.json ] || $PY recipes/train.py semantic_encoder \
     --config recipes/configs/semantic_encoder_mini.yaml $(resume runs/teacher_mini)
 $PY recipes/cache_features.py --manifest data/corpus/train.jsonl --teacher runs/teacher_mini/final \
