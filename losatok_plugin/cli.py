@@ -23,12 +23,10 @@ command line, 130 interrupted. Errors are one line; ``--debug`` shows the traceb
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-EMBEDDED_MODEL = Path(__file__).parent / "pretrained" / "losatok-mini"
-DEFAULT_MODEL = "losatok-mini"
+from .checkpoints import DEFAULT_MODEL
+
 MODEL_HELP = "model: short name (losatok-mini, the default), save_pretrained folder, or official checkpoint / folder"
 
 
@@ -52,6 +50,18 @@ def _check_device(device: str) -> None:
 
 
 PRECISIONS = ("fp32", "bf16", "int8")  # = models.precision.PRECISIONS, spelled here to keep the parser torch-free
+# = eval.representations.REPRESENTATIONS (the tensors of LoSATokFeatures), spelled here for the same reason
+REPRESENTATIONS = (
+    "z",
+    "mu",
+    "logvar",
+    "semantic_emb",
+    "acoustic_emb",
+    "unified_emb",
+    "semantic_emb_low",
+    "acoustic_emb_low",
+    "unified_emb_low",
+)
 
 
 def add_precision_arg(sp: argparse.ArgumentParser) -> None:
@@ -65,13 +75,16 @@ def add_precision_arg(sp: argparse.ArgumentParser) -> None:
 
 
 def _model(spec: str | None, device: str, precision: str = "fp32"):
-    from .loading import check_model_spec, load_vae
+    """The model at ``spec`` (None: the embedded default), on ``device`` at ``precision``; a bad spec or device
+    answers before torch is imported."""
+    from .checkpoints import check_model_spec
 
     check_model_spec(spec or DEFAULT_MODEL)
     _check_device(device)
+    from .loading import load_vae
     from .models.precision import apply_precision
 
-    return apply_precision(load_vae(spec or DEFAULT_MODEL).eval().to(device), precision)
+    return apply_precision(load_vae(spec).eval().to(device), precision)
 
 
 def _print_result(result) -> int:
@@ -94,7 +107,7 @@ def cmd_teachers(args) -> int:  # noqa: ARG001
 def cmd_info(args) -> int:
     from .loading import describe_model
 
-    d = describe_model(args.model or DEFAULT_MODEL)
+    d = describe_model(args.model)
     cfg = d["config"]
     frame_rate = cfg["sampling_rate"] / cfg["hop_length"]
     print(f"model            {d['path']}")
@@ -140,164 +153,72 @@ def cmd_reconstruct(args) -> int:
     return _print_result(reconstruct_files(model, args.inputs, args.out, args.batch_size, args.force))
 
 
-def _entries(paths: list[str]):
-    from .data import read_manifest
-
-    out = []
-    for p in paths:
-        out += read_manifest(p)
-    return out
-
-
-def _report_missing(missing: list[tuple[str, str]]) -> int:
-    for path, reason in missing:
-        print(f"  missing/unreadable: {path}: {reason}", file=sys.stderr)
-    return 1 if missing else 0
-
-
 def cmd_recon(args) -> int:
-    from .eval.recon import METRICS, evaluate_reconstruction
-
     if sum(x is not None for x in (args.model, args.recon_dir, args.baseline)) != 1:
-        print("error: give exactly one of --model, --recon-dir, --baseline", file=sys.stderr)
-        return 2
+        raise UsageError("give exactly one of --model, --recon-dir, --baseline")
     model = _model(args.model, args.device, args.precision) if args.model else None
+    from .eval.recon import evaluate_reconstruction
+    from .eval.reports import read_manifests
+
     codec = None
     if args.baseline == "griffin-lim":
         from .eval.baseline import GriffinLimMel
 
         codec = GriffinLimMel()
     report = evaluate_reconstruction(
-        _entries(args.manifest), args.out, model=model, recon_dir=args.recon_dir, plots=args.plots, codec=codec
+        read_manifests(args.manifest), args.out, model=model, recon_dir=args.recon_dir, plots=args.plots, codec=codec
     )
-    for stat, suffix in (("mean", ""), ("median", "_median")):
-        print(f"{'domain':<10} {'clips':>5} {stat:>6} " + " ".join(f"{m:>9}" for m in METRICS))
-        for domain, s in report.summary.items():
-            cells = " ".join(f"{s[m + suffix]:>9.4f}" if m + suffix in s else f"{'-':>9}" for m in METRICS)
-            print(f"{domain:<10} {s['clips']:>5} {stat:>6} {cells}")
-    print("metrics undefined for a clip (silent reference or output, ...) are left out: see 'skipped' in the CSV")
+    print(report.table())
     print(f"per-file CSV, summary.json and mel PNGs in {args.out}")
-    return _report_missing(report.missing)
+    return _report_missing(report)
+
+
+def _report_missing(report) -> int:
+    for path, reason in report.missing:
+        print(f"  missing/unreadable: {path}: {reason}", file=sys.stderr)
+    return report.exit_code
 
 
 def cmd_probe(args) -> int:
-    from .data import read_manifest
-    from .eval.plots import plot_probe_bars
-    from .eval.probe import clip_probe, frame_probe
-    from .eval.representations import extract
-    from .fileio import atomic_write_text
-
     model = _model(args.model, args.device, args.precision)
-    results, missing = [], []
-    for manifest in args.manifest:
-        entries = read_manifest(manifest)
-        task = Path(manifest).stem
-        for rep in args.rep:
-            feats, kept, skipped = extract(model, entries, rep)
-            missing += skipped
-            kept_entries = [entries[i] for i in kept]
-            splits = [e.extra.get("split") for e in kept_entries]
-            if all("frame_labels" in e.extra for e in kept_entries):
-                frame_labels = [list(map(str, e.extra["frame_labels"])) for e in kept_entries]
-                results.append(frame_probe(feats, frame_labels, splits, task, rep, seed=args.seed).to_dict())
-            labelled = [(f, e.label, s) for f, e, s in zip(feats, kept_entries, splits) if e.label is not None]
-            if labelled:
-                f, y, s = map(list, zip(*labelled))
-                results.append(clip_probe(f, y, s, task, rep, seed=args.seed).to_dict())
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "probe.json", json.dumps(results, indent=2))
-    plot_probe_bars(results, out / "probe_accuracy.png")
-    print(f"{'task':<20} {'representation':<18} {'level':<6} {'accuracy':>9} {'chance':>7} {'train':>6} {'test':>5}")
-    for r in results:
-        print(
-            f"{r['task']:<20} {r['representation']:<18} {r['level']:<6} {r['accuracy']:>9.3f} {r['chance']:>7.3f} "
-            f"{r['n_train']:>6} {r['n_test']:>5}"
-        )
-    return _report_missing(missing)
+    from .eval.reports import run_probes
+
+    report = run_probes(model, args.manifest, args.rep, args.out, seed=args.seed)
+    print(report.table())
+    return _report_missing(report)
 
 
 def cmd_rank(args) -> int:
-    import torch
-
-    from .eval.analysis import components_for, effective_rank, explained_variance
-    from .eval.plots import plot_pca_curves
-    from .eval.representations import extract
-    from .fileio import atomic_write_text
-
     model = _model(args.model, args.device, args.precision)
-    entries = _entries(args.manifest)
-    rows, curves, missing = [], {}, []
-    for rep in args.rep:
-        feats, _, skipped = extract(model, entries, rep)
-        missing += skipped
-        x = torch.cat(feats)
-        curve = explained_variance(x)
-        curves[rep] = curve
-        rows.append(
-            {
-                "representation": rep,
-                "dim": x.shape[1],
-                "frames": x.shape[0],
-                "effective_rank": effective_rank(x),
-                "pcs_90": components_for(curve, 0.90),
-                "pcs_99": components_for(curve, 0.99),
-            }
-        )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    curves_json = {k: v.tolist() for k, v in curves.items()}
-    atomic_write_text(out / "rank.json", json.dumps({"rows": rows, "curves": curves_json}))
-    plot_pca_curves(curves, out / "pca_curve.png")
-    print(f"{'representation':<18} {'dim':>5} {'frames':>7} {'eff. rank':>9} {'PCs 90%':>8} {'PCs 99%':>8}")
-    for r in rows:
-        print(
-            f"{r['representation']:<18} {r['dim']:>5} {r['frames']:>7} {r['effective_rank']:>9.1f} "
-            f"{r['pcs_90']:>8} {r['pcs_99']:>8}"
-        )
-    return _report_missing(missing)
+    from .eval.reports import read_manifests, run_rank
 
-
-def _teacher_features(teacher, entries, device: str):
-    import torch
-
-    from .data.audio_io import AudioReadError, load_audio
-
-    feats, missing = [], []
-    for e in entries:
-        try:
-            with torch.inference_mode():
-                feats.append(teacher(load_audio(e.path)[None].to(device))[0].float().cpu())
-        except (AudioReadError, ValueError) as err:
-            missing.append((e.path, str(err)))
-    return feats, None, missing
+    report = run_rank(model, read_manifests(args.manifest), args.rep, args.out)
+    print(report.table())
+    return _report_missing(report)
 
 
 def cmd_fd(args) -> int:
-    import torch
+    from .eval.reports import read_manifests, run_fd
 
-    from .eval.analysis import frechet_distance
-    from .eval.representations import extract
-    from .fileio import atomic_write_text
-
+    model = teacher = None
     if args.teacher:  # any registry teacher as the embedding
         from .teachers import load_teacher
 
         teacher = load_teacher(args.teacher_type, args.teacher).to(args.device)
-        ref, _, miss_a = _teacher_features(teacher, _entries(args.ref), args.device)
-        gen, _, miss_b = _teacher_features(teacher, _entries(args.gen), args.device)
-        args.rep = f"{args.teacher_type} teacher"
     else:
         model = _model(args.model, args.device, args.precision)
-        ref, _, miss_a = extract(model, _entries(args.ref), args.rep)
-        gen, _, miss_b = extract(model, _entries(args.gen), args.rep)
-    fd = frechet_distance(torch.cat(ref), torch.cat(gen))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    result = {"representation": args.rep, "frechet_distance": fd, "ref_clips": len(ref), "gen_clips": len(gen)}
-    atomic_write_text(out / "fd.json", json.dumps(result, indent=2))
-    print(f"Fréchet distance ({args.rep}): {fd:.4f}  [{len(ref)} reference clips, {len(gen)} generated clips]")
-    return _report_missing(miss_a + miss_b)
+    report = run_fd(
+        read_manifests(args.ref),
+        read_manifests(args.gen),
+        args.out,
+        model=model,
+        representation=args.rep,
+        teacher=teacher,
+        teacher_name=args.teacher_type,
+        device=args.device,
+    )
+    print(report.table())
+    return _report_missing(report)
 
 
 def cmd_export_onnx(args) -> int:
@@ -373,21 +294,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = evs.add_parser("probe", help="linear probes (one task per labelled manifest)")
     pr.add_argument("--manifest", action="append", required=True, help="labelled manifest = one task")
-    pr.add_argument("--rep", action="append", required=True, help="representation(s), e.g. mu, unified_emb")
+    pr.add_argument(
+        "--rep", action="append", required=True, choices=REPRESENTATIONS, help="representation(s), e.g. mu, unified_emb"
+    )
     pr.add_argument("--seed", type=int, default=0, help="split / classifier seed")
     common(pr)
     pr.set_defaults(func=cmd_probe)
 
     rk = evs.add_parser("rank", help="effective rank and PCA curves (redundancy analysis)")
     rk.add_argument("--manifest", action="append", required=True, help="manifest(s) of audio")
-    rk.add_argument("--rep", action="append", required=True, help="representation(s)")
+    rk.add_argument("--rep", action="append", required=True, choices=REPRESENTATIONS, help="representation(s)")
     common(rk)
     rk.set_defaults(func=cmd_rank)
 
     fd = evs.add_parser("fd", help="Fréchet distance between two sets of audio")
     fd.add_argument("--ref", action="append", required=True, help="manifest(s) of reference audio")
     fd.add_argument("--gen", action="append", required=True, help="manifest(s) of generated audio")
-    fd.add_argument("--rep", default="semantic_emb", help="embedding used (default: the semantic teacher)")
+    fd.add_argument(
+        "--rep", default="semantic_emb", choices=REPRESENTATIONS, help="embedding used (default: the semantic teacher)"
+    )
     fd.add_argument("--teacher", default=None, help="use a registry teacher at this path instead of --model")
     fd.add_argument("--teacher-type", default="midashenglm", help="registry name (see `losatok teachers`)")
     common(fd, model_required=False)

@@ -22,14 +22,15 @@ import soundfile as sf
 import torch
 
 from losatok_plugin import LoSATokVAE, tiny_config
+from losatok_plugin.checkpoints import DEFAULT_MODEL, PRETRAINED_DIR, embedded_model_path
 from losatok_plugin.eval.baseline import GriffinLimMel
 from losatok_plugin.eval.plots import plot_mel_comparison
 from losatok_plugin.eval.recon import clip_metrics
+from losatok_plugin.fileio import atomic_write_text
 from losatok_plugin.loading import load_vae
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "recipes" / "assets" / "examples"
-DEFAULT_MODEL = REPO / "losatok_plugin" / "pretrained" / "losatok-mini"
 SR = 16000
 DOMAINS = ("speech", "music", "sound")
 SHOWN = ("mel", "stft", "si_sdr", "pesq_wb", "stoi")
@@ -67,10 +68,11 @@ def load_clips() -> dict[str, torch.Tensor]:
 
 
 def load_model(spec: str | None) -> tuple[LoSATokVAE, str]:
+    """``load_vae(spec)``; without ``spec`` the embedded default, else (not shipped) a random tiny model."""
     if spec:
         return load_vae(spec), str(spec)
-    if (DEFAULT_MODEL / "config.json").is_file():
-        return LoSATokVAE.from_pretrained(DEFAULT_MODEL), "losatok-mini (embedded)"
+    if embedded_model_path(DEFAULT_MODEL) is not None:
+        return load_vae(None), f"{DEFAULT_MODEL} (embedded)"
     print(
         "NOTICE: no trained LoSATok model is bundled yet, so this demo runs a RANDOMLY INITIALISED tiny model.\n"
         "        Its reconstructions are not meaningful audio; the demo shows the pipeline end to end.\n"
@@ -117,7 +119,7 @@ def main() -> None:
                 "griffin_lim_128mel": {k: v for k, v in base.items() if k != "skipped" and v is not None},
             }
         )
-    (out / "metrics.json").write_text(json.dumps({"model": model_name, "clips": rows}, indent=2))
+    atomic_write_text(out / "metrics.json", json.dumps({"model": model_name, "clips": rows}, indent=2))
     print(f"model: {model_name}   (baseline: 128-band mel at 25 Hz + Griffin-Lim)")
     header = " ".join(f"{m:>15}" for m in SHOWN)
     print(f"{'clip':<15} {'sec':>5} {'latent':>10} {header}")
@@ -131,8 +133,8 @@ def main() -> None:
     print("values: LoSATok (Griffin-Lim baseline); mel/stft lower is better, si_sdr/pesq_wb/stoi higher")
     generated = generate_examples(out) if not args.no_generate else []
     if generated:
-        (out / "metrics.json").write_text(
-            json.dumps({"model": model_name, "clips": rows, "generated": generated}, indent=2)
+        atomic_write_text(
+            out / "metrics.json", json.dumps({"model": model_name, "clips": rows, "generated": generated}, indent=2)
         )
     print(f"wrote {len(rows)} reconstructions, {len(generated)} generated clips, mel PNGs and metrics.json to {out}/")
 
@@ -145,7 +147,7 @@ def generate_examples(out: Path) -> list[dict]:
 
     rows = []
     for name, prompt, seconds in DIT_EXAMPLES:
-        folder = REPO / "losatok_plugin" / "pretrained" / f"dit-{name}-mini"
+        folder = PRETRAINED_DIR / f"dit-{name}-mini"
         if not (folder / "model_index.json").is_file():
             continue
         t0 = time.perf_counter()

@@ -234,3 +234,33 @@ def test_griffin_lim_baseline_is_deterministic_and_close_on_a_tone():
     assert a.shape == tone.shape and torch.equal(a, b)
     noise = 0.3 * torch.randn(16000, generator=torch.Generator().manual_seed(0))
     assert mel_distance(tone[None], a[None]) < 0.5 * mel_distance(tone[None], noise[None])
+
+
+def test_rep_names_are_checked_at_parse_time(capsys):
+    """``--rep lengths`` (a count, not a representation) and typos are refused by the parser (exit 2)."""
+    from losatok_plugin.cli import REPRESENTATIONS as CLI_REPS
+    from losatok_plugin.eval.representations import REPRESENTATIONS
+
+    assert CLI_REPS == REPRESENTATIONS and "lengths" not in REPRESENTATIONS
+    for rep in ("lengths", "mue"):
+        with pytest.raises(SystemExit) as e:
+            cli(["eval", "rank", "--manifest", "m.jsonl", "--model", "x", "--rep", rep, "--out", "o"])
+        assert e.value.code == 2
+        assert "invalid choice" in capsys.readouterr().err
+
+
+def test_eval_reports_as_library_calls(tiny_vae, tmp_path):
+    """probe / rank / fd are library functions returning reports with to_json() and table()."""
+    from losatok_plugin.eval.reports import run_fd, run_probes, run_rank
+
+    entries = _tone_task(tmp_path / "tones", n_per_class=6)
+    task = write_manifest(entries, tmp_path / "tones.jsonl")
+    probe = run_probes(tiny_vae, [task], ["mu"], tmp_path / "p", progress=False)
+    assert json.loads(probe.to_json()) == json.loads((tmp_path / "p" / "probe.json").read_text())
+    assert probe.results[0]["task"] == "tones" and "accuracy" in probe.table() and probe.exit_code == 0
+    rank = run_rank(tiny_vae, entries + [ManifestEntry(str(tmp_path / "nope.wav"))], ["mu"], tmp_path / "k")
+    assert rank.rows[0]["dim"] == 16 and rank.exit_code == 1 and len(rank.missing) == 1
+    assert json.loads(rank.to_json())["rows"] == rank.rows and "eff. rank" in rank.table()
+    fd = run_fd(entries[:4], entries[4:8], tmp_path / "f", model=tiny_vae, representation="mu", progress=False)
+    assert fd.frechet_distance > 0 and json.loads(fd.to_json())["frechet_distance"] == fd.frechet_distance
+    assert "Fréchet distance (mu)" in fd.table()

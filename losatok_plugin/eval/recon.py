@@ -35,9 +35,33 @@ SPEECH_METRICS = ("pesq_wb", "stoi")
 
 @dataclass
 class ReconReport:
+    """Per-file metric rows, the per-domain summary (mean / median of defined values) and unreadable files."""
+
     rows: list[dict] = field(default_factory=list)
     summary: dict[str, dict] = field(default_factory=dict)
     missing: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when some input could not be read (the rest was evaluated), else 0."""
+        return 1 if self.missing else 0
+
+    def to_json(self) -> str:
+        """``summary.json``: the summary and the missing files (no NaN: undefined metrics are left out)."""
+        return json.dumps({"summary": self.summary, "missing": self.missing}, indent=2, allow_nan=False)
+
+    def table(self) -> str:
+        """Mean and median per domain, one column per metric ('-' where no clip defines it)."""
+        lines = []
+        for stat, suffix in (("mean", ""), ("median", "_median")):
+            lines.append(f"{'domain':<10} {'clips':>5} {stat:>6} " + " ".join(f"{m:>9}" for m in METRICS))
+            for domain, s in self.summary.items():
+                cells = " ".join(f"{s[m + suffix]:>9.4f}" if m + suffix in s else f"{'-':>9}" for m in METRICS)
+                lines.append(f"{domain:<10} {s['clips']:>5} {stat:>6} {cells}")
+        lines.append(
+            "metrics undefined for a clip (silent reference or output, ...) are left out: see 'skipped' in the CSV"
+        )
+        return "\n".join(lines)
 
 
 def clip_metrics(ref: torch.Tensor, est: torch.Tensor, domain: str | None, sample_rate: int = 16000) -> dict:
@@ -184,6 +208,5 @@ def evaluate_reconstruction(
                     skipped,
                 ]
             )
-    summary = {"summary": report.summary, "missing": report.missing}
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
+    atomic_write_text(out / "summary.json", report.to_json())
     return report

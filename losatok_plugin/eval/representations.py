@@ -17,7 +17,8 @@ from ..data.audio_io import AudioReadError, load_audio
 from ..data.manifest import ManifestEntry
 from ..models.losatok_vae import LoSATokFeatures, LoSATokVAE
 
-REPRESENTATIONS = tuple(LoSATokFeatures.__dataclass_fields__)
+# Every tensor of LoSATokFeatures (``lengths`` is a [B] count, not a representation).
+REPRESENTATIONS = tuple(name for name in LoSATokFeatures.__dataclass_fields__ if name != "lengths")
 
 
 def check_representation(name: str) -> str:
