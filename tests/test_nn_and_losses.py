@@ -85,3 +85,17 @@ def test_dual_semantic_loss_modes_and_stop_gradient():
     assert dual_semantic_loss(a, a, al, al, "both")["semantic/total"].item() == 0.0
     with pytest.raises(ValueError, match="semantic loss mode"):
         dual_semantic_loss(a, s, al, sl, "middle")
+
+
+def test_one_kl_two_named_reductions():
+    """kl_loss (training: sum over C, mean over B and T) and LoSATokGaussian.kl (per item, sum over C and T)
+    are reductions of the same elementwise KL: kl().mean() / T == kl_loss."""
+    from losatok_plugin.models.vae_head import LoSATokGaussian, gaussian_kl
+
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(3, 7, 5, generator=g), torch.randn(3, 7, 5, generator=g)  # [B, T, C]
+    post = LoSATokGaussian.from_channels_last(mu, logvar)
+    assert post.mean.shape == (3, 5, 7)
+    torch.testing.assert_close(post.kl().mean() / 7, kl_loss(mu, logvar))
+    torch.testing.assert_close(post.kl(), gaussian_kl(mu, logvar).sum(dim=(1, 2)))
+    assert post.sample(generator=g).shape == (3, 5, 7)

@@ -1,8 +1,14 @@
-"""KL divergence of the diagonal Gaussian posterior to N(0, I), with an optional per-dim floor."""
+"""The training KL of the diagonal Gaussian posterior to N(0, I), with an optional per-dim floor.
+
+The elementwise KL is :func:`losatok_plugin.models.vae_head.gaussian_kl` (the posterior's own); this module
+owns the training reduction: sum over C, mean over B and T (the reference's).
+"""
 
 from __future__ import annotations
 
 import torch
+
+from ..models.vae_head import gaussian_kl
 
 
 def kl_loss(mu: torch.Tensor, logvar: torch.Tensor, clamp: float | None = None) -> torch.Tensor:
@@ -15,7 +21,7 @@ def kl_loss(mu: torch.Tensor, logvar: torch.Tensor, clamp: float | None = None) 
     Returns:
         0-d tensor.
     """
-    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+    kl = gaussian_kl(mu, logvar)
     if clamp is not None:
         kl = torch.clamp(kl, min=clamp)
     return kl.sum(dim=-1).mean()

@@ -4,7 +4,7 @@ from .acoustic_branch import AcousticBranch, AcousticOutput
 from .dasheng_encoder import DashengEncoder
 from .losatok_vae import LoSATokFeatures, LoSATokGaussian, LoSATokVAE
 from .semantic_bottleneck import BottleneckOutput, SemanticBottleneck
-from .vae_head import GaussianHead, GaussianParams
+from .vae_head import GaussianHead, gaussian_kl
 from .vocos_decoder import VocosDecoder
 
 __all__ = [
@@ -13,10 +13,10 @@ __all__ = [
     "BottleneckOutput",
     "DashengEncoder",
     "GaussianHead",
-    "GaussianParams",
     "LoSATokFeatures",
     "LoSATokGaussian",
     "LoSATokVAE",
     "SemanticBottleneck",
     "VocosDecoder",
+    "gaussian_kl",
 ]

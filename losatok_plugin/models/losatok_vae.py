@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.autoencoders.vae import DecoderOutput, DiagonalGaussianDistribution
+from diffusers.models.autoencoders.vae import DecoderOutput
 from diffusers.models.modeling_outputs import AutoencoderKLOutput
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
@@ -38,13 +38,16 @@ from .acoustic_branch import AcousticBranch
 from .dasheng_encoder import DashengEncoder
 from .hf_teachers import HFTeacher
 from .semantic_bottleneck import SemanticBottleneck
-from .vae_head import GaussianHead
+from .vae_head import GaussianHead, LoSATokGaussian
 from .vocos_decoder import VocosDecoder
 
 
 @dataclass
 class LoSATokFeatures(BaseOutput):
     """Every representation of one encode, channels last ``[B, T, D]`` (reference names and layout).
+
+    This is the one public output in the reference's ``[B, T, D]`` layout; every latent boundary (``encode``,
+    ``decode``, latent files, audiocraft, pipelines) is channels first ``[B, C, T]``.
 
     ``z`` equals ``mu`` (deterministic encode). High-level tensors have ``embed_dim`` channels
     (1280), low-level ones ``latent_channels`` (128). Indexable like a dict: ``feats["mu"]``.
@@ -71,29 +74,6 @@ class _IslandCastNotice(logging.Filter):
 
 
 diffusers_logging.get_logger("diffusers.models.modeling_utils").addFilter(_IslandCastNotice())
-
-
-class LoSATokGaussian(DiagonalGaussianDistribution):
-    """diffusers' diagonal Gaussian for 3-D audio latents ``[B, C, T]`` (KL / NLL summed over C and T)."""
-
-    def kl(self, other: DiagonalGaussianDistribution | None = None) -> torch.Tensor:
-        """Per-item KL ``[B]`` to N(0, I) or to ``other``."""
-        if self.deterministic:
-            return torch.zeros(self.mean.shape[0], device=self.mean.device)
-        if other is None:
-            return 0.5 * torch.sum(self.mean.pow(2) + self.var - 1.0 - self.logvar, dim=[1, 2])
-        return 0.5 * torch.sum(
-            (self.mean - other.mean).pow(2) / other.var + self.var / other.var - 1.0 - self.logvar + other.logvar,
-            dim=[1, 2],
-        )
-
-    def nll(self, sample: torch.Tensor, dims: tuple[int, ...] = (1, 2)) -> torch.Tensor:
-        """Per-item negative log-likelihood ``[B]`` of ``sample`` ``[B, C, T]``."""
-        if self.deterministic:
-            return torch.zeros(self.mean.shape[0], device=self.mean.device)
-        return 0.5 * torch.sum(
-            np.log(2.0 * np.pi) + self.logvar + (sample - self.mean).pow(2) / self.var, dim=list(dims)
-        )
 
 
 def build_semantic_encoder(cfg: LoSATokConfig) -> nn.Module:
@@ -326,7 +306,9 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
                 frames are zero and ``features.lengths`` holds the valid token counts.
 
         Returns:
-            :class:`LoSATokFeatures`, every tensor ``[B, T, D]``, T = (1 + N // 160) // 4.
+            :class:`LoSATokFeatures`, every tensor ``[B, T, D]`` (channels last: the reference's names and
+            layout, unlike ``encode``'s ``[B, C, T]``; ``feats.mu.transpose(1, 2)`` is ``encode``'s mean for an
+            un-normalised model), T = (1 + N // 160) // 4.
         """
         x = self.prepare_audio(audio, sampling_rate)
         if lengths is not None:
@@ -342,12 +324,13 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         semantic_emb, semantic_low = semantic_emb[:, :t], semantic_low[:, :t]
         acoustic_high, acoustic_low = acoustic.high[:, :t], acoustic.low[:, :t]
         unified_low = acoustic_low + semantic_low
-        params = self.gaussian(unified_low)
-        _check_finite(params.mu, "encode_features", "latents", x)
+        posterior = self.gaussian(unified_low)
+        mu, logvar = posterior.mean.transpose(1, 2), posterior.logvar.transpose(1, 2)  # the reference's [B, T, C]
+        _check_finite(mu, "encode_features", "latents", x)
         feats = dict(
-            z=params.mu,
-            mu=params.mu,
-            logvar=params.logvar,
+            z=mu,
+            mu=mu,
+            logvar=logvar,
             semantic_emb=semantic_emb,
             acoustic_emb=acoustic_high,
             unified_emb=semantic_emb + acoustic_high,
@@ -358,7 +341,7 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         if lengths is None:
             return LoSATokFeatures(**feats)
         tokens = torch.clamp(self.num_frames(lengths), max=t)
-        keep = (torch.arange(t, device=x.device) < tokens[:, None])[..., None].to(x.dtype)
+        keep = self.arch.valid_frame_mask(lengths, t)[..., None].to(x.dtype)  # [B, T, 1]
         return LoSATokFeatures(**{k: v * keep for k, v in feats.items()}, lengths=tokens)
 
     def encode(
@@ -389,21 +372,22 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             semantic_low = self.semantic_encoder(x, lengths, project=self.bottleneck.encode)
         acoustic_low = self.acoustic.low(x, lengths)
         t = min(semantic_low.shape[1], acoustic_low.shape[1])
-        params = self.gaussian(acoustic_low[:, :t] + semantic_low[:, :t])
-        mu, logvar, tokens = params.mu, params.logvar, None
-        if lengths is not None:
-            tokens = torch.clamp(self.num_frames(lengths), max=t)
-            keep = (torch.arange(t, device=x.device) < tokens[:, None])[..., None].to(x.dtype)
-            mu, logvar = mu * keep, logvar * keep
-        _check_finite(mu, "encode", "latents", x)
-        mu, logvar = mu.transpose(1, 2), logvar.transpose(1, 2)
-        if self.normalizes_latents:
-            mean, std = self._norm_stats(mu)
-            mu, logvar = (mu - mean) / std, logvar - 2 * torch.log(std)
-            if tokens is not None:  # keep padded frames at exactly zero
-                keep = (torch.arange(t, device=x.device) < tokens[:, None])[:, None].to(x.dtype)
+        dist = self.gaussian(acoustic_low[:, :t] + semantic_low[:, :t])
+        tokens = None
+        if lengths is not None or self.normalizes_latents:
+            mu, logvar = dist.mean, dist.logvar  # [B, C, T]
+            keep = None
+            if lengths is not None:
+                tokens = torch.clamp(self.num_frames(lengths), max=t)
+                keep = self.arch.valid_frame_mask(lengths, t)[:, None].to(mu.dtype)  # [B, 1, T]
                 mu, logvar = mu * keep, logvar * keep
-        dist = LoSATokGaussian(torch.cat([mu, logvar], dim=1))
+            if self.normalizes_latents:
+                mean, std = self._norm_stats(mu)
+                mu, logvar = (mu - mean) / std, logvar - 2 * torch.log(std)
+                if keep is not None:  # keep padded frames at exactly zero
+                    mu, logvar = mu * keep, logvar * keep
+            dist = LoSATokGaussian(torch.cat([mu, logvar], dim=1))
+        _check_finite(dist.mean, "encode", "latents", x)
         dist.lengths = tokens
         if not return_dict:
             return (dist,)

@@ -18,7 +18,7 @@ from torch import nn
 from ..losses import dual_semantic_loss, kl_loss
 from ..losses.adversarial import discriminator_loss, feature_matching_loss, generator_adversarial_loss
 from ..models.losatok_vae import LoSATokVAE
-from ..models.vae_head import GaussianParams
+from ..models.vae_head import LoSATokGaussian
 
 TRAINABLE = ("acoustic", "gaussian", "decoder")
 FROZEN = ("semantic_encoder", "bottleneck")
@@ -52,9 +52,7 @@ class GeneratorStep(nn.Module):
     def forward(self, audio: torch.Tensor, semantic_emb: torch.Tensor | None = None, sample: bool = True):
         """audio ``[B, N]``, semantic_emb ``[B, T, D]`` or None -> (features, z ``[B, C, T]``, audio ``[B, 640·T]``)."""
         feats = self.vae.encode_features(audio, semantic_emb=semantic_emb)
-        params = GaussianParams(feats.mu, feats.logvar)
-        z = params.sample() if sample else params.mu
-        z = z.transpose(1, 2)
+        z = LoSATokGaussian.from_channels_last(feats.mu, feats.logvar).sample() if sample else feats.mu.transpose(1, 2)
         return StepFeatures(feats), z, self.vae.decoder(z)
 
     def checkpoint_state(self) -> dict[str, torch.Tensor]:
