@@ -15,6 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..configuration import LoSATokConfig
+
+# Every teacher emits the official 25 Hz token grid: its frame arithmetic is LoSATokConfig's.
+_FRAMING = LoSATokConfig()
+
 HF_KINDS = ("whisper", "hubert", "wavlm", "wav2vec2")
 
 
@@ -111,11 +116,11 @@ class HFTeacher(nn.Module):
         ``project`` (e.g. SemBo's encoder) maps each item's features before they are stacked.
         """
         n = audio.shape[-1]
-        tokens = (1 + n // 160) // 4
+        tokens = _FRAMING.num_frames(n)
         out = None
         for b in range(audio.shape[0]):
             length = n if lengths is None else int(lengths[b])
-            valid = (1 + length // 160) // 4
+            valid = _FRAMING.num_frames(length)
             h = pairs_to_grid(self._encode_one(audio[b, :length])[None], valid)
             h = project(h) if project is not None else h
             if out is None:
