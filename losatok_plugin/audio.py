@@ -30,15 +30,17 @@ class AudioInputError(ValueError):
     """A waveform cannot be encoded as given (bad shape, dtype, values, length or sample rate)."""
 
 
-def downmix_channels(x: torch.Tensor, what: str = "audio", stacklevel: int = 3) -> torch.Tensor:
-    """``[B, C, N]`` -> mono ``[B, N]``; more than one channel is averaged with a warning naming ``what``."""
+def downmix_channels(x: torch.Tensor, what: str = "audio", stacklevel: int = 3, warn: bool = True) -> torch.Tensor:
+    """``[B, C, N]`` -> mono ``[B, N]``, the one down-mix of the package: channels are averaged (with a
+    warning naming ``what`` unless ``warn`` is False)."""
     if x.shape[1] == 1:
         return x[:, 0]
-    warnings.warn(
-        f"{what} has {x.shape[1]} channels; LoSATok is mono, down-mixing by averaging",
-        UserWarning,
-        stacklevel=stacklevel,
-    )
+    if warn:
+        warnings.warn(
+            f"{what} has {x.shape[1]} channels; LoSATok is mono, down-mixing by averaging",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
     return x.mean(dim=1)
 
 

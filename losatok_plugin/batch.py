@@ -31,10 +31,9 @@ from pathlib import Path
 
 import torch
 
+from .data.audio_io import AUDIO_SUFFIXES
 from .fileio import atomic_path, is_temp_file
 from .latent_file import SUFFIX as LATENT_SUFFIX
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
 
 class InputError(ValueError):

@@ -12,8 +12,6 @@ not 2-D float, the wrong channel count (or ``[T, C]``, transposed), T = 0, NaN/i
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .fileio import atomic_path
+from .hashing import config_hash, weights_hash
 
 FORMAT = "losatok-latents"
 VERSION = 1
@@ -30,35 +29,6 @@ SUFFIX = ".latent.safetensors"
 
 class LatentFileError(ValueError):
     """A latent file is unreadable, of an unknown version, or does not belong to the given model."""
-
-
-def config_hash(model) -> str:
-    """Hash of the architecture config (public keys only)."""
-
-    # The LongCat aliases repeat other keys and unset latent normalisation leaves the latent space as
-    # it was: neither changes the hash of files written before those keys existed.
-    def kept(k: str, v) -> bool:
-        if k.startswith("_") or k in ("sample_rate", "downsampling_ratio"):
-            return False
-        return not (k in ("latent_norm_mean", "latent_norm_std") and v is None)
-
-    cfg = {k: v for k, v in dict(model.config).items() if kept(k, v)}
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def weights_hash(model) -> str:
-    """Hash of the weights that turn latents into audio and of the latent head (cheap: no teacher)."""
-    cached = getattr(model, "_losatok_weights_hash", None)
-    if cached is not None:
-        return cached
-    h = hashlib.sha256()
-    for prefix in ("gaussian.", "decoder."):
-        for k, v in sorted(model.state_dict().items()):
-            if k.startswith(prefix):
-                h.update(k.encode())
-                h.update(v.detach().cpu().float().contiguous().numpy().tobytes())
-    model._losatok_weights_hash = h.hexdigest()[:16]
-    return model._losatok_weights_hash
 
 
 @dataclass

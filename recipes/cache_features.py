@@ -9,13 +9,13 @@ transformers save_pretrained folder.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 
 import torch
 
 from losatok_plugin.data import FeatureCacheError, build_feature_cache, read_manifest
 from losatok_plugin.data.manifest import ManifestError
+from losatok_plugin.hashing import tensor_fingerprint
 from losatok_plugin.teachers import TEACHERS, load_teacher
 
 
@@ -29,16 +29,13 @@ def main() -> None:
     p.add_argument("--dtype", choices=["float16", "float32"], default="float16", help="storage dtype")
     args = p.parse_args()
     enc = load_teacher(args.teacher_type, args.teacher).to(args.device)
-    digest = hashlib.sha256()
-    for v in enc.state_dict().values():
-        digest.update(v.detach().cpu().float().numpy().tobytes()[:4096])
     try:
         cache, skipped = build_feature_cache(
             read_manifest(args.manifest),
             lambda audio: enc(audio.to(args.device)),
             args.out,
             dim=enc.output_dim,
-            teacher_id=f"{args.teacher_type}:{digest.hexdigest()[:16]}",
+            teacher_id=f"{args.teacher_type}:{tensor_fingerprint(enc.state_dict().values())}",
             dtype=getattr(torch, args.dtype),
         )
     except (FeatureCacheError, ManifestError) as e:  # e.g. every file skipped: an error, not an empty cache

@@ -23,6 +23,7 @@ import torch
 
 from losatok_plugin import LoSATokVAE, tiny_config
 from losatok_plugin.checkpoints import DEFAULT_MODEL, PRETRAINED_DIR, embedded_model_path
+from losatok_plugin.data.audio_io import load_audio
 from losatok_plugin.eval.baseline import GriffinLimMel
 from losatok_plugin.eval.plots import plot_mel_comparison
 from losatok_plugin.eval.recon import clip_metrics
@@ -57,14 +58,7 @@ def load_clips() -> dict[str, torch.Tensor]:
     files = sorted(EXAMPLES.glob("*.wav"))
     if not files:
         return synthetic_clips()
-    import torchaudio
-
-    clips = {}
-    for f in files:
-        data, sr = sf.read(str(f), dtype="float32", always_2d=True)
-        x = torch.from_numpy(data).mean(dim=1)
-        clips[f.stem] = torchaudio.functional.resample(x, sr, SR) if sr != SR else x
-    return clips
+    return {f.stem: load_audio(f, SR) for f in files}
 
 
 def load_model(spec: str | None) -> tuple[LoSATokVAE, str]:

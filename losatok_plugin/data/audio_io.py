@@ -9,6 +9,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from ..audio import downmix_channels
+
+# Audio file suffixes the package reads (manifests, folder scans, batch encode / reconstruct).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
 
 class AudioReadError(RuntimeError):
     """A file could not be decoded (missing, corrupt or an unsupported format)."""
@@ -74,7 +79,7 @@ def load_audio(
         raise err
     if x.shape[1] > 1 and warn_downmix:
         warnings.warn(f"{path}: {x.shape[1]} channels down-mixed to mono", UserWarning, stacklevel=2)
-    x = x.mean(dim=1)
+    x = downmix_channels(x.T[None], warn=False)[0]  # [N, C] frames-first -> [N]
     if sr != sample_rate:
         import torchaudio
 

@@ -13,7 +13,6 @@ after every shard. Reading uses ``safe_open`` slices, so a training crop loads o
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm import tqdm
 
+from ..fileio import atomic_path, atomic_write_text
 from .audio_io import AudioReadError, load_audio
 from .manifest import ManifestEntry
 
@@ -118,14 +118,11 @@ def build_feature_cache(
         if not pending:
             return
         name = f"shard_{shard_id:05d}.safetensors"
-        tmp = out / (name + ".tmp")
-        save_file(pending, str(tmp))
-        os.replace(tmp, out / name)
+        with atomic_path(out / name) as tmp:
+            save_file(pending, str(tmp))
         for path, meta in pending_meta.items():
             index["entries"][path] = {**meta, "shard": name}
-        tmp_index = out / "index.json.tmp"
-        tmp_index.write_text(json.dumps(index))
-        os.replace(tmp_index, index_path)
+        atomic_write_text(index_path, json.dumps(index))
         shard_id += 1
         pending, pending_meta = {}, {}
 

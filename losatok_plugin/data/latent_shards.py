@@ -33,6 +33,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ..fileio import atomic_path, atomic_write_text
 from .audio_io import AudioReadError, load_audio
 from .manifest import ManifestEntry, read_manifest
 
@@ -233,9 +234,8 @@ def encode_manifest(
             "skipped": json.dumps(skipped, ensure_ascii=False),
         }
         path = out / f"shard-{chunk[0][0]:08d}.safetensors"
-        tmp = path.with_name(f".{path.name}.rank{rank}.tmp")
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=meta)
         report.encoded += len(kept)
         report.skipped += skipped
         report.shards.append(path)
@@ -289,10 +289,8 @@ def merge_stats(folder: str | Path, vae=None, expected: int | None = None) -> La
         silence = ((z[0].double().cpu().mean(dim=1) - mean) / std).float()
     stats = LatentStats(mean.float(), std.float(), frames, clips, silence)
     folder = Path(folder)
-    tmp = folder / (STATS_FILE + ".tmp")
-    tmp.write_text(json.dumps(stats.to_json(), indent=1))
-    os.replace(tmp, folder / STATS_FILE)
-    (folder / "skipped.tsv").write_text("".join(f"{i}\t{p}\t{r}\n" for i, p, r in sorted(skipped)))
+    atomic_write_text(folder / STATS_FILE, json.dumps(stats.to_json(), indent=1))
+    atomic_write_text(folder / "skipped.tsv", "".join(f"{i}\t{p}\t{r}\n" for i, p, r in sorted(skipped)))
     return stats
 
 

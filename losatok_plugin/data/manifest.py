@@ -17,8 +17,11 @@ from typing import Any
 import soundfile as sf
 from tqdm import tqdm
 
+from ..fileio import atomic_path, atomic_write_text
+from .audio_io import AUDIO_SUFFIXES
+
 DOMAINS = ("speech", "music", "sound")
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+AUDIO_EXTENSIONS = AUDIO_SUFFIXES  # the old name
 
 
 class ManifestError(ValueError):
@@ -96,16 +99,14 @@ def write_manifest(entries: Iterable[ManifestEntry], path: str | Path, relative:
             except ValueError:
                 pass
         rows.append(row)
-    tmp = path.with_suffix(path.suffix + ".tmp")
     if path.suffix == ".csv":
         keys = ["path", "duration", "domain", "label"]
-        with tmp.open("w", newline="") as f:
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
     else:
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    tmp.replace(path)
+        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return path
 
 
@@ -118,7 +119,7 @@ def build_manifest(
         raise ManifestError(f"not a folder: {folder}")
     if domain is not None and domain not in DOMAINS:
         raise ManifestError(f"domain {domain!r} is not one of {DOMAINS}")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
     entries, skipped = [], []
     for p in tqdm(files, desc="scanning audio", disable=not progress, unit="file"):
         try:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from ..checkpoints import DEFAULT_MODEL, EMBEDDED_MODELS
 from ..data.latent_shards import LatentStats, encode_manifest, merge_stats, rank_from_env
-
-EMBEDDED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "losatok-mini"
 
 
 def encode_and_merge(
@@ -36,7 +33,7 @@ def encode_and_merge(
         rank, world = state.process_index, state.num_processes
         if device.startswith("cuda"):
             device = str(state.device)
-    spec = model or str(EMBEDDED_MODEL)
+    spec = model or str(EMBEDDED_MODELS[DEFAULT_MODEL])
     vae = load_vae(spec).eval().to(device)
     entries = read_manifest(manifest)
     report = encode_manifest(

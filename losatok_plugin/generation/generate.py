@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..loading import PRETRAINED_DIR
+from ..checkpoints import PRETRAINED_DIR
 from .text import PromptError, check_prompt, normalize_prompt
 
 GENERATION_CONFIG = "generation_config.json"

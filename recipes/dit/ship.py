@@ -13,10 +13,11 @@ import json
 import shutil
 from pathlib import Path
 
+from losatok_plugin.checkpoints import PRETRAINED_DIR
+
 REPO = Path(__file__).resolve().parents[2]
 
 NAMES = ("tts", "ttm", "tta")
-PRETRAINED = REPO / "losatok_plugin" / "pretrained"
 LOGS = REPO / "recipes" / "dit" / "logs"
 WHAT = {
     "tts": "text-to-speech (English transcripts, characters)",
@@ -45,7 +46,7 @@ def export(args) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     for name in args.names.split(","):
         cfg = config(name, Path(args.runs), args.latents)
-        out = PRETRAINED / f"dit-{name}-mini"
+        out = PRETRAINED_DIR / f"dit-{name}-mini"
         if out.exists():
             shutil.rmtree(out)
         cfg.export_fp16 = True
@@ -78,7 +79,7 @@ def cards(args) -> None:
     results = json.loads(Path(args.eval).read_text())
     for name in args.names.split(","):
         cfg = config(name, Path(args.runs), args.latents)
-        out = PRETRAINED / f"dit-{name}-mini"
+        out = PRETRAINED_DIR / f"dit-{name}-mini"
         gen = json.loads((out / "generation_config.json").read_text())
         r = results.get(name, {})
         metrics = {k: v for k, v in r.items() if k.startswith(("fd_", "wer_", "dnsmos_"))}

@@ -13,7 +13,6 @@ This module imports audiocraft: reach it through :mod:`losatok_plugin.integratio
 from __future__ import annotations
 
 import hashlib
-import json
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -25,30 +24,13 @@ from safetensors.torch import save_file
 
 from ...audio import downmix_channels
 from ...fileio import atomic_path
+from ...hashing import encoder_fingerprint
 from ...models.losatok_vae import LoSATokVAE
 
 # features name -> the config field giving its width
 FEATURES = {"mu": "latent_channels", "unified_emb": "embed_dim"}
 CACHE_FORMAT = "losatok-conditioning-cache"
 CACHE_VERSION = "1"
-
-
-def encoder_fingerprint(vae: LoSATokVAE) -> str:
-    """Hash of the config and of every encoder-side tensor (a strided sample of each, so it stays cheap
-    on the 0.8B official model): two models that encode differently get different cache entries."""
-    h = hashlib.sha256(
-        json.dumps(
-            {k: v for k, v in dict(vae.config).items() if not k.startswith("_")}, sort_keys=True, default=str
-        ).encode()
-    )
-    for name, t in sorted(vae.state_dict().items()):
-        if name.startswith("decoder."):
-            continue
-        flat = t.detach().reshape(-1)
-        step = max(1, flat.numel() // 4096)
-        h.update(f"{name}{tuple(t.shape)}".encode())
-        h.update(flat[::step].cpu().float().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 class LatentCache:
