@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from ..checkpoints import DEFAULT_MODEL, EMBEDDED_MODELS
 from ..data.latent_shards import LatentStats, encode_manifest, merge_stats, rank_from_env
+
+logger = logging.getLogger(__name__)
 
 
 def encode_and_merge(
@@ -47,10 +51,8 @@ def encode_and_merge(
         batch_size=batch_size,
         min_seconds=min_seconds,
     )
-    print(
-        f"[losatok] rank {rank}: encoded {report.encoded}, already done {report.resumed}, "
-        f"skipped {len(report.skipped)}",
-        flush=True,
+    logger.info(
+        "rank %d: encoded %d, already done %d, skipped %d", rank, report.encoded, report.resumed, len(report.skipped)
     )
     if state is not None:
         state.wait_for_everyone()
@@ -58,5 +60,5 @@ def encode_and_merge(
         return None
     with torch.inference_mode():
         stats = merge_stats(out, vae=vae, expected=len(entries))
-    print(f"[losatok] {stats.clips} clips, {stats.frames} frames; stats.json and skipped.tsv in {out}", flush=True)
+    logger.info("%d clips, %d frames; stats.json and skipped.tsv in %s", stats.clips, stats.frames, out)
     return stats

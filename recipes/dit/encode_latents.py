@@ -26,7 +26,9 @@ def main() -> None:
     p.add_argument("--min-seconds", type=float, default=0.2, help="shorter files are skipped as too short")
     args = p.parse_args()
     from losatok_plugin.generation.encode import encode_and_merge
+    from losatok_plugin.log import configure_logging
 
+    configure_logging()
     encode_and_merge(
         args.manifest, args.out, args.model, args.device, args.shard_size, args.batch_size, args.min_seconds
     )
