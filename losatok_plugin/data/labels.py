@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from ..fileio import atomic_write_text
 from .manifest import DOMAINS, ManifestEntry
 
 _DROP = re.compile(r"\([a-z-]+\)|[ˈˌ\s()\-_]")
@@ -72,7 +73,7 @@ class LabelSpace:
         return {p: i for i, p in enumerate(self.phonemes)}
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1))
+        atomic_write_text(Path(path), json.dumps(asdict(self), ensure_ascii=False, indent=1))
 
     @classmethod
     def load(cls, path: str | Path) -> LabelSpace:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from losatok_plugin.fileio import atomic_write_text
+
 from .corpus_common import CorpusError, require_tool, stable_fraction
 from .corpus_music import make_music
 from .corpus_real import available_sources, make_real, real_jobs
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         stats["splits"][split] = {d: {"clips": c, "hours": round(s / 3600, 3)} for d, (c, s) in sorted(per.items())}
     stats["disk_mb"] = round(sum(f.stat().st_size for f in out.rglob("*.wav")) / 2**20, 1)
     stats["sources"] = dict(sorted(Counter(r.get("source", "?") for split in rows.values() for r in split).items()))
-    (out / "stats.json").write_text(json.dumps(stats, indent=2))
+    atomic_write_text(out / "stats.json", json.dumps(stats, indent=2))
     print(f"{'split':10s} {'domain':8s} {'clips':>6s} {'hours':>7s}")
     for split, per in stats["splits"].items():
         for d, v in per.items():

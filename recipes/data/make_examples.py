@@ -15,6 +15,8 @@ from pathlib import Path
 
 import soundfile as sf
 
+from losatok_plugin.fileio import atomic_write_text
+
 KINDS = {
     "speech_espeak": ("speech", "espeak-ng"),
     "speech_flite": ("speech", "flite"),
@@ -51,7 +53,7 @@ def main() -> None:
             for k in ("path", "domain", "source", "label", "text", "voice", "families", "tempo", "key")
             if k in row
         }
-    (out / "examples.json").write_text(json.dumps(info, indent=2, ensure_ascii=False))
+    atomic_write_text(out / "examples.json", json.dumps(info, indent=2, ensure_ascii=False))
     print(f"wrote {len(info)} clips to {out}")
 
 

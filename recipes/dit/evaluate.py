@@ -18,6 +18,8 @@ import json
 import time
 from pathlib import Path
 
+from losatok_plugin.fileio import atomic_write_text
+
 REPO = Path(__file__).resolve().parents[2]
 
 DOMAIN = {"tts": "speech", "ttm": "music", "tta": "sound"}
@@ -114,7 +116,7 @@ def main() -> None:
             {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items() if k != "prompts"},
             flush=True,
         )
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
     lines = [
         "| pipeline | FD real | FD decoded | FD generated | WER real / decoded / generated | DNSMOS real / decoded / generated |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -129,7 +131,7 @@ def main() -> None:
         lines.append(
             f"| {name} | {r['fd_real']:.2f} | {r['fd_decoded']:.2f} | {r['fd_generated']:.2f} | {wer} | {mos} |"
         )
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(out / "results.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

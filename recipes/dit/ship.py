@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from losatok_plugin.checkpoints import PRETRAINED_DIR
+from losatok_plugin.fileio import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,7 +92,7 @@ def cards(args) -> None:
             steps=gen["steps_trained"],
             wall_clock_s=round(wall),
         )
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
         m = cfg.model
         params = sum(p.stat().st_size for p in (out / "transformer").glob("*.safetensors")) / 2 / 1e6
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
@@ -137,7 +138,7 @@ losatok generate --pipeline losatok_plugin/pretrained/dit-{name}-mini --prompt "
 | Fréchet distance (lower is better) | {fmt.get("fd_generated")} | {fmt.get("fd_decoded")} | {fmt.get("fd_real")} |
 {speech}
 """
-        (out / "README.md").write_text(text)
+        atomic_write_text(out / "README.md", text)
         print(f"{name}: card written ({out / 'README.md'})")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from losatok_plugin.data import read_manifest
 from losatok_plugin.eval.baseline import GriffinLimMel
 from losatok_plugin.eval.recon import METRICS, evaluate_reconstruction
+from losatok_plugin.fileio import atomic_write_text
 from losatok_plugin.loading import load_vae
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,7 +71,7 @@ def write_card(model_dir: Path, info: dict, results_md: str) -> Path:
         if info.get(k):
             lines += [f"## {k.capitalize()}", "", info[k], ""]
     path = model_dir / "README.md"
-    path.write_text("\n".join(lines))
+    atomic_write_text(path, "\n".join(lines))
     return path
 
 
@@ -94,8 +95,8 @@ def main() -> None:
         base = evaluate_reconstruction(entries, out / name / "griffin_lim", codec=baseline, plots=0)
         results[name] = {"losatok": ours.summary, "griffin_lim": base.summary, "missing": ours.missing + base.missing}
     md = table(results)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    (out / "results.md").write_text(md + "\n")
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
+    atomic_write_text(out / "results.md", md + "\n")
     print(md)
     if args.card:
         print(f"model card: {write_card(Path(args.model), json.loads(Path(args.card).read_text()), md)}")

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from losatok_plugin.fileio import atomic_write_text
 from losatok_plugin.loading import load_vae
 from losatok_plugin.training.checkpoint import latest_checkpoint
 
@@ -59,7 +60,7 @@ def main() -> None:
     vae, info = load_run(Path(args.run), args.init_from, not args.no_ema)
     out = Path(args.out)
     vae.eval().to(getattr(torch, args.dtype)).save_pretrained(out)
-    (out / "export.json").write_text(json.dumps({**info, "dtype": args.dtype}, indent=2))
+    atomic_write_text(out / "export.json", json.dumps({**info, "dtype": args.dtype}, indent=2))
     size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
     print(f"exported {info} to {out} ({size:.1f} MB)")
 
