@@ -182,3 +182,34 @@ def test_cli_lists_teachers_and_uses_one_for_fd(tmp_path, capsys):
         == 1
     )
     assert "known teachers" in capsys.readouterr().err
+
+
+# -- issue 11: the midashenglm teacher is read from the config + semantic_encoder.* only ----------------
+def test_midashenglm_teacher_never_builds_the_whole_model(monkeypatch, tmp_path):
+    from safetensors.torch import load_file
+
+    from losatok_plugin.models import losatok_vae
+
+    from .helpers import PARITY
+
+    folder = tmp_path / "LoSATok"  # an official checkpoint as downloaded, with its yml
+    (folder / "config").mkdir(parents=True)
+    torch.save(load_file(str(PARITY / "weights.safetensors")), folder / "losatok_kl1e-2.pth")
+    (folder / "config" / "16k_16k_25Hz_losatok.yml").write_text((PARITY / "config.json").read_text())
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a whole LoSATokVAE was built to take its semantic encoder")
+
+    monkeypatch.setattr(losatok_vae.LoSATokVAE, "__init__", refuse)
+    teachers = {spec: load_teacher("midashenglm", spec) for spec in ("losatok-mini", folder)}
+    monkeypatch.undo()
+    from losatok_plugin.loading import load_vae
+
+    for spec, teacher in teachers.items():
+        full = load_vae(spec)
+        want = full.semantic_encoder.state_dict()
+        got = teacher.state_dict()
+        assert got.keys() == want.keys() and not teacher.training
+        for k in want:
+            torch.testing.assert_close(got[k], want[k].to(got[k].dtype))
+        assert teacher_model_config(teacher)["semantic_depth"] == full.config.semantic_depth
