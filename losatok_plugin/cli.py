@@ -105,27 +105,14 @@ def cmd_teachers(args) -> int:  # noqa: ARG001
 
 
 def cmd_info(args) -> int:
-    from .loading import describe_model
+    from .loading import model_info
 
-    d = describe_model(args.model)
-    cfg = d["config"]
-    frame_rate = cfg["sampling_rate"] / cfg["hop_length"]
-    print(f"model            {d['path']}")
-    print(f"parameters       {d['parameters'] / 1e6:.2f} M (semantic encoder {d['semantic_parameters'] / 1e6:.2f} M)")
-    print(f"sample rate      {cfg['sampling_rate']} Hz, mono")
-    print(f"frame rate       {frame_rate:g} Hz (hop {cfg['hop_length']} samples)")
-    print(f"latent           {cfg['latent_channels']} channels (float, Gaussian mean)")
-    print(
-        f"semantic width   {cfg['embed_dim']}, depth {cfg['semantic_depth']}; decoder width {cfg['decoder_dim']}, "
-        f"depth {cfg['decoder_depth']}"
-    )
+    print(model_info(args.model).table())
     return 0
 
 
 def cmd_encode(args) -> int:
-    model = _model(
-        args.model, args.device, args.precision
-    )  # first: a bad --model/--device answers before heavy imports
+    model = _model(args.model, args.device, args.precision)  # first: a bad --model/--device answers at once
     from .batch import encode_files
 
     return _print_result(
@@ -136,18 +123,14 @@ def cmd_encode(args) -> int:
 
 
 def cmd_decode(args) -> int:
-    model = _model(
-        args.model, args.device, args.precision
-    )  # first: a bad --model/--device answers before heavy imports
+    model = _model(args.model, args.device, args.precision)  # first: a bad --model/--device answers at once
     from .batch import decode_files
 
     return _print_result(decode_files(model, args.inputs, args.out, args.batch_size, args.force))
 
 
 def cmd_reconstruct(args) -> int:
-    model = _model(
-        args.model, args.device, args.precision
-    )  # first: a bad --model/--device answers before heavy imports
+    model = _model(args.model, args.device, args.precision)  # first: a bad --model/--device answers at once
     from .batch import reconstruct_files
 
     return _print_result(reconstruct_files(model, args.inputs, args.out, args.batch_size, args.force))

@@ -11,6 +11,8 @@ layout) or a folder holding one as downloaded. What a spec points at and what it
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,8 +101,6 @@ def describe_model(spec: str | Path | None = None) -> dict:
     Returns:
         ``{"path", "config", "parameters", "semantic_parameters"}``.
     """
-    import json
-
     path = resolve_model_spec(DEFAULT_MODEL if spec is None else spec)
     weights = path / PRETRAINED_WEIGHTS
     if path.is_dir() and (path / "config.json").is_file() and weights.is_file():
@@ -120,3 +120,35 @@ def describe_model(spec: str | Path | None = None) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "semantic_parameters": sum(p.numel() for p in model.semantic_encoder.parameters()),
     }
+
+
+@dataclass
+class ModelInfo:
+    """What ``losatok info`` prints: where the model is, its config dict and its parameter counts."""
+
+    path: str
+    config: dict[str, Any]
+    parameters: int
+    semantic_parameters: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    def table(self) -> str:
+        cfg = self.config
+        return "\n".join(
+            [
+                f"model            {self.path}",
+                f"parameters       {self.parameters / 1e6:.2f} M (semantic encoder {self.semantic_parameters / 1e6:.2f} M)",
+                f"sample rate      {cfg['sampling_rate']} Hz, mono",
+                f"frame rate       {cfg['sampling_rate'] / cfg['hop_length']:g} Hz (hop {cfg['hop_length']} samples)",
+                f"latent           {cfg['latent_channels']} channels (float, Gaussian mean)",
+                f"semantic width   {cfg['embed_dim']}, depth {cfg['semantic_depth']}; decoder width "
+                f"{cfg['decoder_dim']}, depth {cfg['decoder_depth']}",
+            ]
+        )
+
+
+def model_info(spec: str | Path | None = None) -> ModelInfo:
+    """:func:`describe_model` as a report with ``to_json()`` / ``table()`` (no torch for a pretrained folder)."""
+    return ModelInfo(**describe_model(spec))
