@@ -57,12 +57,13 @@ def load_semantic_encoder(spec: str | Path) -> nn.Module:
     """The semantic encoder of the LoSATok model at ``spec`` (folder, short name or official checkpoint).
 
     Built from the model's config and loaded from its ``semantic_encoder.*`` tensors only: the rest of the
-    model is never read into memory.
+    model is never read into memory. Returned frozen and in eval mode.
     """
     prefix = "semantic_encoder."
     cfg, state = load_model_part(spec, prefix)
     encoder = build_semantic_encoder(cfg)
-    return _load_checked(encoder, {k[len(prefix) :]: v for k, v in state.items()}, str(spec))
+    _load_checked(encoder, {k[len(prefix) :]: v for k, v in state.items()}, str(spec))
+    return encoder.requires_grad_(False).eval()  # frozen, as inside the model
 
 
 def load_teacher(name: str, path: str | Path) -> nn.Module:

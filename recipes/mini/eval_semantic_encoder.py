@@ -24,14 +24,14 @@ from losatok_plugin.data import read_manifest
 from losatok_plugin.data.labels import LabelSpace
 from losatok_plugin.data.supervised_clips import SupervisedClips, collate_clips
 from losatok_plugin.eval.supervision import evaluate_supervision
-from losatok_plugin.loading import load_vae
 from losatok_plugin.losses.supervision import SupervisionHeads
+from losatok_plugin.teachers import load_semantic_encoder
 
 
 def load_export(export: Path) -> tuple[torch.nn.Module, SupervisionHeads, LabelSpace]:
     """The encoder, read-out heads and label space of a stage-0 export folder."""
     labels = LabelSpace.load(export / "labels.json")
-    encoder = load_vae(str(export)).semantic_encoder.eval()
+    encoder = load_semantic_encoder(export)  # config + semantic_encoder.* only, frozen, eval mode
     state = load_file(str(export / "teacher_heads.safetensors"))
     k = state["ctc.weight"].shape[0] // len(labels.phonemes)
     heads = SupervisionHeads(encoder.output_dim, labels, ctc_upsample=k)
