@@ -45,32 +45,6 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = [
-    "CHECKPOINT_SUFFIXES",
-    "CONFIG_FORMATS",
-    "DEFAULT_MODEL",
-    "EMBEDDED_MODELS",
-    "PRETRAINED_DIR",
-    "CheckpointError",
-    "ModelNotFoundError",
-    "ModelSource",
-    "PRETRAINED_WEIGHTS",
-    "ReferenceWeights",
-    "check_model_spec",
-    "convert_reference_state_dict",
-    "detect_config_format",
-    "embedded_model_path",
-    "load_reference_weights",
-    "locate_model",
-    "read_dasheng_release",
-    "read_mapping",
-    "read_pretrained_weights",
-    "read_reference_checkpoint",
-    "read_state_dict",
-    "reference_config_fields",
-    "resolve_model_spec",
-]
-
 # -- specs ------------------------------------------------------------------------------------------
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 EMBEDDED_MODELS = {"losatok-mini": PRETRAINED_DIR / "losatok-mini"}
@@ -468,28 +442,11 @@ CONFIG_FORMATS = ("losatok", "dasheng_tokenizer", "official_yml", "parity_fixtur
 # Keys of the reference ``DashengTokenizerConfig`` (the official yml's ``AudioVAE.config_dict``), with the
 # transformers ``PretrainedConfig`` bookkeeping keys it may carry.
 REFERENCE_TOKENIZER_KEYS = frozenset(
-    {
-        "decoder_depth",
-        "decoder_embed_dim",
-        "decoder_dim",
-        "decoder_intermediate_size",
-        "depth",
-        "embed_dim",
-        "hop_length",
-        "istft_hop",
-        "istft_n_fft",
-        "n_mels_patch",
-        "num_heads",
-        "upsample_tokens",
-        "patch_stride_time",
-        "sample_rate",
-        "model_type",
-        "dtype",
-        "torch_dtype",
-        "transformers_version",
-        "architectures",
-        "_name_or_path",
-    }
+    (
+        "decoder_depth decoder_embed_dim decoder_dim decoder_intermediate_size depth embed_dim hop_length istft_hop "
+        "istft_n_fft n_mels_patch num_heads upsample_tokens patch_stride_time sample_rate model_type dtype torch_dtype "
+        "transformers_version architectures _name_or_path"
+    ).split()
 )
 REFERENCE_SEMANTIC_KEYS = frozenset(
     {"type", "embed_dim", "depth", "num_heads", "patch_size", "patch_stride", "target_length", "n_mels"}
