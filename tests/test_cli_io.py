@@ -313,3 +313,25 @@ def test_silent_clips_do_not_blow_up_the_summary(tmp_path):
     s = summarise(rows)["sound"]
     assert s["stft_n"] == 2 and s["stft"] < 10 and s["stft_median"] == pytest.approx(rows[0]["stft"])
     assert s["mel_n"] == 3 and "mel_median" in s
+
+
+# -- issue 11: one loader; None means the embedded default -------------------------------------------------
+def test_load_vae_none_is_the_embedded_default_and_specs_resolve_without_torch():
+    from losatok_plugin.checkpoints import ModelNotFoundError, locate_model
+    from losatok_plugin.loading import load_vae
+
+    source = locate_model(None)
+    assert source.kind == "pretrained" and source.path.name == "losatok-mini"
+    assert load_vae().config == load_vae("losatok-mini").config
+    with pytest.raises(ModelNotFoundError, match="model not found"):
+        locate_model("no/such/model")
+    code = "import sys\nfrom losatok_plugin.checkpoints import locate_model\nlocate_model(None)\nprint('torch' in sys.modules)\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
