@@ -5,7 +5,7 @@
     losatok encode  audio.wav folder/ --out latents/ [--model MODEL] [--batch-size 8] [--device cuda] [--force]
     losatok decode  latents/ --out wavs/            [--model MODEL]
     losatok reconstruct audio.wav --out recon/      [--model MODEL] [--precision fp32|bf16|int8]
-    losatok export-onnx --model MODEL --out onnx/   # decoder.onnx for onnxruntime (extra [deploy])
+    losatok export-onnx --model MODEL --out onnx/   # encoder.onnx + decoder.onnx for onnxruntime (extra [deploy])
     losatok eval recon --manifest test.jsonl --model MODEL --out eval/recon
     losatok eval probe --manifest task1.jsonl --manifest task2.jsonl --model MODEL --rep mu --rep unified_emb --out eval/probe
     losatok eval rank  --manifest speech.jsonl --model MODEL --rep semantic_emb --rep mu --out eval/rank
@@ -205,10 +205,14 @@ def cmd_fd(args) -> int:
 
 
 def cmd_export_onnx(args) -> int:
+    from .export.encoder import encoder_export_blocker
     from .export.onnx import export_onnx
 
-    paths = export_onnx(_model(args.model, "cpu"), args.out)
+    model = _model(args.model, "cpu")
+    paths = export_onnx(model, args.out)
     print("\n".join(f"{name:<8} {path}" for name, path in paths.items()))
+    if "encoder" not in paths:
+        print(f"encoder  not exported: {encoder_export_blocker(model)}", file=sys.stderr)
     return 0
 
 
@@ -249,9 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("reconstruct", help="audio -> latents -> audio (wav)")
     io_args(rec, "audio (wav/flac/ogg)", audio_batch)
     rec.set_defaults(func=cmd_reconstruct)
-    onx = sub.add_parser("export-onnx", help="export the decoder (latents -> waveform) to ONNX (extra [deploy])")
+    onx = sub.add_parser("export-onnx", help="export the encoder and decoder to ONNX (extra [deploy])")
     onx.add_argument("--model", default=None, help="save_pretrained folder or official checkpoint")
-    onx.add_argument("--out", required=True, help="output folder (decoder.onnx, export.json)")
+    onx.add_argument("--out", required=True, help="output folder (encoder.onnx, decoder.onnx, export.json)")
     onx.set_defaults(func=cmd_export_onnx)
     ev = sub.add_parser("eval", help="evaluate a tokenizer: recon | probe | rank | fd")
     evs = ev.add_subparsers(dest="what", required=True)

@@ -1,27 +1,37 @@
-"""ONNX export of the decoder: onnxruntime equals PyTorch (dynamic batch and time axes)."""
+"""ONNX export of the encoder and decoder: onnxruntime equals PyTorch (dynamic batch and time axes)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from losatok_plugin import LoSATokVAE, tiny_config
 from losatok_plugin.cli import main as cli
-from losatok_plugin.export.onnx import ExportableDecoder, ExportError, OnnxDecoder, export_onnx
+from losatok_plugin.export.encoder import ExportableEncoder, encoder_export_blocker
+from losatok_plugin.export.onnx import ExportableDecoder, ExportError, OnnxDecoder, OnnxEncoder, export_onnx
+from losatok_plugin.nn.conv_stft import ConvSTFT
 from losatok_plugin.nn.istft import ISTFT, ConvISTFT
 
 from .helpers import synth_audio
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "recipes" / "assets" / "examples"
+CHUNK_SAMPLES = 252 * 640  # one semantic chunk (10.08 s)
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
+    """A tiny model exported through the CLI: (vae, OnnxDecoder, out folder, OnnxEncoder)."""
     torch.manual_seed(0)
     vae = LoSATokVAE(**tiny_config().to_dict()).eval()
-    out = tmp_path_factory.mktemp("onnx")
-    paths = export_onnx(vae, out)
-    return vae, OnnxDecoder(paths["decoder"]), out
+    folder = tmp_path_factory.mktemp("onnx")
+    vae.save_pretrained(folder / "m")
+    assert cli(["export-onnx", "--model", str(folder / "m"), "--out", str(folder / "o")]) == 0
+    out = folder / "o"
+    return vae, OnnxDecoder(out / "decoder.onnx"), out, OnnxEncoder(out / "encoder.onnx")
 
 
 def test_conv_istft_equals_fft_istft():
@@ -35,7 +45,7 @@ def test_conv_istft_equals_fft_istft():
 
 @pytest.mark.parametrize("frames", [1, 7, 64, 301])
 def test_onnxruntime_equals_pytorch_random_latents(exported, frames):
-    vae, session, _ = exported
+    vae, session, *_ = exported
     z = torch.randn(2, vae.latent_dim, frames, generator=torch.Generator().manual_seed(frames))
     with torch.no_grad():
         ref = vae.decode(z).sample
@@ -46,7 +56,7 @@ def test_onnxruntime_equals_pytorch_random_latents(exported, frames):
 
 @pytest.mark.parametrize("n", [8000, 16000 * 3 + 77])
 def test_onnxruntime_equals_pytorch_real_latents(exported, n):
-    vae, session, _ = exported
+    vae, session, *_ = exported
     with torch.no_grad():
         z = vae.encode(synth_audio(n)[:, None]).latent_dist.mode()
         ref = vae.decode(z).sample
@@ -56,7 +66,7 @@ def test_onnxruntime_equals_pytorch_real_latents(exported, n):
 
 
 def test_exported_decoder_module_matches(exported):
-    vae, _, out = exported
+    vae, _, out, _ = exported
     z = torch.randn(1, vae.latent_dim, 20)
     with torch.no_grad():
         assert (ExportableDecoder(vae)(z) - vae.decode(z).sample).abs().max().item() < 1e-5
@@ -64,11 +74,85 @@ def test_exported_decoder_module_matches(exported):
     assert meta["hop_length"] == 640 and meta["inputs"]["latents"][1] == vae.latent_dim
 
 
-def test_export_cli_and_refusals(tmp_path, capsys):
+def test_export_cli_and_refusals(exported, tmp_path):
+    _, _, out, _ = exported
+    assert (out / "decoder.onnx").is_file() and (out / "encoder.onnx").is_file()
+    assert json.loads((out / "export.json").read_text())["encoder"] == "encoder.onnx"
+    with pytest.raises(ExportError, match="int8"):  # a model of its own: quantize works in place
+        export_onnx(LoSATokVAE(**tiny_config().to_dict()).eval().quantize("int8"), tmp_path / "q")
+
+
+# -- encoder ---------------------------------------------------------------------------------------
+def test_conv_stft_equals_torch_stft():
+    x = torch.randn(2, 5000)
+    for n_fft, hop in ((512, 160), (1024, 160)):
+        real, imag = ConvSTFT(n_fft, hop)(x)
+        ref = torch.stft(x, n_fft, hop, window=torch.hann_window(n_fft), center=False, return_complex=True)
+        assert real.shape == ref.real.shape == (2, n_fft // 2 + 1, 1 + (5000 - n_fft) // hop)
+        assert (real - ref.real).abs().max() < 1e-4 and (imag - ref.imag).abs().max() < 1e-4
+
+
+def _check_encoder(vae, encoder, audio):
+    with torch.no_grad():
+        ref = vae.encode(audio).latent_dist
+    got = encoder(audio)
+    assert got.mean.shape == ref.mean.shape == (audio.shape[0], vae.latent_dim, vae.num_frames(audio.shape[-1]))
+    assert (got.mean - ref.mean).abs().max().item() <= 1e-4
+    assert (got.logvar - ref.logvar).abs().max().item() <= 1e-4
+
+
+# 513: the shortest input; 1008·160 - 1: exactly one chunk of tokens; 11 s and 2 chunks + 3 frames:
+# a second (tail) chunk, of 23 tokens and of no token (3 mel frames < one patch)
+@pytest.mark.parametrize("n", [513, 8000, 16000 * 3 + 77, 1008 * 160 - 1, 16000 * 11 + 3, 2016 * 160 + 2 * 160 + 5])
+def test_onnx_encoder_equals_pytorch_random_audio(exported, n):
+    vae, *_, encoder = exported
+    audio = 0.1 * torch.randn(2, 1, n, generator=torch.Generator().manual_seed(n))
+    _check_encoder(vae, encoder, audio)
+
+
+def _clips() -> list[np.ndarray]:
+    import soundfile as sf
+
+    return [sf.read(str(f), dtype="float32")[0] for f in sorted(EXAMPLES.glob("*.wav"))]
+
+
+def test_onnx_encoder_equals_pytorch_real_audio(exported):
+    vae, *_, encoder = exported
+    clips = _clips()
+    assert len(clips) == 4
+    for clip in clips:  # 3.4-4 s, odd lengths among them
+        _check_encoder(vae, encoder, torch.from_numpy(clip)[None, None])
+    joined = np.concatenate(clips)  # ~15 s: a full semantic chunk and a tail
+    assert joined.shape[-1] > CHUNK_SAMPLES
+    _check_encoder(vae, encoder, torch.from_numpy(joined)[None, None])
+    assert (encoder(joined).mean - encoder(joined[None, None]).mean).abs().max() == 0  # [N] == [1, 1, N]
+
+
+def test_onnx_encoder_refuses_bad_audio(exported):
+    *_, encoder = exported
+    with pytest.raises(ValueError, match="too short"):
+        encoder(torch.zeros(1, 1, 100))
+    with pytest.raises(ValueError, match="mono"):
+        encoder(torch.zeros(1, 2, 1000))
+
+
+@pytest.mark.parametrize("flag", ["batch_global_db_floor", "latent_norm"])
+def test_exportable_encoder_follows_config_flags(flag):
+    """The rewritten encoder (the module that is exported) keeps the compatibility flag and latent norm."""
     torch.manual_seed(0)
-    vae = LoSATokVAE(**tiny_config().to_dict()).eval()
-    vae.save_pretrained(tmp_path / "m")
-    assert cli(["export-onnx", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o")]) == 0
-    assert (tmp_path / "o" / "decoder.onnx").is_file()
-    with pytest.raises(ExportError, match="int8"):
-        export_onnx(vae.quantize("int8"), tmp_path / "q")
+    cfg = tiny_config(semantic_batch_global_db_floor=flag == "batch_global_db_floor").to_dict()
+    if flag == "latent_norm":
+        cfg.update(latent_norm_mean=[0.1] * 16, latent_norm_std=[2.0] * 16)
+    vae = LoSATokVAE(**cfg).eval()
+    audio = 0.1 * torch.randn(2, 1, 16000 * 11) * torch.tensor([1.0, 0.01])[:, None, None]  # different peaks
+    with torch.no_grad():
+        ref = vae.encode(audio).latent_dist
+        mean, logvar = ExportableEncoder(vae)(audio)
+    assert (mean - ref.mean).abs().max() <= 1e-5 and (logvar - ref.logvar).abs().max() <= 1e-5
+
+
+def test_encoder_export_blocker_names_the_reason():
+    vae = LoSATokVAE(**tiny_config().to_dict())
+    assert encoder_export_blocker(vae) is None
+    vae.semantic_encoder = torch.nn.Identity()  # stands for a transformers teacher
+    assert "Dasheng" in encoder_export_blocker(vae)

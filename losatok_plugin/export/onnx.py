@@ -1,16 +1,22 @@
-"""ONNX export of the LoSATok decoder (latents -> waveform), runnable with onnxruntime.
+"""ONNX export of the LoSATok encoder (audio -> latent mean, logvar) and decoder (latents -> waveform).
 
-    paths = export_onnx(vae, "onnx/")              # onnx/decoder.onnx (+ export.json)
-    session = OnnxDecoder("onnx/decoder.onnx")     # audio [B, 1, 640·T] = session(z [B, 128, T])
+    paths = export_onnx(vae, "onnx/")              # onnx/encoder.onnx, onnx/decoder.onnx (+ export.json)
+    encoder = OnnxEncoder("onnx/encoder.onnx")     # encoder(audio [B, 1, N]).mean -> [B, 128, T]
+    decoder = OnnxDecoder("onnx/decoder.onnx")     # audio [B, 1, 640·T] = decoder(z [B, 128, T])
 
-The graph is the Vocos decoder with its ISTFT rewritten as a ``conv_transpose1d`` over a fixed
-windowed inverse-DFT basis (:class:`~losatok_plugin.nn.istft.ConvISTFT`): no complex tensors and no
-FFT op. Batch and time axes are dynamic. The graph decodes in one pass, so its memory grows with T; for
-long audio feed it windows of latents with 32 frames of context each side, as
-``LoSATokVAE._decode_windows`` does (outputs stitch exactly).
+The decoder graph is the Vocos decoder with its ISTFT rewritten as a ``conv_transpose1d`` over a fixed
+windowed inverse-DFT basis (:class:`~losatok_plugin.nn.istft.ConvISTFT`); the encoder graph takes its
+STFTs from a ``conv1d`` over a fixed windowed DFT basis (:class:`~losatok_plugin.nn.conv_stft.ConvSTFT`)
+and runs the semantic encoder's 10.08 s chunks as one zero-padded, masked batch
+(:class:`~losatok_plugin.export.encoder.ExportableEncoder`). No complex tensors, no FFT op, no
+data-dependent control flow; batch and time axes are dynamic. Both graphs work in one pass, so memory
+grows with the input; for long latents ``OnnxDecoder.decode`` feeds windows with 32 frames of context each
+side (outputs stitch exactly). The encoder has no exact windowed form (the semantic dB floor is relative
+to the maximum over the whole clip).
 
-The encoder is not exported: its STFT front ends, per-item dB floor and the semantic encoder's
-data-dependent chunking (independent 252-token chunks plus a shorter tail) need a rewrite of their own.
+Not exported: the encoder of a model whose semantic teacher is a transformers model (only Dasheng is
+rewritten; the export then writes the decoder alone and says why), and per-item ``lengths`` of padded
+batches (encode items of different lengths separately).
 
 Needs the ``[deploy]`` extra (onnx, onnxscript for torch's exporter, onnxruntime to run).
 """
@@ -18,6 +24,7 @@ Needs the ``[deploy]`` extra (onnx, onnxscript for torch's exporter, onnxruntime
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +34,11 @@ from torch import nn
 from ..models.losatok_vae import LoSATokVAE
 from ..models.precision import is_quantized
 from ..nn.istft import ConvISTFT
+from .encoder import ExportableEncoder, encoder_export_blocker
 
 OPSET = 18
 DECODER_FILE = "decoder.onnx"
+ENCODER_FILE = "encoder.onnx"
 
 
 class ExportError(RuntimeError):
@@ -59,16 +68,38 @@ def _require(module: str) -> None:
         raise ExportError(f"ONNX export needs {module!r}: pip install 'losatok-plugin[deploy]'")
 
 
-def export_onnx(vae: LoSATokVAE, out_dir: str | Path, example_frames: int = 50) -> dict[str, Path]:
-    """Export the decoder of ``vae`` (float32 weights; a bf16 model is exported in float32) to ``out_dir``.
+def _export(module: nn.Module, example: torch.Tensor, path: Path, names: tuple[list[str], list[str]], axes) -> None:
+    """torch.export + ONNX (dynamo) of ``module(example)`` to ``path``, one file, dynamic ``axes``."""
+    with torch.no_grad():
+        program = torch.onnx.export(
+            module,
+            (example,),
+            dynamo=True,
+            input_names=names[0],
+            output_names=names[1],
+            dynamic_shapes=axes,
+            opset_version=OPSET,
+            optimize=True,
+            verbose=False,
+        )
+    program.save(str(path), external_data=False)
+
+
+def export_onnx(
+    vae: LoSATokVAE, out_dir: str | Path, example_frames: int = 50, encoder: bool = True
+) -> dict[str, Path]:
+    """Export the decoder and the encoder of ``vae`` (float32 weights; a bf16 model is cast to float32 in
+    place) to ``out_dir``.
 
     Args:
         vae: the model (not int8-quantized).
-        out_dir: folder for ``decoder.onnx`` and ``export.json`` (shapes, sample rate, opset).
-        example_frames: latent length of the tracing example (the exported time axis is dynamic).
+        out_dir: folder for ``decoder.onnx``, ``encoder.onnx`` and ``export.json`` (shapes, sample rate,
+            opset; ``encoder_skipped`` says why when the encoder could not be exported).
+        example_frames: latent length of the decoder's tracing example (the exported time axis is dynamic).
+        encoder: also export the encoder (when :func:`encoder_export_blocker` allows it).
 
     Returns:
-        ``{"decoder": path}``.
+        ``{"decoder": path}`` plus ``"encoder": path`` when the encoder was exported.
     """
     _require("onnx")
     _require("onnxscript")
@@ -77,24 +108,12 @@ def export_onnx(vae: LoSATokVAE, out_dir: str | Path, example_frames: int = 50) 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     vae = vae.to(device="cpu", dtype=torch.float32).eval()
-    module = ExportableDecoder(vae).eval()
+    paths = {"decoder": out / DECODER_FILE}
+    # Dim.DYNAMIC: the traced graph is size-generic, but torch.export would otherwise refuse a batch or
+    # chunk count of 1 over shape guards it adds (broadcasts, memory formats) that the ONNX graph drops.
+    dyn = torch.export.Dim.DYNAMIC
     z = torch.randn(2, vae.latent_dim, example_frames)
-    path = out / DECODER_FILE
-    time_axis = torch.export.Dim("frames", min=1, max=100_000)
-    batch_axis = torch.export.Dim("batch", min=1, max=1024)
-    with torch.no_grad():
-        program = torch.onnx.export(
-            module,
-            (z,),
-            dynamo=True,
-            input_names=["latents"],
-            output_names=["audio"],
-            dynamic_shapes={"z": {0: batch_axis, 2: time_axis}},
-            opset_version=OPSET,
-            optimize=True,
-            verbose=False,
-        )
-    program.save(str(path), external_data=False)
+    _export(ExportableDecoder(vae).eval(), z, paths["decoder"], (["latents"], ["audio"]), {"z": {0: dyn, 2: dyn}})
     meta = {
         "decoder": DECODER_FILE,
         "inputs": {"latents": ["batch", vae.latent_dim, "frames"]},
@@ -102,11 +121,79 @@ def export_onnx(vae: LoSATokVAE, out_dir: str | Path, example_frames: int = 50) 
         "sampling_rate": vae.sampling_rate,
         "hop_length": vae.hop_length,
         "frame_rate": vae.frame_rate,
+        "min_samples": vae.min_samples,
         "opset": OPSET,
         "model_config": dict(vae.config),
     }
+    blocker = encoder_export_blocker(vae) if encoder else "not requested"
+    if blocker is None:
+        paths["encoder"] = out / ENCODER_FILE
+        # traced on two full semantic chunks plus a tail, at a length that is no multiple of anything
+        chunk = vae.semantic_encoder.chunk_tokens
+        audio = torch.randn(2, 1, (2 * chunk + 3) * vae.hop_length + 77) * 0.1
+        names = (["audio"], ["mean", "logvar"])
+        _export(ExportableEncoder(vae).eval(), audio, paths["encoder"], names, {"audio": {0: dyn, 2: dyn}})
+        meta["encoder"] = ENCODER_FILE
+        meta["encoder_io"] = {
+            "inputs": {"audio": ["batch", 1, "samples"]},
+            "outputs": {k: ["batch", vae.latent_dim, "(1 + samples // 160) // 4"] for k in ("mean", "logvar")},
+        }
+    else:
+        meta["encoder_skipped"] = blocker
     (out / "export.json").write_text(json.dumps(meta, indent=2, default=str))
-    return {"decoder": path}
+    return paths
+
+
+def _session(path: str | Path, default_file: str, threads: int | None):
+    """An onnxruntime CPU session over ``path`` (a file, or a folder holding ``default_file``)."""
+    _require("onnxruntime")
+    import onnxruntime as ort
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / default_file
+    if not path.is_file():
+        raise FileNotFoundError(f"no ONNX model at {path}")
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@dataclass
+class OnnxLatents:
+    """What :class:`OnnxEncoder` returns: ``mean`` and ``logvar``, each ``[B, C, T]`` float32 (as
+    ``vae.encode(x).latent_dist.mean`` / ``.logvar``)."""
+
+    mean: torch.Tensor
+    logvar: torch.Tensor
+
+
+class OnnxEncoder:
+    """onnxruntime session over ``encoder.onnx``: ``__call__(audio [B, 1, N]) -> OnnxLatents`` (mean and
+    logvar ``[B, C, (1 + N // 160) // 4]``); numpy or torch in, torch float32 out. Audio at 16 kHz in
+    [-1, 1]; ``[B, N]`` and ``[N]`` are accepted too. One pass: memory grows with N.
+
+    Args:
+        path: the exported ``encoder.onnx`` (or its folder).
+        threads: intra-op threads (default: onnxruntime's choice).
+    """
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        self.session = _session(path, ENCODER_FILE, threads)
+        meta = Path(path) / "export.json" if Path(path).is_dir() else Path(path).parent / "export.json"
+        self.min_samples = json.loads(meta.read_text()).get("min_samples", 1) if meta.is_file() else 1
+
+    def __call__(self, audio: torch.Tensor | np.ndarray) -> OnnxLatents:
+        """audio ``[B, 1, N]`` / ``[B, N]`` / ``[N]`` float at 16 kHz -> :class:`OnnxLatents` ``[B, C, T]``."""
+        x = audio.detach().cpu().float().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio, np.float32)
+        x = x.reshape((1,) * (3 - x.ndim) + x.shape) if x.ndim < 3 else x
+        if x.ndim != 3 or x.shape[1] != 1:
+            raise ValueError(f"OnnxEncoder expects mono audio [B, 1, N], got {tuple(np.shape(audio))}")
+        if x.shape[-1] < self.min_samples:
+            raise ValueError(f"audio of {x.shape[-1]} samples is too short: the encoder needs {self.min_samples}")
+        mean, logvar = self.session.run(["mean", "logvar"], {"audio": np.ascontiguousarray(x, dtype=np.float32)})
+        return OnnxLatents(mean=torch.from_numpy(mean), logvar=torch.from_numpy(logvar))
 
 
 class OnnxDecoder:
@@ -119,18 +206,7 @@ class OnnxDecoder:
     """
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        _require("onnxruntime")
-        import onnxruntime as ort
-
-        path = Path(path)
-        if path.is_dir():
-            path = path / DECODER_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"no ONNX decoder at {path}")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = _session(path, DECODER_FILE, threads)
 
     def __call__(self, z: torch.Tensor | np.ndarray) -> torch.Tensor:
         """z ``[B, C, T]`` -> audio ``[B, 1, hop_length · T]`` float32."""
