@@ -39,6 +39,7 @@ from .encoder import ExportableEncoder, encoder_export_blocker
 OPSET = 18
 DECODER_FILE = "decoder.onnx"
 ENCODER_FILE = "encoder.onnx"
+EXTERNAL_DATA_BYTES = 1_800_000_000
 
 
 class ExportError(RuntimeError):
@@ -82,7 +83,10 @@ def _export(module: nn.Module, example: torch.Tensor, path: Path, names: tuple[l
             optimize=True,
             verbose=False,
         )
-    program.save(str(path), external_data=False)
+    # protobuf caps one file at 2 GB: larger graphs (the official encoder, ~2.5 GB) keep their weights in
+    # ``<name>.onnx.data`` beside it, which onnxruntime finds on its own
+    size = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+    program.save(str(path), external_data=size > EXTERNAL_DATA_BYTES)
 
 
 def export_onnx(

@@ -7,14 +7,22 @@ would otherwise pick, with ratios, quality against fp32 and memory against audio
 Every configuration runs in its own subprocess (peak memory per row). Rows:
 - ours: the official size (random weights) and the embedded ``losatok-mini`` (trained), in fp32, bf16
   (``from_pretrained(torch_dtype=bfloat16)`` / ``.to``), int8 (``vae.quantize("int8")``) and onnx
-  (decoder exported with ``losatok export-onnx``, run by onnxruntime; the encoder stays PyTorch fp32).
+  (encoder and decoder exported once per size with ``export_onnx``, run by onnxruntime: ``OnnxEncoder``,
+  ``OnnxDecoder.decode``; no PyTorch model in that process).
 - baselines at their published configurations, random weights, same audio duration: diffusers
   ``AutoencoderOobleck`` (Stable Audio Open VAE, 44.1 kHz stereo), transformers ``DacModel`` (DAC 16 kHz)
   and ``EncodecModel`` (EnCodec 24 kHz, 6 kbps).
 - ``x fp32``: speed of the row relative to our fp32 path of the same size (>1 = faster).
 - quality (ours): SNR of the reconstruction against fp32's and the multi-scale mel distance to the input,
   on the bundled clips recipes/assets/examples/*.wav.
-- memory: RSS above the loaded model while encoding + decoding 1 and 10 min (official size).
+- memory vs audio length (``--long-plan``): peak RSS above the loaded model, encode and decode measured
+  separately, each in a fresh process: RSS after loading, then the kernel's peak-RSS mark is reset
+  (``/proc/self/clear_refs``) and read back after the call (``getrusage`` ``ru_maxrss``, the same mark).
+  Unlike tracemalloc this counts every allocation (torch, onnxruntime, BLAS). Decode runs on random latents
+  of the same length. Default plan: ``losatok-mini`` at 1 and 10 min in every precision, the official size
+  at 1 min in fp32 / int8 / onnx (bf16 has no hardware path on an AVX2 CPU: ~15 s per audio second).
+
+``--json PATH`` also writes every row as JSON.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,14 +49,28 @@ def _rss_gb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**3
 
 
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM, which ``ru_maxrss`` reports) to the current RSS (Linux ≥ 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 class PeakRSS:
-    """Samples the process RSS every 20 ms: ``peak`` in GB while the context is open."""
+    """Peak RSS in GB (``peak``) while the context is open: the kernel's high-water mark, reset on entry
+    (``/proc/self/clear_refs``) and read with ``getrusage`` on exit; where the mark cannot be reset, the RSS
+    sampled every 20 ms (``method`` says which)."""
 
     def __enter__(self) -> PeakRSS:
         self.peak = _rss_gb()
+        self.method = "hwm" if _reset_peak() else "sampled"
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        if self.method == "sampled":
+            self._thread.start()
         return self
 
     def _run(self) -> None:
@@ -56,20 +80,32 @@ class PeakRSS:
 
     def __exit__(self, *exc) -> None:
         self._done.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_gb())
+        if self.method == "sampled":
+            self._thread.join()
+            self.peak = max(self.peak, _rss_gb())
+        else:
+            self.peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
 
 
 # -- model builders (inside workers) ----------------------------------------------------------------
-def _ours(size: str, precision: str):
+def _ours(size: str, precision: str, onnx_dir: str | None = None):
+    """(encode, decode, params, weights GB) of our model; ``onnx`` runs the graphs in ``onnx_dir``."""
     import torch
 
+    if precision == "onnx":
+        from losatok_plugin.export.onnx import OnnxDecoder, OnnxEncoder
+
+        threads = torch.get_num_threads()
+        encoder = OnnxEncoder(Path(onnx_dir) / "encoder.onnx", threads=threads)
+        decoder = OnnxDecoder(Path(onnx_dir) / "decoder.onnx", threads=threads)
+        meta = json.loads((Path(onnx_dir) / "sizes.json").read_text())
+        return (lambda x: encoder(x).mean), decoder.decode, meta["params"], meta["bytes"] / 1024**3
+
     from losatok_plugin import LoSATokConfig, LoSATokVAE
-    from losatok_plugin.cli import EMBEDDED_MODEL
 
     if size == "mini":
         dtype = torch.bfloat16 if precision == "bf16" else None
-        model = LoSATokVAE.from_pretrained(EMBEDDED_MODEL, torch_dtype=dtype).eval()
+        model = LoSATokVAE.from_pretrained("losatok-mini", torch_dtype=dtype).eval()
     else:
         torch.manual_seed(0)
         model = LoSATokVAE(**LoSATokConfig().to_dict()).eval()  # random weights (default init)
@@ -77,18 +113,34 @@ def _ours(size: str, precision: str):
             model.to(torch.bfloat16)
     if precision == "int8":
         model.quantize("int8")
-    decode = None
-    if precision == "onnx":
-        from losatok_plugin.export.onnx import OnnxDecoder, export_onnx
+    params = sum(p.numel() for p in model.parameters())
+    return (
+        (lambda x: model.encode(x).latent_dist.mode()),
+        (lambda z: model.decode(z).sample),
+        params,
+        _weights_gb(model),
+    )
 
-        folder = tempfile.mkdtemp(prefix="losatok_onnx_")
-        session = OnnxDecoder(export_onnx(model, folder)["decoder"], threads=torch.get_num_threads())
-        model.decoder = None  # the torch decoder is not used by this row (nor kept in memory)
-        import gc
 
-        gc.collect()
-        decode = session.decode
-    return model, decode
+def export_worker(size: str, folder: str) -> dict:
+    """Export our model of ``size`` (fp32) to ``folder``; ``sizes.json`` records parameters and bytes."""
+    import torch
+
+    from losatok_plugin import LoSATokConfig, LoSATokVAE
+    from losatok_plugin.export.onnx import export_onnx
+
+    if size == "mini":
+        model = LoSATokVAE.from_pretrained("losatok-mini").eval()
+    else:
+        torch.manual_seed(0)
+        model = LoSATokVAE(**LoSATokConfig().to_dict()).eval()
+    t0 = time.perf_counter()
+    paths = export_onnx(model, folder)
+    files = [f for f in Path(folder).iterdir() if f.name.startswith(("encoder.onnx", "decoder.onnx"))]
+    params = sum(p.numel() for p in model.parameters())
+    info = {"params": params, "bytes": sum(f.stat().st_size for f in files), "seconds": time.perf_counter() - t0}
+    (Path(folder) / "sizes.json").write_text(json.dumps(info))
+    return {"kind": size, "exported": sorted(paths), **info}
 
 
 def _baseline(name: str):
@@ -132,18 +184,16 @@ def _weights_gb(model) -> float:
     return total / 1024**3
 
 
-def worker(kind: str, precision: str, seconds: float, repeats: int, quality_dir: str | None) -> dict:
+def worker(kind: str, precision: str, seconds: float, repeats: int, quality_dir: str | None, onnx_dir=None) -> dict:
     import torch
 
     base_rss = _rss_gb()
     if kind in ("official", "mini"):
-        model, onnx_decode = _ours(kind, precision)
+        encode, decode, params, weights = _ours(kind, precision, onnx_dir)
         sr, channels = 16000, 1
-        encode = lambda x: model.encode(x).latent_dist.mode()  # noqa: E731
-        decode = onnx_decode or (lambda z: model.decode(z).sample)
     else:
         model, sr, channels, encode, decode = _baseline(kind)
-    params = sum(p.numel() for p in model.parameters())
+        params, weights = sum(p.numel() for p in model.parameters()), _weights_gb(model)
     loaded = _rss_gb()
     audio = torch.randn(1, channels, int(seconds * sr)) * 0.1
     enc_t, dec_t = [], []
@@ -161,9 +211,10 @@ def worker(kind: str, precision: str, seconds: float, repeats: int, quality_dir:
         "kind": kind,
         "precision": precision,
         "params_m": params / 1e6,
-        "weights_gb": _weights_gb(model),
+        "weights_gb": weights,
         "loaded_gb": loaded - base_rss,
         "peak_above_gb": peak.peak - loaded,
+        "memory_method": peak.method,
         "encode": min(enc_t) / seconds,
         "decode": min(dec_t) / seconds,
         "threads": torch.get_num_threads(),
@@ -180,29 +231,44 @@ def worker(kind: str, precision: str, seconds: float, repeats: int, quality_dir:
     return row
 
 
-def long_worker(kind: str, precision: str, minutes: float) -> dict:
+def long_worker(kind: str, precision: str, minutes: float, stage: str, onnx_dir: str | None = None) -> dict:
+    """Peak RSS above the loaded model while encoding (or decoding) ``minutes`` of audio, in this process."""
     import torch
 
-    model, onnx_decode = _ours(kind, precision)
-    decode = (lambda z: onnx_decode(z)) if onnx_decode else (lambda z: model.decode(z).sample)
-    audio = torch.randn(1, 1, int(minutes * 60 * 16000)) * 0.1
+    encode, decode, _, _ = _ours(kind, precision, onnx_dir)
+    n = int(minutes * 60 * 16000)
+    frames = (1 + n // 160) // 4
+    torch.manual_seed(0)
+    if stage == "encode":
+        x = torch.randn(1, 1, n) * 0.1
+    else:  # random latents of the length ``minutes`` encode to (the decode cost does not depend on values)
+        x = torch.randn(1, _latent_dim(kind), frames)
     loaded = _rss_gb()
-    t0 = time.perf_counter()
     with torch.inference_mode(), PeakRSS() as peak:
-        z = model.encode(audio).latent_dist.mode()
-        t1 = time.perf_counter()
-        out = decode(z)
-    t2 = time.perf_counter()
-    assert out.shape[-1] == 640 * z.shape[-1]
+        t0 = time.perf_counter()
+        out = (encode if stage == "encode" else decode)(x)
+        took = time.perf_counter() - t0
+    expected = (1, frames) if stage == "encode" else (1, 640 * frames)
+    assert (out.shape[0], out.shape[-1]) == expected, (tuple(out.shape), expected)
     return {
         "kind": kind,
         "precision": precision,
         "minutes": minutes,
+        "stage": stage,
         "loaded_gb": loaded,
         "above_gb": peak.peak - loaded,
-        "encode_s": t1 - t0,
-        "decode_s": t2 - t1,
+        "memory_method": peak.method,
+        "seconds": took,
+        "threads": torch.get_num_threads(),
     }
+
+
+def _latent_dim(kind: str) -> int:
+    if kind == "official":
+        return 128
+    from losatok_plugin.loading import EMBEDDED_MODELS
+
+    return json.loads((Path(EMBEDDED_MODELS["losatok-mini"]) / "config.json").read_text())["latent_channels"]
 
 
 # -- driver -----------------------------------------------------------------------------------------
@@ -222,7 +288,7 @@ def _ratio(reference: float, value: float) -> str:
     return f"{reference / value:>6.2f}"
 
 
-def quality_table(rows: list[dict], folder: Path) -> list[str]:
+def quality_table(rows: list[dict], folder: Path, records: list[dict] | None = None) -> list[str]:
     import numpy as np
     import soundfile as sf
     import torch
@@ -253,57 +319,120 @@ def quality_table(rows: list[dict], folder: Path) -> list[str]:
             snr = "   (reference)" if p == "fp32" else f"min {min(snrs):5.1f}  " + " ".join(f"{s:.1f}" for s in snrs)
             change = f"{100 * (mel / base_mel - 1):+7.2f}%" if base_mel else ""
             lines.append(f"{kind:<9} {p:<9} {snr:<30} {mel:>8.4f} {change:>8}")
+            if records is not None:
+                records.append(
+                    {"kind": kind, "precision": p, "snr_db": snrs, "mel_distance": mel, "clips": list(clips)}
+                )
     return lines
+
+
+def parse_long_plan(plan: str) -> list[tuple[str, str, str]]:
+    """``"mini=fp32,int8@1,10;official=fp32@1"`` -> [(size, precision, minutes), ...] in that order."""
+    out = []
+    for part in [p for p in plan.split(";") if p.strip()]:
+        size, rest = part.split("=")
+        precisions, minutes = rest.split("@")
+        out += [(size.strip(), p, m) for p in precisions.split(",") for m in minutes.split(",")]
+    return out
+
+
+def memory_table(long_rows: list[dict]) -> list[str]:
+    """Encode and decode rows of the same size / precision / length side by side."""
+    lines = [
+        f"{'model':<9} {'prec':<5} {'audio':>6} {'loaded GB':>9} {'enc peak+ GB':>12} {'dec peak+ GB':>12} "
+        f"{'encode s':>9} {'decode s':>9}"
+    ]
+    keys = list(dict.fromkeys((r["kind"], r["precision"], r["minutes"]) for r in long_rows))
+    for kind, p, minutes in keys:
+        by = {r["stage"]: r for r in long_rows if (r["kind"], r["precision"], r["minutes"]) == (kind, p, minutes)}
+        enc, dec = by.get("encode"), by.get("decode")
+        loaded = (enc or dec)["loaded_gb"]
+        cell = lambda r, k, f: format(r[k], f) if r else "n/m"  # noqa: E731
+        lines.append(
+            f"{kind:<9} {p:<5} {minutes:>4g} m {loaded:>9.2f} {cell(enc, 'above_gb', '.3f'):>12} "
+            f"{cell(dec, 'above_gb', '.3f'):>12} {cell(enc, 'seconds', '.1f'):>9} {cell(dec, 'seconds', '.1f'):>9}"
+        )
+    return lines
+
+
+DEFAULT_LONG_PLAN = "mini=fp32,bf16,int8,onnx@1,10;official=fp32,int8,onnx@1"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--quick", action="store_true", help="smoke run: losatok-mini and EnCodec, 1 s, no long-audio rows"
+        "--quick", action="store_true", help="smoke run: losatok-mini and EnCodec, 1 s, one 6 s memory row"
     )
     parser.add_argument("--sizes", default="official,mini", help="our model sizes: official, mini")
     parser.add_argument("--precisions", default=",".join(OURS), help="ours: fp32, bf16, int8, onnx")
     parser.add_argument("--baselines", default="oobleck,dac,encodec", help="oobleck, dac, encodec ('' for none)")
     parser.add_argument("--seconds", type=float, default=10.0, help="audio length per call")
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats (the best is reported)")
-    parser.add_argument("--long", default="1,10", help="minutes of audio for the memory rows ('' for none)")
-    parser.add_argument("--long-precisions", default="fp32,bf16,int8", help="precisions of the memory rows")
+    parser.add_argument(
+        "--long-plan",
+        default=DEFAULT_LONG_PLAN,
+        help="memory rows, 'size=precisions@minutes;...' ('' for none); each (size, precision, minutes) "
+        f"measures encode and decode in fresh processes (default {DEFAULT_LONG_PLAN!r})",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch / onnxruntime threads (default: torch's)")
+    parser.add_argument("--json", default=None, help="also write every row (speed, quality, memory) to this file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--quality-dir", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--onnx-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         if args.threads:
             import torch
 
             torch.set_num_threads(args.threads)
-        kind, precision, *minutes = args.worker.split(":")
-        if minutes:
-            print(json.dumps(long_worker(kind, precision, float(minutes[0]))))
+        kind, precision, *rest = args.worker.split(":")
+        if precision == "export":
+            print(json.dumps(export_worker(kind, args.onnx_dir)))
+        elif rest:
+            print(json.dumps(long_worker(kind, precision, float(rest[0]), rest[1], args.onnx_dir)))
         else:
-            print(json.dumps(worker(kind, precision, args.seconds, args.repeats, args.quality_dir)))
+            print(json.dumps(worker(kind, precision, args.seconds, args.repeats, args.quality_dir, args.onnx_dir)))
         return
     if args.quick:
-        args.sizes, args.seconds, args.repeats, args.long, args.baselines = "mini", 1.0, 1, "", "encodec"
+        args.sizes, args.seconds, args.repeats, args.baselines = "mini", 1.0, 1, "encodec"
+        args.long_plan = "mini=fp32,onnx@0.1"
     sizes = [s for s in args.sizes.split(",") if s]
     precisions = [p for p in args.precisions.split(",") if p]
-    quality = Path(tempfile.mkdtemp(prefix="losatok_bench_"))
-    rows = []
+    long_plan = parse_long_plan(args.long_plan)
+    scratch = Path(tempfile.mkdtemp(prefix="losatok_bench_"))
+    quality = scratch / "quality"
+    quality.mkdir()
     threads = ["--threads", str(args.threads)] if args.threads else []
+    onnx_dirs: dict[str, str] = {}
+    exports = []
+    for size in dict.fromkeys([*(sizes if "onnx" in precisions else []), *(k for k, p, _ in long_plan if p == "onnx")]):
+        folder = scratch / f"onnx_{size}"
+        r = _run(["--worker", f"{size}:export", "--onnx-dir", str(folder), *threads], f"{size} ONNX export")
+        if r:
+            onnx_dirs[size] = str(folder)
+            exports.append(r)
+    rows = []
     common = ["--seconds", str(args.seconds), "--repeats", str(args.repeats), "--quality-dir", str(quality), *threads]
     for size in sizes:
         for p in precisions:
-            r = _run(["--worker", f"{size}:{p}", *common], f"{size} {p}, {args.seconds:g} s audio")
+            if p == "onnx" and size not in onnx_dirs:
+                continue
+            onnx = ["--onnx-dir", onnx_dirs[size]] if p == "onnx" else []
+            r = _run(["--worker", f"{size}:{p}", *common, *onnx], f"{size} {p}, {args.seconds:g} s audio")
             rows.append(r) if r else None
     for b in [b for b in args.baselines.split(",") if b]:
         r = _run(["--worker", f"{b}:fp32", *common], f"{b} fp32, {args.seconds:g} s audio")
         rows.append(r) if r else None
     long_rows = []
-    for size in ["official"] if args.long else []:
-        for p in [p for p in args.long_precisions.split(",") if p]:
-            for minutes in args.long.split(","):
-                r = _run(["--worker", f"{size}:{p}:{minutes}", *threads], f"{size} {p}, {minutes} min audio")
-                long_rows.append(r) if r else None
+    for size, p, minutes in long_plan:
+        if p == "onnx" and size not in onnx_dirs:
+            continue
+        onnx = ["--onnx-dir", onnx_dirs[size]] if p == "onnx" else []
+        for stage in ("encode", "decode"):
+            r = _run(
+                ["--worker", f"{size}:{p}:{minutes}:{stage}", *threads, *onnx], f"{size} {p} {stage}, {minutes} min"
+            )
+            long_rows.append(r) if r else None
 
     ref = {r["kind"]: r for r in rows if r["precision"] == "fp32" and r["kind"] in ("official", "mini")}
     anchor = ref.get("official") or ref.get("mini")
@@ -328,21 +457,37 @@ def main() -> None:
             f"{_ratio(base['decode'], r['decode'])}"
         )
     print(
-        "onnx rows: decoder in onnxruntime, encoder in PyTorch fp32 (the encoder is not exported); "
-        "weights GB = PyTorch tensors only"
+        "onnx rows: encoder and decoder in onnxruntime (weights GB = size of the .onnx files); "
+        "int8 weights GB counts the packed int8 weights"
     )
+    for e in exports:
+        print(f"ONNX export of {e['kind']}: {e['seconds']:.0f} s, {e['bytes'] / 1024**3:.3f} GB")
     print(
         f"\nquality on {EXAMPLES.relative_to(ROOT)}/*.wav (reconstruction SNR against fp32; mel distance to the input)"
     )
-    print("\n".join(quality_table(rows, quality)))
+    quality_records: list[dict] = []
+    print("\n".join(quality_table(rows, quality, quality_records)))
     if long_rows:
-        print("\nmemory vs audio length (official size; RSS above the loaded model during encode + decode)")
-        print(f"{'prec':<5} {'audio':>6} {'loaded GB':>9} {'above GB':>9} {'encode s':>9} {'decode s':>9}")
-        for r in long_rows:
-            print(
-                f"{r['precision']:<5} {r['minutes']:>4g} m {r['loaded_gb']:>9.2f} {r['above_gb']:>9.3f} "
-                f"{r['encode_s']:>9.1f} {r['decode_s']:>9.1f}"
-            )
+        method = (
+            "kernel peak-RSS mark reset per call" if all(r["memory_method"] == "hwm" for r in long_rows) else "mixed"
+        )
+        print(
+            "\nmemory vs audio length: peak RSS above the loaded model, encode and decode each in a fresh process "
+            f"({method}; decode of random latents of that length); n/m = not measured"
+        )
+        print("\n".join(memory_table(long_rows)))
+    if args.json:
+        out = {
+            "args": vars(args),
+            "speed": rows,
+            "quality": quality_records,
+            "memory": long_rows,
+            "exports": exports,
+            "cpu_threads": os.cpu_count(),
+        }
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
