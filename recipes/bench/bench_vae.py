@@ -321,7 +321,13 @@ def quality_table(rows: list[dict], folder: Path, records: list[dict] | None = N
             lines.append(f"{kind:<9} {p:<9} {snr:<30} {mel:>8.4f} {change:>8}")
             if records is not None:
                 records.append(
-                    {"kind": kind, "precision": p, "snr_db": snrs, "mel_distance": mel, "clips": list(clips)}
+                    {
+                        "kind": kind,
+                        "precision": p,
+                        "snr_db": [float(v) for v in snrs],
+                        "mel_distance": mel,
+                        "clips": list(clips),
+                    }
                 )
     return lines
 
