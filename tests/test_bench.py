@@ -1,0 +1,51 @@
+"""The benchmark's own helpers: the memory probe, the memory-row plan and table (no model is run)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parents[1] / "recipes" / "bench" / "bench_vae.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_vae", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_peak_rss_sees_a_freed_allocation():
+    bench = _bench()
+    with bench.PeakRSS() as peak:
+        block = np.ones(200 * 2**20 // 8)  # 200 MiB, touched
+        del block
+    base = bench._rss_gb()
+    assert peak.peak - base > 0.15  # the peak survives the free
+    with bench.PeakRSS() as later:
+        pass
+    assert later.peak - base < 0.1  # the mark is reset on entry: the earlier 200 MiB does not count again
+
+
+def test_long_plan_and_memory_table():
+    bench = _bench()
+    plan = bench.parse_long_plan("mini=fp32,onnx@1,10;official=int8@1")
+    assert plan == [
+        ("mini", "fp32", "1"),
+        ("mini", "fp32", "10"),
+        ("mini", "onnx", "1"),
+        ("mini", "onnx", "10"),
+        ("official", "int8", "1"),
+    ]
+    assert bench.parse_long_plan("") == []
+    rows = [
+        dict(kind="mini", precision="fp32", minutes=1.0, stage="encode", loaded_gb=0.8, above_gb=0.123, seconds=2.0),
+        dict(kind="mini", precision="fp32", minutes=1.0, stage="decode", loaded_gb=0.8, above_gb=0.045, seconds=1.0),
+        dict(kind="official", precision="int8", minutes=1.0, stage="encode", loaded_gb=2.0, above_gb=0.3, seconds=9),
+    ]
+    lines = bench.memory_table(rows)
+    assert len(lines) == 3
+    assert "0.123" in lines[1] and "0.045" in lines[1]
+    assert "n/m" in lines[2]  # official int8 decode not measured
