@@ -196,17 +196,19 @@ def worker(kind: str, precision: str, seconds: float, repeats: int, quality_dir:
         params, weights = sum(p.numel() for p in model.parameters()), _weights_gb(model)
     loaded = _rss_gb()
     audio = torch.randn(1, channels, int(seconds * sr)) * 0.1
-    enc_t, dec_t = [], []
+    enc_t, dec_t, enc_cpu, dec_cpu = [], [], [], []
     with torch.inference_mode(), PeakRSS() as peak:
         z = encode(audio)  # warm-up
         decode(z)
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             z = encode(audio)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             decode(z)
             enc_t.append(t1 - t0)
             dec_t.append(time.perf_counter() - t1)
+            enc_cpu.append(c1 - c0)
+            dec_cpu.append(time.process_time() - c1)
     row = {
         "kind": kind,
         "precision": precision,
@@ -215,8 +217,10 @@ def worker(kind: str, precision: str, seconds: float, repeats: int, quality_dir:
         "loaded_gb": loaded - base_rss,
         "peak_above_gb": peak.peak - loaded,
         "memory_method": peak.method,
-        "encode": min(enc_t) / seconds,
-        "decode": min(dec_t) / seconds,
+        "encode": min(enc_cpu) / seconds,  # CPU seconds of this process (all its threads) per audio second
+        "decode": min(dec_cpu) / seconds,
+        "encode_wall": min(enc_t) / seconds,
+        "decode_wall": min(dec_t) / seconds,
         "threads": torch.get_num_threads(),
     }
     if quality_dir and kind in ("official", "mini"):
@@ -245,9 +249,9 @@ def long_worker(kind: str, precision: str, minutes: float, stage: str, onnx_dir:
         x = torch.randn(1, _latent_dim(kind), frames)
     loaded = _rss_gb()
     with torch.inference_mode(), PeakRSS() as peak:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = (encode if stage == "encode" else decode)(x)
-        took = time.perf_counter() - t0
+        took, cpu = time.perf_counter() - t0, time.process_time() - c0
     expected = (1, frames) if stage == "encode" else (1, 640 * frames)
     assert (out.shape[0], out.shape[-1]) == expected, (tuple(out.shape), expected)
     return {
@@ -259,6 +263,7 @@ def long_worker(kind: str, precision: str, minutes: float, stage: str, onnx_dir:
         "above_gb": peak.peak - loaded,
         "memory_method": peak.method,
         "seconds": took,
+        "cpu_seconds": cpu,
         "threads": torch.get_num_threads(),
     }
 
@@ -346,7 +351,7 @@ def memory_table(long_rows: list[dict]) -> list[str]:
     """Encode and decode rows of the same size / precision / length side by side."""
     lines = [
         f"{'model':<9} {'prec':<5} {'audio':>6} {'loaded GB':>9} {'enc peak+ GB':>12} {'dec peak+ GB':>12} "
-        f"{'encode s':>9} {'decode s':>9}"
+        f"{'enc CPU s':>9} {'dec CPU s':>9}"
     ]
     keys = list(dict.fromkeys((r["kind"], r["precision"], r["minutes"]) for r in long_rows))
     for kind, p, minutes in keys:
@@ -356,7 +361,7 @@ def memory_table(long_rows: list[dict]) -> list[str]:
         cell = lambda r, k, f: format(r[k], f) if r else "n/m"  # noqa: E731
         lines.append(
             f"{kind:<9} {p:<5} {minutes:>4g} m {loaded:>9.2f} {cell(enc, 'above_gb', '.3f'):>12} "
-            f"{cell(dec, 'above_gb', '.3f'):>12} {cell(enc, 'seconds', '.1f'):>9} {cell(dec, 'seconds', '.1f'):>9}"
+            f"{cell(dec, 'above_gb', '.3f'):>12} {cell(enc, 'cpu_seconds', '.1f'):>9} {cell(dec, 'cpu_seconds', '.1f'):>9}"
         )
     return lines
 
@@ -444,11 +449,12 @@ def main() -> None:
     anchor = ref.get("official") or ref.get("mini")
     header = (
         f"{'model':<9} {'prec':<5} {'params':>8} {'weights GB':>10} {'loaded GB':>9} {'peak+ GB':>8} "
-        f"{'enc s/s':>8} {'dec s/s':>8} {'enc+dec':>8} {'x fp32':>7} {'enc x':>6} {'dec x':>6}"
+        f"{'enc s/s':>8} {'dec s/s':>8} {'enc+dec':>8} {'x fp32':>7} {'enc x':>6} {'dec x':>6} {'wall e+d':>8}"
     )
     print(
         f"\nspeed and memory: {args.seconds:g} s of audio, {rows[0]['threads'] if rows else '?'} threads, "
-        "s/s = seconds per audio second (lower is faster); x fp32 = our fp32 time / this row's time "
+        "s/s = CPU seconds of the process per audio second (lower is faster; CPU time, not wall time, so that "
+        "other jobs on a shared machine do not enter the ratios); x fp32 = our fp32 time / this row's time "
         "(same size; baselines against our official fp32)"
     )
     print(header)
@@ -460,7 +466,7 @@ def main() -> None:
             f"{r['kind']:<9} {r['precision']:<5} {r['params_m']:>7.1f}M {r['weights_gb']:>10.3f} {r['loaded_gb']:>9.2f} "
             f"{r['peak_above_gb']:>8.2f} {r['encode']:>8.4f} {r['decode']:>8.4f} {total:>8.4f} "
             f"{_ratio(base['encode'] + base['decode'], total):>7} {_ratio(base['encode'], r['encode'])} "
-            f"{_ratio(base['decode'], r['decode'])}"
+            f"{_ratio(base['decode'], r['decode'])} {r['encode_wall'] + r['decode_wall']:>8.4f}"
         )
     print(
         "onnx rows: encoder and decoder in onnxruntime (weights GB = size of the .onnx files); "
