@@ -2,7 +2,7 @@
 would otherwise pick, with ratios, quality against fp32 and memory against audio length. One run:
 
     python recipes/bench/bench_vae.py            # full (many minutes on a 2-core CPU)
-    python recipes/bench/bench_vae.py --quick    # smoke run: losatok-mini + EnCodec, 1 s of audio, no long-audio rows
+    python recipes/bench/bench_vae.py --quick    # smoke run: losatok-mini + EnCodec, 1 s of audio, one 6 s memory row
 
 Every configuration runs in its own subprocess (peak memory per row). Rows:
 - ours: the official size (random weights) and the embedded ``losatok-mini`` (trained), in fp32, bf16
@@ -12,7 +12,10 @@ Every configuration runs in its own subprocess (peak memory per row). Rows:
 - baselines at their published configurations, random weights, same audio duration: diffusers
   ``AutoencoderOobleck`` (Stable Audio Open VAE, 44.1 kHz stereo), transformers ``DacModel`` (DAC 16 kHz)
   and ``EncodecModel`` (EnCodec 24 kHz, 6 kbps).
-- ``x fp32``: speed of the row relative to our fp32 path of the same size (>1 = faster).
+- speed: CPU seconds of the worker process (all its threads) per audio second, best of ``--repeats`` after
+  a warm-up call; wall time alongside. CPU time keeps the ratios meaningful on a shared machine, where
+  wall time mostly measures the other jobs. ``x fp32``: the row's speed relative to our fp32 path of the
+  same size (>1 = faster).
 - quality (ours): SNR of the reconstruction against fp32's and the multi-scale mel distance to the input,
   on the bundled clips recipes/assets/examples/*.wav.
 - memory vs audio length (``--long-plan``): peak RSS above the loaded model, encode and decode measured
