@@ -156,3 +156,16 @@ def test_encoder_export_blocker_names_the_reason():
     assert encoder_export_blocker(vae) is None
     vae.semantic_encoder = torch.nn.Identity()  # stands for a transformers teacher
     assert "Dasheng" in encoder_export_blocker(vae)
+
+
+def test_export_cli_says_why_the_encoder_was_not_exported(tmp_path, monkeypatch, capsys):
+    import losatok_plugin.export.encoder as encoder_module
+    import losatok_plugin.export.onnx as onnx_module
+
+    LoSATokVAE(**tiny_config().to_dict()).save_pretrained(tmp_path / "m")
+    reason = "the encoder export covers the Dasheng semantic encoder only; this model's is 'hubert'"
+    monkeypatch.setattr(encoder_module, "encoder_export_blocker", lambda vae: reason)
+    monkeypatch.setattr(onnx_module, "export_onnx", lambda vae, out: {"decoder": tmp_path / "o" / "decoder.onnx"})
+    assert cli(["export-onnx", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"encoder  not exported: {reason}"]
