@@ -41,9 +41,36 @@ def test_long_plan_and_memory_table():
     ]
     assert bench.parse_long_plan("") == []
     rows = [
-        dict(kind="mini", precision="fp32", minutes=1.0, stage="encode", loaded_gb=0.8, above_gb=0.123, seconds=2.0),
-        dict(kind="mini", precision="fp32", minutes=1.0, stage="decode", loaded_gb=0.8, above_gb=0.045, seconds=1.0),
-        dict(kind="official", precision="int8", minutes=1.0, stage="encode", loaded_gb=2.0, above_gb=0.3, seconds=9),
+        dict(
+            kind="mini",
+            precision="fp32",
+            minutes=1.0,
+            stage="encode",
+            loaded_gb=0.8,
+            above_gb=0.123,
+            seconds=2.0,
+            cpu_seconds=1.5,
+        ),
+        dict(
+            kind="mini",
+            precision="fp32",
+            minutes=1.0,
+            stage="decode",
+            loaded_gb=0.8,
+            above_gb=0.045,
+            seconds=1.0,
+            cpu_seconds=0.5,
+        ),
+        dict(
+            kind="official",
+            precision="int8",
+            minutes=1.0,
+            stage="encode",
+            loaded_gb=2.0,
+            above_gb=0.3,
+            seconds=9,
+            cpu_seconds=8,
+        ),
     ]
     lines = bench.memory_table(rows)
     assert len(lines) == 3
