@@ -107,7 +107,7 @@ class ExportableEncoder(nn.Module):
         semantic, acoustic = self.semantic_low(x), self.acoustic_low(x)
         t = min(semantic.shape[1], acoustic.shape[1])
         params = self.gaussian(semantic[:, :t] + acoustic[:, :t])
-        mean, logvar = params.mu.transpose(1, 2), params.logvar.transpose(1, 2)
+        mean, logvar = params.mean, params.logvar  # [B, C, T]
         if self.latent_norm is not None:
             mean = (mean - self.latent_norm[0]) / self.latent_norm[1]
             logvar = logvar - 2 * torch.log(self.latent_norm[1])
