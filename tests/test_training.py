@@ -319,3 +319,21 @@ def test_mini_export_from_a_checkpoint_in_float16(tmp_path, corpus):
     source = LoSATokVAE.from_pretrained(corpus["teacher"])
     for k, v in source.semantic_encoder.state_dict().items():  # frozen parts come from init_from
         torch.testing.assert_close(model.semantic_encoder.state_dict()[k], cast("semantic_encoder." + k, v))
+
+
+def test_copy_parts_takes_the_donor_parts_and_refuses_other_sizes():
+    from losatok_plugin.models.losatok_vae import LoSATokVAE
+    from losatok_plugin.training.gan import TRAINABLE
+    from losatok_plugin.training.models import copy_parts
+
+    torch.manual_seed(0)
+    model, donor = LoSATokVAE(**tiny_config().to_dict()), LoSATokVAE(**tiny_config().to_dict())
+    encoder = {k: v.clone() for k, v in model.semantic_encoder.state_dict().items()}
+    copy_parts(model, donor, TRAINABLE)
+    for name in TRAINABLE:
+        got, want = getattr(model, name).state_dict(), getattr(donor, name).state_dict()
+        assert all(torch.equal(v, want[k]) for k, v in got.items())
+    assert all(torch.equal(v, encoder[k]) for k, v in model.semantic_encoder.state_dict().items())
+    wider = LoSATokVAE(**tiny_config(decoder_dim=48).to_dict())
+    with pytest.raises(ValueError, match="decoder"):
+        copy_parts(model, wider, ("decoder",))

@@ -27,6 +27,14 @@ def _copy(dst: torch.nn.Module, src: torch.nn.Module, name: str, strict: bool) -
     return True
 
 
+def copy_parts(model: LoSATokVAE, donor: LoSATokVAE, parts: tuple[str, ...]) -> LoSATokVAE:
+    """Copy submodules ``parts`` (e.g. ``("acoustic", "gaussian", "decoder")``) of ``donor`` into ``model``
+    in place; a part whose keys or shapes differ raises ``ValueError``. Returns ``model``."""
+    for name in parts:
+        _copy(getattr(model, name), getattr(donor, name), name, strict=True)
+    return model
+
+
 TEACHER_FIELDS = (
     "embed_dim",
     "semantic_depth",

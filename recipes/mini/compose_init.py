@@ -17,19 +17,18 @@ import argparse
 from pathlib import Path
 
 from losatok_plugin.loading import load_vae
+from losatok_plugin.training.gan import TRAINABLE
+from losatok_plugin.training.models import copy_parts
 
-PARTS = ("acoustic", "gaussian", "decoder")
+PARTS = TRAINABLE  # ("acoustic", "gaussian", "decoder"): what stage 2 trains
 
 
 def compose(base: str, parts_from: str, out: Path, parts: tuple[str, ...] = PARTS) -> Path:
     """Write ``base`` with ``parts`` replaced by those of ``parts_from`` (shapes must match) to ``out``."""
-    model, donor = load_vae(base), load_vae(parts_from)
-    for name in parts:
-        dst, src = getattr(model, name).state_dict(), getattr(donor, name).state_dict()
-        bad = [k for k in dst if k not in src or src[k].shape != dst[k].shape]
-        if bad or set(src) - set(dst):
-            raise SystemExit(f"error: {name} of {parts_from} does not fit {base} (first mismatches: {bad[:3]})")
-        getattr(model, name).load_state_dict(src)
+    try:
+        model = copy_parts(load_vae(base), load_vae(parts_from), parts)
+    except ValueError as e:
+        raise SystemExit(f"error: {parts_from} -> {base}: {e}") from None
     model.float().save_pretrained(out)
     return out
 

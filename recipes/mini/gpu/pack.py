@@ -299,13 +299,12 @@ def expand_init(pack_init: Path, out: Path, seed: int = 0, parts_from: str = "")
     if parts_from:
         from losatok_plugin.loading import load_vae
         from losatok_plugin.training.gan import TRAINABLE
+        from losatok_plugin.training.models import copy_parts
 
-        donor = load_vae(parts_from).float()
-        for name in TRAINABLE:
-            src, dst = getattr(donor, name).state_dict(), getattr(vae, name).state_dict()
-            if set(src) != set(dst) or any(src[k].shape != dst[k].shape for k in dst):
-                raise PackError(f"{name} of {parts_from} does not fit {pack_init}'s config")
-            getattr(vae, name).load_state_dict(src)
+        try:
+            copy_parts(vae, load_vae(parts_from).float(), TRAINABLE)
+        except ValueError as e:
+            raise PackError(f"{parts_from} -> {pack_init}: {e}") from None
     vae.save_pretrained(out)
     return out
 
