@@ -120,13 +120,19 @@ def test_upsampled_ctc_head_gives_k_steps_per_token(labelled):
     assert torch.isfinite(loss) and loss > 0
 
 
-def test_semantic_encoder_stage_two_steps_and_export(tmp_path, labelled):
+@pytest.mark.parametrize("batch_seconds", [0.0, 4.0])  # 0: batch_size clips; 4: clips bucketed by length
+def test_semantic_encoder_stage_two_steps_and_export(tmp_path, labelled, batch_seconds):
     cfg = load_dataclass(
         SemanticEncoderStageConfig,
         {
             "model": tiny_config().to_dict(),
             "eval_every": 1,
-            "data": {"train_manifest": str(labelled), "valid_manifest": str(labelled), "batch_size": 3},
+            "data": {
+                "train_manifest": str(labelled),
+                "valid_manifest": str(labelled),
+                "batch_size": 3,
+                "batch_seconds": batch_seconds,
+            },
             "optim": {"warmup_steps": 0, "lr": 1e-3},
             "run": {
                 "output_dir": str(tmp_path / "run"),

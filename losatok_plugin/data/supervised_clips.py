@@ -16,6 +16,7 @@ from ..configuration import LoSATokConfig
 from .audio_io import load_audio
 from .dataset import EpochSampler, item_rng
 from .labels import LabelSpace
+from .length_batches import LengthBatchSampler
 from .manifest import ManifestEntry
 
 
@@ -88,9 +89,24 @@ def clip_loader(
     seed: int,
     train: bool,
     model: LoSATokConfig | None = None,
+    batch_seconds: float = 0.0,
 ) -> DataLoader:
-    """Batches of :class:`SupervisedClips`; training order per epoch from ``seed`` (resumable), validation in order."""
+    """Batches of :class:`SupervisedClips`; training order per epoch from ``seed`` (resumable), validation in order.
+
+    ``batch_seconds > 0`` batches clips of similar length (manifest durations, capped at ``max_seconds``;
+    unknown ones count as ``max_seconds``) up to that many padded seconds per batch
+    (:class:`~losatok_plugin.data.length_batches.LengthBatchSampler`) instead of ``batch_size`` clips.
+    """
     ds = SupervisedClips(entries, labels, max_seconds, train=train, model=model)
+    if batch_seconds > 0:
+        durations = [min(e.duration or max_seconds, max_seconds) for e in entries]
+        return DataLoader(
+            ds,
+            batch_sampler=LengthBatchSampler(durations, batch_seconds, seed, shuffle=train),
+            num_workers=num_workers,
+            collate_fn=partial(collate_clips, model=model),
+            persistent_workers=num_workers > 0,
+        )
     return DataLoader(
         ds,
         batch_size=batch_size,

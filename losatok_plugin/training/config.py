@@ -37,6 +37,7 @@ class DataConfig:
     valid_manifest: str = ""  # optional: clips for audio / mel examples in TensorBoard
     crop_seconds: float = 2.0
     batch_size: int = 8
+    batch_seconds: float = 0.0  # stage 0: > 0 batches whole clips of similar length, this many padded seconds each
     num_workers: int = 0
     feature_cache: str = ""  # teacher feature cache folder; "" runs the teacher online
     short_clips: str = "skip"  # files shorter than one crop: "skip" them or "repeat" (loop) them

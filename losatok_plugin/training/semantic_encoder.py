@@ -60,12 +60,14 @@ def build(cfg: SemanticEncoderStageConfig, trainer: Trainer) -> SemanticEncoderS
         encoder.load_state_dict(load_vae(cfg.init_from).semantic_encoder.state_dict())
     heads = SupervisionHeads(encoder.output_dim, labels, cfg.ctc_upsample)
     d = cfg.data
-    loader = clip_loader(entries, labels, cfg.max_seconds, d.batch_size, d.num_workers, cfg.run.seed, True, cfg.model)
+    loader = clip_loader(
+        entries, labels, cfg.max_seconds, d.batch_size, d.num_workers, cfg.run.seed, True, cfg.model, d.batch_seconds
+    )
     valid_loader = None
     if d.valid_manifest:
         valid = read_manifest(d.valid_manifest)
         valid_loader = clip_loader(
-            valid, labels, cfg.max_seconds, d.batch_size, d.num_workers, cfg.run.seed, False, cfg.model
+            valid, labels, cfg.max_seconds, d.batch_size, d.num_workers, cfg.run.seed, False, cfg.model, d.batch_seconds
         )
     optimizer = adamw(list(encoder.parameters()) + list(heads.parameters()), cfg.optim)
     scheduler = cosine_with_warmup(optimizer, cfg.optim, cfg.run.max_steps)
