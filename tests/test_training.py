@@ -120,6 +120,22 @@ def test_feature_cache_training_grad_accumulation_and_bf16(tmp_path, corpus):
     assert all(torch.isfinite(torch.tensor(r["total"])) for r in rows)
 
 
+def test_adversarial_update_every_k_steps(tmp_path, corpus):
+    d = stage_dict(
+        tmp_path / "run",
+        corpus["manifest"],
+        5,
+        init_from=str(corpus["teacher"]),
+        discriminator={"channels": 4, "warmup_steps": 1, "segment_seconds": 0.32, "every": 2},
+    )
+    train_tokenizer(load_dataclass(TokenizerStageConfig, d))
+    rows = metrics(tmp_path / "run")
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
+    # warm-up on step 1, then the discriminators on every 2nd step from the first one after the warm-up
+    assert ["disc" in r for r in rows] == [False, True, False, True, False]
+    assert ["adv" in r for r in rows] == [False, True, False, True, False]
+
+
 def test_frozen_parts_receive_no_gradient(corpus):
     cfg = tiny_config()
     vae = build_stage_model(cfg, str(corpus["teacher"]), frozen=FROZEN).train()

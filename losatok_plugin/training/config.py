@@ -119,6 +119,7 @@ class DiscriminatorConfig:
     gan_loss: str = "hinge"  # hinge | lsgan
     warmup_steps: int = 0  # generator-only steps before the discriminators join
     segment_seconds: float = 0.0  # discriminate a random window of this length (0 = the whole crop)
+    every: int = 1  # the adversarial update (D step + adv/fm terms) on every k-th step after warm-up (CPU budget)
     optim: OptimConfig = field(default_factory=OptimConfig)
 
 

@@ -57,8 +57,20 @@ def build(cfg: TokenizerStageConfig, trainer: Trainer) -> TokenizerState:
 
 
 def uses_discriminators(state: TokenizerState) -> bool:
+    """True once the discriminators have joined (after ``discriminator.warmup_steps``, with adv or fm weighted)."""
     w = state.cfg.loss_weights
     return state.trainer.step >= state.cfg.discriminator.warmup_steps and (w["adv"] > 0 or w["fm"] > 0)
+
+
+def adversarial_step(state: TokenizerState) -> bool:
+    """Whether this step runs the adversarial update: every ``discriminator.every``-th step once they joined.
+
+    The discriminators' forward and backward passes cost several times the generator's on a CPU
+    (``recipes/mini/README.md`` has the measured steps/s); the steps between are generator-only (mel,
+    semantic, KL), as in the warm-up.
+    """
+    d = state.cfg.discriminator
+    return uses_discriminators(state) and (state.trainer.step - d.warmup_steps) % max(1, d.every) == 0
 
 
 def step(state: TokenizerState, batch: dict):
@@ -70,7 +82,7 @@ def step(state: TokenizerState, batch: dict):
     if trainer.skip_nonfinite(recon, optimizers=(state.opt_g, state.opt_d)):
         return None
     losses, window = {}, None
-    if uses_discriminators(state):
+    if adversarial_step(state):
         window = random_window(target, recon, cfg.discriminator.segment_seconds, cfg.model.sampling_rate)
         losses["disc"] = discriminator_step(state, *window)
         if losses["disc"] is None:
