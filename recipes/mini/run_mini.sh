@@ -2,7 +2,8 @@
 # Reproduce losatok-mini end to end on a CPU: corpus -> semantic encoder (stage 0) -> feature cache -> SemBo -> tokenizer ->
 # export -> held-out evaluation. Every stage resumes: run it again after an interruption (or in the next
 # session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
-# arguments go to the tokenizer stage (e.g. run.max_steps=20000).
+# arguments go to the tokenizer stage (e.g. run.max_steps=20000). The v2 run:
+#   PARTS_FROM=losatok-mini bash recipes/mini/run_mini.sh discriminator.warmup_steps=3000
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -17,8 +18,16 @@ $PY recipes/cache_features.py --manifest data/corpus/train.jsonl --teacher runs/
     --out data/cache/teacher_mini
 [ -f runs/sembo_mini/final/config.json ] || $PY recipes/train.py sembo --config recipes/configs/sembo_mini.yaml \
     $(resume runs/sembo_mini) teacher=runs/teacher_mini/final data.feature_cache=data/cache/teacher_mini
+# PARTS_FROM=<model> (e.g. losatok-mini): stage 2 starts from that model's trained acoustic branch, Gaussian
+# head and decoder on top of the new teacher + SemBo (a warm start: compose_init.py) instead of random weights
+init=runs/sembo_mini/final
+if [ -n "${PARTS_FROM:-}" ]; then
+    [ -f runs/tokenizer_init/config.json ] || $PY recipes/mini/compose_init.py --base runs/sembo_mini/final \
+        --parts-from "$PARTS_FROM" --out runs/tokenizer_init
+    init=runs/tokenizer_init
+fi
 $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_mini) \
-    data.feature_cache=data/cache/teacher_mini "$@"
+    init_from=$init data.feature_cache=data/cache/teacher_mini "$@"
 $PY recipes/mini/export.py --run runs/tokenizer_mini --out "$OUT"
 $PY recipes/mini/evaluate.py --model "$OUT" --out runs/eval_mini --manifest data/corpus/test.jsonl \
     --manifest data/corpus/test_real.jsonl --card recipes/mini/card.json
