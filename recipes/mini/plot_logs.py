@@ -37,7 +37,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--logs", default="recipes/mini/logs", help="folder with <stage>_metrics.jsonl")
     p.add_argument("--out", default="recipes/mini/logs/curves.png", help="PNG to write")
+    p.add_argument(
+        "--file", action="append", default=[], metavar="STAGE=PATH", help="a stage's metrics.jsonl elsewhere"
+    )
     args = p.parse_args()
+    files = dict(f.split("=", 1) for f in args.file)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,7 +49,7 @@ def main() -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for ax, (stage, keys) in zip(axes, PANELS.items()):
-        path = Path(args.logs) / f"{stage}_metrics.jsonl"
+        path = Path(files.get(stage, Path(args.logs) / f"{stage}_metrics.jsonl"))
         if not path.is_file():
             ax.set_title(f"{stage}: no log")
             continue
