@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -18,21 +20,55 @@ def _pyplot():
     return plt
 
 
-def plot_mel_comparison(
-    original: torch.Tensor, reconstruction: torch.Tensor, path: str | Path, title: str = "", sample_rate: int = 16000
+PLOT_MELS, PLOT_N_FFT, PLOT_HOP = 80, 1024, 160  # the demo's PNGs: band numbers mean the same in all of them
+
+
+def _log_mel(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    mel = MelSpectrogram(sample_rate, PLOT_N_FFT, PLOT_HOP, PLOT_MELS, f_max=None, power=1.0)
+    return torch.log10(mel(x.reshape(1, -1).float().cpu()).clamp(min=1e-5))[0]
+
+
+def mel_band_hz(band: float, sample_rate: int = 16000, n_mels: int = PLOT_MELS) -> float:
+    """Centre frequency in Hz of (fractional) band ``band`` of the plots' HTK mel scale, 0 Hz to Nyquist."""
+    top = 2595.0 * math.log10(1.0 + (sample_rate / 2) / 700.0)
+    return 700.0 * (10 ** (top * (band + 1) / (n_mels + 1) / 2595.0) - 1.0)
+
+
+def plot_mel_stack(
+    signals: Mapping[str, torch.Tensor],
+    path: str | Path,
+    title: str = "",
+    sample_rate: int = 16000,
+    mark_bands: Sequence[int] = (),
 ) -> Path:
-    """Save original vs reconstructed log-mel spectrograms (``[N]`` waveforms) as a PNG."""
+    """Save the log-mel spectrograms of several ``[N]`` waveforms stacked top to bottom as a PNG.
+
+    All rows share the colour range of the first (the reference). The left axis counts mel bands (80
+    bands, as in the demo's PNGs), the right one gives their frequency in Hz, and each band in
+    ``mark_bands`` is drawn as a dashed line (e.g. 20: are the harmonics above it still there?).
+    """
     plt = _pyplot()
-    mel = MelSpectrogram(sample_rate, 1024, 160, 80, f_max=None, power=1.0)
-    specs = [torch.log10(mel(x.reshape(1, -1).float().cpu()).clamp(min=1e-5))[0] for x in (original, reconstruction)]
-    vmin, vmax = float(specs[0].min()), float(specs[0].max())
-    fig, axes = plt.subplots(2, 1, figsize=(10, 5), sharex=True, constrained_layout=True)
-    for ax, spec, label in zip(axes, specs, ("original", "reconstruction")):
-        seconds = spec.shape[-1] * 160 / sample_rate
-        im = ax.imshow(spec.numpy(), origin="lower", aspect="auto", vmin=vmin, vmax=vmax, extent=(0, seconds, 0, 80))
+    specs = {label: _log_mel(x, sample_rate) for label, x in signals.items()}
+    first = next(iter(specs.values()))
+    vmin, vmax = float(first.min()), float(first.max())
+    fig, axes = plt.subplots(len(specs), 1, figsize=(10, 2.5 * len(specs)), sharex=True, constrained_layout=True)
+    axes = [axes] if len(specs) == 1 else list(axes)
+    ticks = list(range(0, PLOT_MELS + 1, 10))
+    for ax, (label, spec) in zip(axes, specs.items()):
+        seconds = spec.shape[-1] * PLOT_HOP / sample_rate
+        extent = (0, seconds, 0, PLOT_MELS)
+        im = ax.imshow(spec.numpy(), origin="lower", aspect="auto", vmin=vmin, vmax=vmax, extent=extent)
         ax.set_ylabel(f"{label}\nmel band")
+        ax.set_yticks(ticks)
+        for band in mark_bands:
+            ax.axhline(band, color="white", lw=0.8, ls="--")
+        if mark_bands:
+            twin = ax.twinx()
+            twin.set_ylim(0, PLOT_MELS)
+            twin.set_yticks(ticks[1:-1], [f"{mel_band_hz(t, sample_rate):.0f}" for t in ticks[1:-1]])
+            twin.set_ylabel("Hz")
     axes[-1].set_xlabel("time (s)")
-    fig.colorbar(im, ax=axes, label="log10 magnitude")
+    fig.colorbar(im, ax=axes, label="log10 magnitude", pad=0.08 if mark_bands else 0.02)
     if title:
         fig.suptitle(title)
     path = Path(path)
@@ -40,6 +76,13 @@ def plot_mel_comparison(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_mel_comparison(
+    original: torch.Tensor, reconstruction: torch.Tensor, path: str | Path, title: str = "", sample_rate: int = 16000
+) -> Path:
+    """Save original vs reconstructed log-mel spectrograms (``[N]`` waveforms) as a PNG."""
+    return plot_mel_stack({"original": original, "reconstruction": reconstruction}, path, title, sample_rate)
 
 
 def plot_mel(audio: torch.Tensor, path: str | Path, title: str = "", sample_rate: int = 16000) -> Path:

@@ -150,11 +150,17 @@ def evaluate_reconstruction(
     plots: int = 3,
     progress: bool = True,
     codec: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    max_seconds: float | None = None,
+    on_clip: Callable[[ManifestEntry, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> ReconReport:
     """Reconstruct each file and score it.
 
     The reconstruction comes from ``model`` (a LoSATokVAE), from ``codec`` (any callable ``[N] -> [N']``
     at 16 kHz, e.g. :class:`~losatok_plugin.eval.baseline.GriffinLimMel`) or from ``recon_dir/<file name>``.
+    ``max_seconds`` scores only the first seconds of longer files (a 4-minute game track costs as much as
+    a hundred short clips); ``on_clip(entry, reference [N], reconstruction [M])`` sees every scored pair
+    on the CPU as read and as produced (before the metrics crop both to the shorter), e.g. to run
+    further measures on the same audio without decoding it twice.
     """
     from .plots import plot_mel_comparison
 
@@ -167,8 +173,12 @@ def evaluate_reconstruction(
     for e in tqdm(entries, desc="reconstruction metrics", unit="file", disable=not progress):
         try:
             ref = load_audio(e.path, sr)
+            if max_seconds is not None:
+                ref = ref[: int(max_seconds * sr)]
             if recon_dir is not None:
                 est = load_audio(find_reconstruction(recon_dir, e.path), sr)
+                if max_seconds is not None:
+                    est = est[: int(max_seconds * sr)]
             elif codec is not None:
                 with torch.inference_mode():
                     est = codec(ref).float().cpu()
@@ -185,6 +195,8 @@ def evaluate_reconstruction(
                 UserWarning,
                 stacklevel=2,
             )
+        if on_clip is not None:
+            on_clip(e, ref, est)
         ref, est = align_lengths(ref, est, warn=False)
         row = {"path": e.path, "domain": e.domain, "seconds": round(ref.shape[-1] / sr, 3)}
         row.update(clip_metrics(ref, est, e.domain, sr))

@@ -11,6 +11,8 @@ Both come with the ``[eval]`` extra; the imports happen here, with an error nami
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -61,6 +63,58 @@ def corpus_wer(refs: list[str], clips: list[np.ndarray]) -> float:
     return errors / max(words, 1)
 
 
+_PLAIN_TEXT = re.compile(r"^[A-Za-z][A-Za-z ,.;:?!'\-]*$")
+
+
+def plain_words(text: str) -> bool:
+    """True for a transcript of letters and punctuation only (digits, ``*``, ``#``, ``<beep>`` are read
+    aloud in ways a word-level reference cannot score fairly: "1" may be "one" or "first")."""
+    return bool(_PLAIN_TEXT.match(text.strip())) and bool(_words(text))
+
+
+@dataclass
+class WERResult:
+    """Corpus WER of several versions of the same clips under one recogniser.
+
+    Attributes:
+        clips: number of clips; words: reference words in all of them.
+        wer: ``{system: total word edits / total reference words}`` (0.25 = 25 %).
+        hypotheses: ``{system: [transcript per clip]}`` in clip order.
+    """
+
+    clips: int = 0
+    words: int = 0
+    wer: dict[str, float] = field(default_factory=dict)
+    hypotheses: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def wer_by_system(
+    texts: Sequence[str],
+    systems: Mapping[str, Sequence[np.ndarray]],
+    transcriber: Callable[[np.ndarray], str] = transcribe,
+) -> WERResult:
+    """Corpus WER of each system's clips against the same transcripts.
+
+    Args:
+        texts: one reference transcript per clip.
+        systems: ``{"original": [clip [N] at 16 kHz, ...], "losatok": [...], ...}``, each in ``texts`` order.
+        transcriber: ``[N] -> text``; :func:`transcribe` (pocketsphinx) unless a test stubs it.
+    """
+    words = sum(len(_words(t)) for t in texts)
+    out = WERResult(clips=len(texts), words=words)
+    for name, clips in systems.items():
+        if len(clips) != len(texts):
+            raise ValueError(f"{name}: {len(clips)} clips for {len(texts)} transcripts")
+        hyps = [transcriber(x) for x in clips]
+        errors = sum(word_errors(ref, hyp)[0] for ref, hyp in zip(texts, hyps))
+        out.wer[name] = errors / max(words, 1)
+        out.hypotheses[name] = hyps
+    return out
+
+
 def dnsmos(audio: np.ndarray, sample_rate: int = 16000) -> dict[str, float]:
     """DNSMOS ``{"ovrl", "sig", "bak"}`` of ``audio`` ``[N]`` at 16 kHz (speechmos)."""
     try:
@@ -69,3 +123,26 @@ def dnsmos(audio: np.ndarray, sample_rate: int = 16000) -> dict[str, float]:
         raise ImportError("DNSMOS needs the [eval] extra: pip install 'losatok-plugin[eval]'") from e
     r = _dnsmos.run(np.clip(audio, -1, 1).astype(np.float32), sr=sample_rate)
     return {"ovrl": float(r["ovrl_mos"]), "sig": float(r["sig_mos"]), "bak": float(r["bak_mos"])}
+
+
+DNSMOS_KEYS = ("ovrl", "sig", "bak")
+
+
+def dnsmos_by_system(
+    systems: Mapping[str, Sequence[np.ndarray]],
+    scorer: Callable[[np.ndarray], dict[str, float]] = dnsmos,
+) -> dict[str, dict[str, float]]:
+    """Mean DNSMOS of each system's clips: ``{system: {"ovrl", "sig", "bak", "clips"}}``.
+
+    Args:
+        systems: ``{"original": [clip [N] at 16 kHz, ...], "losatok": [...], ...}``.
+        scorer: ``[N] -> {"ovrl", "sig", "bak"}``; :func:`dnsmos` unless a test stubs it.
+    """
+    out = {}
+    for name, clips in systems.items():
+        scores = [scorer(x) for x in clips]
+        row: dict[str, float] = {"clips": len(scores)}
+        if scores:
+            row.update({k: float(np.mean([s[k] for s in scores])) for k in DNSMOS_KEYS})
+        out[name] = row
+    return out

@@ -1,105 +1,88 @@
-"""Held-out evaluation of a tokenizer beside the Griffin-Lim baseline, per manifest and domain.
+"""Held-out evaluation of a tokenizer beside the Griffin-Lim baseline, with the goals of issue 14.
 
     python recipes/mini/evaluate.py --model losatok_plugin/pretrained/losatok-mini --out runs/eval_mini \
-        --manifest data/corpus/test.jsonl --manifest data/corpus/test_real.jsonl [--card run_info.json]
+        --manifest data/corpus/test.jsonl --manifest data/corpus/test_real.jsonl [--card recipes/mini/card.json]
 
-The baseline is the 128-band mel spectrogram at 25 Hz inverted with Griffin-Lim
-(``losatok_plugin.eval.baseline``): the same numbers per second as the latent. Writes ``results.json``
-and ``results.md``; with ``--card`` also the model card (``README.md`` in the model folder) from the
-run facts in that JSON file and the measured table.
+Per set (a manifest whose name contains "real" is a real set, else synthetic) and domain, LoSATok and
+the baseline (a 128-band mel spectrogram at 25 Hz inverted with Griffin-Lim: the same numbers per second
+as the latent) on a seeded selection of at most ``--per-domain`` clips spread over the sources: mel
+distance, MR-STFT, SI-SDR; on speech PESQ-WB, STOI and DNSMOS (originals too), and the corpus WER of
+pocketsphinx on up to ``--wer-clips`` English clips with transcripts. The demo's bundled music clips get
+an original / LoSATok / baseline mel PNG with band 20 marked. Writes ``results.json`` and ``results.md``
+(the goal checklist first); with ``--card`` also the model card from the run facts in that JSON file.
+The computation is ``losatok_plugin.eval.heldout.evaluate_heldout``; ``--from-results`` re-renders the
+Markdown (and card) from an existing ``results.json`` without recomputing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
-from collections import defaultdict
 from pathlib import Path
 
-from losatok_plugin.data import read_manifest
-from losatok_plugin.eval.baseline import GriffinLimMel
-from losatok_plugin.eval.recon import METRICS, evaluate_reconstruction
-from losatok_plugin.fileio import atomic_write_text
-from losatok_plugin.loading import load_vae
-
 REPO = Path(__file__).resolve().parents[2]
-LOWER_IS_BETTER = {"mel", "stft"}
-NAMES = {"mel": "mel dist ↓", "stft": "MR-STFT ↓", "si_sdr": "SI-SDR dB ↑", "pesq_wb": "PESQ-WB ↑", "stoi": "STOI ↑"}
+EXAMPLES = REPO / "recipes" / "assets" / "examples"
 
 
-def subsample(entries, per_domain: int, seed: int):
-    groups = defaultdict(list)
-    for e in entries:
-        groups[e.domain].append(e)
-    rng = random.Random(seed)
-    out = []
-    for d in sorted(groups, key=str):
-        g = groups[d]
-        out += rng.sample(g, per_domain) if len(g) > per_domain else g
-    return out
-
-
-def table(results: dict) -> str:
-    lines = [
-        "| set | domain | clips | metric | LoSATok | Griffin-Lim 128-mel | better |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for set_name, res in results.items():
-        for domain, s in res["losatok"].items():
-            if domain == "all":
-                continue
-            b = res["griffin_lim"].get(domain, {})
-            for m in METRICS:
-                if m not in s:
-                    continue
-                ours, base = s[m], b.get(m)
-                win = "" if base is None else ("LoSATok" if (ours < base) == (m in LOWER_IS_BETTER) else "baseline")
-                lines.append(
-                    f"| {set_name} | {domain} | {s['clips']} | {NAMES[m]} | {ours:.3f} | "
-                    f"{'-' if base is None else f'{base:.3f}'} | {win} |"
-                )
-    return "\n".join(lines)
-
-
-def write_card(model_dir: Path, info: dict, results_md: str) -> Path:
-    lines = [f"# {info.get('name', 'losatok-mini')}", "", info.get("summary", ""), "", "## Training", ""]
-    for k, v in info.get("facts", {}).items():
-        lines.append(f"- **{k}**: {v}")
-    lines += ["", "## Held-out reconstruction (measured)", "", info.get("eval_note", ""), "", results_md, ""]
-    for k in ("limitations", "license"):
-        if info.get(k):
-            lines += [f"## {k.capitalize()}", "", info[k], ""]
-    path = model_dir / "README.md"
-    atomic_write_text(path, "\n".join(lines))
-    return path
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="save_pretrained folder or checkpoint")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--manifest", action="append", required=True, help="held-out manifest(s)")
-    p.add_argument("--per-domain", type=int, default=40, help="at most N clips per domain per manifest (seeded)")
-    p.add_argument("--seed", type=int, default=0, help="subsampling seed")
-    p.add_argument("--card", default=None, help="JSON with run facts: write the model card into --model")
-    args = p.parse_args()
-    model = load_vae(args.model).eval()
-    baseline = GriffinLimMel()
+    p.add_argument("--out", required=True, help="output folder (results.json, results.md, per-set folders)")
+    p.add_argument("--manifest", action="append", default=[], help="held-out manifest (repeat for several sets)")
+    p.add_argument("--per-domain", type=int, default=12, help="at most N clips per domain and set (seeded)")
+    p.add_argument("--wer-clips", type=int, default=20, help="English clips with transcripts per set for the WER")
+    p.add_argument("--max-seconds", type=float, default=10.0, help="score the first N seconds of longer clips")
+    p.add_argument("--seed", type=int, default=0, help="selection seed")
+    p.add_argument(
+        "--music-clip",
+        action="append",
+        default=None,
+        help="music clip for the mel PNGs (repeat; default: the demo's recipes/assets/examples/music*.wav)",
+    )
+    p.add_argument("--card", default=None, help="JSON with run facts: also write the model card")
+    p.add_argument("--card-out", default=None, help="where the card goes (default: README.md in --model)")
+    p.add_argument("--from-results", default=None, help="re-render results.md (and the card) from this JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    if not args.manifest and not args.from_results:
+        p.error("give at least one --manifest (or --from-results)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    from losatok_plugin.data.audio_io import load_audio
+    from losatok_plugin.eval.baseline import GriffinLimMel
+    from losatok_plugin.eval.heldout import HeldoutReport, HeldoutSet, evaluate_heldout, write_report
+    from losatok_plugin.eval.model_card import write_model_card
+    from losatok_plugin.loading import load_vae
+
     out = Path(args.out)
-    results = {}
-    for manifest in args.manifest:
-        name = Path(manifest).stem
-        entries = subsample(read_manifest(manifest), args.per_domain, args.seed)
-        ours = evaluate_reconstruction(entries, out / name / "losatok", model=model, plots=6)
-        base = evaluate_reconstruction(entries, out / name / "griffin_lim", codec=baseline, plots=0)
-        results[name] = {"losatok": ours.summary, "griffin_lim": base.summary, "missing": ours.missing + base.missing}
-    md = table(results)
-    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
-    atomic_write_text(out / "results.md", md + "\n")
+    if args.from_results:
+        report = HeldoutReport.from_dict(json.loads(Path(args.from_results).read_text()))
+        write_report(report, out)
+    else:
+        music = (
+            [Path(m) for m in args.music_clip] if args.music_clip is not None else sorted(EXAMPLES.glob("music*.wav"))
+        )
+        report = evaluate_heldout(
+            [HeldoutSet.from_path(m) for m in args.manifest],
+            load_vae(args.model).eval(),
+            GriffinLimMel(),
+            out,
+            per_domain=args.per_domain,
+            wer_clips=args.wer_clips,
+            seed=args.seed,
+            max_seconds=args.max_seconds,
+            music_clips={m.stem: load_audio(m) for m in music},
+            progress=not args.quiet,
+            settings={"model": str(args.model), "manifests": args.manifest},
+        )
+    md = report.markdown()
     print(md)
     if args.card:
-        print(f"model card: {write_card(Path(args.model), json.loads(Path(args.card).read_text()), md)}")
+        card = write_model_card(args.card_out or args.model, json.loads(Path(args.card).read_text()), md)
+        print(f"model card: {card}")
 
 
 if __name__ == "__main__":
