@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--manifest", action="append", default=[], help="held-out manifest (repeat for several sets)")
     p.add_argument("--per-domain", type=int, default=12, help="at most N clips per domain and set (seeded)")
     p.add_argument("--wer-clips", type=int, default=20, help="English clips with transcripts per set for the WER")
+    p.add_argument(
+        "--wer-on", choices=("real", "all"), default="real", help="sets that get the WER: real ones (the goal) or all"
+    )
     p.add_argument("--max-seconds", type=float, default=10.0, help="score the first N seconds of longer clips")
     p.add_argument("--seed", type=int, default=0, help="selection seed")
     p.add_argument(
@@ -75,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
             seed=args.seed,
             max_seconds=args.max_seconds,
             music_clips={m.stem: load_audio(m) for m in music},
+            wer_kinds=("real", "synthetic") if args.wer_on == "all" else ("real",),
             progress=not args.quiet,
             settings={"model": str(args.model), "manifests": args.manifest},
         )
