@@ -248,7 +248,8 @@ def test_evaluate_recipe_smoke_with_tiny_model(tiny_vae, tmp_path, monkeypatch):
     per_file = (out / "test_real" / "losatok" / "per_file.csv").read_text()
     assert ",music,2.0," in per_file  # --max-seconds cropped the 2.5 s clip
     md = (out / "results.md").read_text()
-    assert md.startswith("### Goals (issue 14)") and "English WER" in md and "| **total** |" in md
+    assert md.startswith("Model `") and "test_real music: m 1;" in md and "up to 2 clips per domain" in md
+    assert "### Goals (issue 14)" in md and "English WER" in md and "| **total** |" in md
     card = (tmp_path / "CARD.md").read_text()
     assert "## Wall clock per stage" in card and "### Goals (issue 14)" in card
 

@@ -283,7 +283,8 @@ class HeldoutReport:
 
     def markdown(self) -> str:
         """``results.md``: the goal checklist, the metric table, DNSMOS / WER with the originals, timing."""
-        parts = ["### Goals (issue 14)", "", goals_markdown(self.goals), "", "### Reconstruction metrics", ""]
+        parts = [settings_line(self.settings, self.sets), "", "### Goals (issue 14)", "", goals_markdown(self.goals)]
+        parts += ["", "### Reconstruction metrics", ""]
         parts += [metrics_table(self.sets), "", "### Speech measures without a reference", ""]
         parts += [speech_table(self.sets), ""]
         if self.extra.get("bundled_music"):
@@ -295,6 +296,25 @@ class HeldoutReport:
             ]
         parts += ["### Wall clock per part", "", timing_table(self.timing), ""]
         return "\n".join(parts)
+
+
+def settings_line(settings: dict, sets: dict) -> str:
+    """What was measured: model, caps, seed, and the clips per domain and source of each set."""
+    s = settings
+    text = f"Model `{s.get('model', '?')}`; up to {s.get('per_domain', '?')} clips per domain and set "
+    text += f"(seed {s.get('seed', '?')}, spread over sources and their tracks / speakers)"
+    if s.get("max_seconds"):
+        text += f", the first {s['max_seconds']:g} s of longer clips"
+    if s.get("wer_clips"):
+        kinds = " and ".join(s.get("wer_kinds", ["real"]))
+        text += f"; WER on up to {s['wer_clips']} whole English clips with plain-word transcripts per {kinds} set"
+    text += ". Clips per source: "
+    text += "; ".join(
+        f"{name} {domain}: " + ", ".join(f"{src} {n}" for src, n in srcs.items())
+        for name, res in sets.items()
+        for domain, srcs in sorted(res.get("sources", {}).items())
+    )
+    return text + "."
 
 
 def metrics_table(sets: dict) -> str:
