@@ -257,3 +257,9 @@ def test_evaluate_recipe_smoke_with_tiny_model(tiny_vae, tmp_path, monkeypatch):
     again = tmp_path / "again"
     evaluate.main(["--model", "unused", "--out", str(again), "--from-results", str(out / "results.json")])
     assert (again / "results.md").read_text() == md
+    # ... and with --music-clip it redraws the bundled music PNGs for another clip set
+    args = ["--model", str(tmp_path / "model"), "--out", str(again), "--from-results", str(out / "results.json")]
+    evaluate.main(args + ["--music-clip", str(clips / "bell.wav")])
+    redone = json.loads((again / "results.json").read_text())
+    assert list(redone["bundled_music"]) == ["bell"] and (again / "mel" / "bell.mel.png").is_file()
+    assert redone["sets"] == res["sets"] and list(redone["timing"]).count("bundled music PNGs") == 1

@@ -44,7 +44,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--card", default=None, help="JSON with run facts: also write the model card")
     p.add_argument("--card-out", default=None, help="where the card goes (default: README.md in --model)")
-    p.add_argument("--from-results", default=None, help="re-render results.md (and the card) from this JSON")
+    p.add_argument(
+        "--from-results",
+        default=None,
+        help="re-render results.md (and the card) from this JSON; with --music-clip also redraw the music PNGs",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     if not args.manifest and not args.from_results:
@@ -56,18 +60,25 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from losatok_plugin.data.audio_io import load_audio
     from losatok_plugin.eval.baseline import GriffinLimMel
-    from losatok_plugin.eval.heldout import HeldoutReport, HeldoutSet, evaluate_heldout, write_report
+    from losatok_plugin.eval.heldout import (
+        HeldoutReport,
+        HeldoutSet,
+        add_bundled_music,
+        evaluate_heldout,
+        write_report,
+    )
     from losatok_plugin.eval.model_card import write_model_card
     from losatok_plugin.loading import load_vae
 
     out = Path(args.out)
+    music = [Path(m) for m in args.music_clip] if args.music_clip is not None else sorted(EXAMPLES.glob("music*.wav"))
     if args.from_results:
         report = HeldoutReport.from_dict(json.loads(Path(args.from_results).read_text()))
+        if args.music_clip is not None:  # redraw the PNGs, e.g. for clips bundled after the run
+            clips = {m.stem: load_audio(m) for m in music}
+            add_bundled_music(report, load_vae(args.model).eval(), GriffinLimMel(), clips, out)
         write_report(report, out)
     else:
-        music = (
-            [Path(m) for m in args.music_clip] if args.music_clip is not None else sorted(EXAMPLES.glob("music*.wav"))
-        )
         report = evaluate_heldout(
             [HeldoutSet.from_path(m) for m in args.manifest],
             load_vae(args.model).eval(),
