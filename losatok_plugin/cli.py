@@ -166,7 +166,8 @@ def cmd_probe(args) -> int:
     model = _model(args.model, args.device, args.precision)
     from .eval.reports import run_probes
 
-    report = run_probes(model, args.manifest, args.rep, args.out, seed=args.seed)
+    seeds = range(args.seed, args.seed + args.seeds)
+    report = run_probes(model, args.manifest, args.rep, args.out, seeds=seeds, train_fraction=args.train_fraction)
     print(report.table())
     return _report_missing(report)
 
@@ -284,7 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument(
         "--rep", action="append", required=True, choices=REPRESENTATIONS, help="representation(s), e.g. mu, unified_emb"
     )
-    pr.add_argument("--seed", type=int, default=0, help="split / classifier seed")
+    pr.add_argument("--seed", type=int, default=0, help="split / classifier seed (the first of --seeds)")
+    pr.add_argument("--seeds", type=int, default=1, help="number of seeds (seed, seed+1, ...): mean ± std")
+    pr.add_argument(
+        "--train-fraction",
+        type=float,
+        default=1.0,
+        help="each seed fits on this random fraction of the training clips (0.8 with --seeds 3 for a spread)",
+    )
     common(pr)
     pr.set_defaults(func=cmd_probe)
 

@@ -77,6 +77,10 @@ class LoSATokConfig:
     # ("whisper", "hubert", "wavlm", "wav2vec2") built from ``semantic_encoder_hf_config``.
     semantic_encoder_type: str = "dasheng"
     semantic_encoder_hf_config: dict | None = None
+    # False: no bottleneck (the paper's high-dimensional baseline, as DashengTokenizer): SemBo and the acoustic
+    # branch's projection become identities and the latent is the unified embed_dim-wide embedding
+    # (latent_channels must equal embed_dim). Left out of to_dict() / config.json when True (the default).
+    semantic_bottleneck: bool = True
 
     def __post_init__(self) -> None:
         self.validate()
@@ -142,9 +146,20 @@ class LoSATokConfig:
             raise ConfigError(f"semantic_encoder_type {self.semantic_encoder_type!r} is not one of {kinds}")
         if (self.semantic_encoder_type != "dasheng") != (self.semantic_encoder_hf_config is not None):
             raise ConfigError("semantic_encoder_hf_config is required for (and only for) transformers teachers")
+        if not isinstance(self.semantic_bottleneck, bool):
+            raise ConfigError(f"semantic_bottleneck must be true or false, got {self.semantic_bottleneck!r}")
+        if not self.semantic_bottleneck and self.latent_channels != self.embed_dim:
+            raise ConfigError(
+                f"semantic_bottleneck=false decodes from the unified embedding: latent_channels "
+                f"({self.latent_channels}) must equal embed_dim ({self.embed_dim})"
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as a dict; ``semantic_bottleneck`` only when False (configs of bottleneck models unchanged)."""
+        d = dataclasses.asdict(self)
+        if d["semantic_bottleneck"]:
+            del d["semantic_bottleneck"]
+        return d
 
     @classmethod
     def variant(cls, name: str, **overrides: Any) -> LoSATokConfig:

@@ -62,6 +62,40 @@ class ProbeReport(_Report):
         return "\n".join(lines)
 
 
+def probe_features(
+    features: Sequence[torch.Tensor],
+    entries: Sequence[ManifestEntry],
+    task: str,
+    representation: str,
+    seeds: Sequence[int] = (0,),
+    train_fraction: float = 1.0,
+) -> list[dict[str, Any]]:
+    """Every probe a labelled task supports, per seed, on precomputed ``features`` (each ``[T, D]``, one per entry).
+
+    Frame level where every entry has ``frame_labels``; bag level where every entry has ``bag``; clip level on
+    the entries with a ``label``. Returns :class:`~losatok_plugin.eval.probe.ProbeResult` dicts.
+    """
+    from .probe import bag_probe, clip_probe, frame_probe
+
+    splits = [e.extra.get("split") for e in entries]
+    kw = {"train_fraction": train_fraction}
+    out: list[dict[str, Any]] = []
+    for seed in seeds:
+        if entries and all("frame_labels" in e.extra for e in entries):
+            frame_labels = [list(map(str, e.extra["frame_labels"])) for e in entries]
+            out.append(
+                frame_probe(list(features), frame_labels, splits, task, representation, seed=seed, **kw).to_dict()
+            )
+        if entries and all("bag" in e.extra for e in entries):
+            bags = [list(map(str, e.extra["bag"])) for e in entries]
+            out.append(bag_probe(list(features), bags, splits, task, representation, seed=seed, **kw).to_dict())
+        labelled = [(f, e.label, s) for f, e, s in zip(features, entries, splits) if e.label is not None]
+        if labelled:
+            f, y, s = map(list, zip(*labelled))
+            out.append(clip_probe(f, y, s, task, representation, seed=seed, **kw).to_dict())
+    return out
+
+
 def run_probes(
     model,
     manifests: Sequence[str | Path],
@@ -69,14 +103,19 @@ def run_probes(
     out_dir: str | Path,
     seed: int = 0,
     progress: bool = True,
+    seeds: Sequence[int] | None = None,
+    train_fraction: float = 1.0,
 ) -> ProbeReport:
     """Linear probes of each representation on each labelled manifest (one manifest = one task).
 
-    Clip-level probes on entries with a ``label``; frame-level ones where every entry has ``frame_labels``.
-    Writes ``probe.json`` and ``probe_accuracy.png`` into ``out_dir``.
+    Clip-level probes on entries with a ``label``; frame-level ones where every entry has ``frame_labels``;
+    bag-level ones where every entry has ``bag`` (see :func:`probe_features`). ``seeds`` (default ``[seed]``):
+    one probe per seed, each on a random ``train_fraction`` of the training clips. Writes ``probe.json``
+    (one row per seed), ``probe_summary.json`` (mean ± std over seeds) and ``probe_accuracy.png`` into
+    ``out_dir``.
     """
     from .plots import plot_probe_bars
-    from .probe import clip_probe, frame_probe
+    from .probe import summarize
 
     for rep in representations:
         check_representation(rep)
@@ -88,17 +127,13 @@ def run_probes(
             feats, kept, skipped = extract(model, entries, rep, progress=progress)
             report.missing += skipped
             kept_entries = [entries[i] for i in kept]
-            splits = [e.extra.get("split") for e in kept_entries]
-            if all("frame_labels" in e.extra for e in kept_entries):
-                frame_labels = [list(map(str, e.extra["frame_labels"])) for e in kept_entries]
-                report.results.append(frame_probe(feats, frame_labels, splits, task, rep, seed=seed).to_dict())
-            labelled = [(f, e.label, s) for f, e, s in zip(feats, kept_entries, splits) if e.label is not None]
-            if labelled:
-                f, y, s = map(list, zip(*labelled))
-                report.results.append(clip_probe(f, y, s, task, rep, seed=seed).to_dict())
+            report.results += probe_features(
+                feats, kept_entries, task, rep, [seed] if seeds is None else seeds, train_fraction
+            )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "probe.json", report.to_json())
+    atomic_write_text(out / "probe_summary.json", json.dumps(summarize(report.results), indent=2))
     plot_probe_bars(report.results, out / "probe_accuracy.png")
     return report
 
@@ -124,6 +159,22 @@ class RankReport(_Report):
         return "\n".join(lines)
 
 
+def rank_row(x: torch.Tensor, name: str) -> tuple[dict[str, Any], torch.Tensor]:
+    """Redundancy of the frames ``x [n, D]``: the row ``run_rank`` reports and the cumulative PCA curve ``[D']``."""
+    from .analysis import components_for, effective_rank, explained_variance
+
+    curve = explained_variance(x)
+    row = {
+        "representation": name,
+        "dim": x.shape[1],
+        "frames": x.shape[0],
+        "effective_rank": effective_rank(x),
+        "pcs_90": components_for(curve, 0.90),
+        "pcs_99": components_for(curve, 0.99),
+    }
+    return row, curve
+
+
 def run_rank(
     model,
     entries: Sequence[ManifestEntry],
@@ -135,7 +186,6 @@ def run_rank(
 
     Writes ``rank.json`` and ``pca_curve.png`` into ``out_dir``.
     """
-    from .analysis import components_for, effective_rank, explained_variance
     from .plots import plot_pca_curves
 
     for rep in representations:
@@ -145,19 +195,8 @@ def run_rank(
     for rep in representations:
         feats, _, skipped = extract(model, entries, rep, progress=progress)
         report.missing += skipped
-        x = torch.cat(feats)
-        curve = explained_variance(x)
-        curves[rep] = curve
-        report.rows.append(
-            {
-                "representation": rep,
-                "dim": x.shape[1],
-                "frames": x.shape[0],
-                "effective_rank": effective_rank(x),
-                "pcs_90": components_for(curve, 0.90),
-                "pcs_99": components_for(curve, 0.99),
-            }
-        )
+        row, curves[rep] = rank_row(torch.cat(feats), rep)
+        report.rows.append(row)
     report.curves = {k: v.tolist() for k, v in curves.items()}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ pipeline's ``model_index.json``: keep it stable.
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -37,7 +38,7 @@ from ..configuration import MODEL_EXTRA_FIELDS, ConfigError, LoSATokConfig
 from .acoustic_branch import AcousticBranch
 from .dasheng_encoder import DashengEncoder
 from .hf_teachers import HFTeacher
-from .semantic_bottleneck import SemanticBottleneck
+from .semantic_bottleneck import IdentityBottleneck, SemanticBottleneck
 from .vae_head import GaussianHead, LoSATokGaussian
 from .vocos_decoder import VocosDecoder
 
@@ -181,7 +182,10 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
                 raise ConfigError(f"latent_norm_mean/std must be {cfg.latent_channels} values (std > 0)")
             self.register_to_config(latent_norm_mean=mean.tolist(), latent_norm_std=std.tolist())
         self.semantic_encoder = build_semantic_encoder(cfg)
-        self.bottleneck = SemanticBottleneck(cfg.embed_dim, cfg.latent_channels, cfg.bottleneck_hidden_dim)
+        if cfg.semantic_bottleneck:
+            self.bottleneck = SemanticBottleneck(cfg.embed_dim, cfg.latent_channels, cfg.bottleneck_hidden_dim)
+        else:
+            self.bottleneck = IdentityBottleneck()
         self.acoustic = AcousticBranch(
             embed_dim=cfg.embed_dim,
             latent_dim=cfg.latent_channels,
@@ -191,6 +195,8 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             n_mels=cfg.acoustic_n_mels,
             patch_time=cfg.acoustic_patch_time,
         )
+        if not cfg.semantic_bottleneck:  # the latent is the unified embed_dim-wide embedding itself
+            self.acoustic.to_low = nn.Identity()
         self.gaussian = GaussianHead(cfg.latent_channels)
         self.decoder = VocosDecoder(
             latent_dim=cfg.latent_channels,
@@ -530,6 +536,14 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
             if is_quantized(self):
                 raise PrecisionError("an int8-quantized model cannot be cast to another dtype: reload it")
         return super().to(*args, **kwargs)
+
+    def to_json_string(self) -> str:
+        """diffusers' config JSON without ``semantic_bottleneck`` when it is True (the default), so that the
+        config.json of every bottleneck model stays as it was before the flag existed."""
+        data = json.loads(super().to_json_string())
+        if data.get("semantic_bottleneck", True) is True:
+            data.pop("semantic_bottleneck", None)
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     def save_pretrained(self, *args, **kwargs) -> None:
         """diffusers ``save_pretrained`` (``model.safetensors`` + ``config.json``); refused for int8 models."""

@@ -43,3 +43,16 @@ class SemanticBottleneck(nn.Module):
         """emb ``[B, T, high_dim]`` -> :class:`BottleneckOutput` (low ``[B, T, low]``, recon ``[B, T, high]``)."""
         low = self.downsample(emb)
         return BottleneckOutput(low=low, recon=self.upsample(low) if reconstruct else None)
+
+
+class IdentityBottleneck(nn.Module):
+    """No bottleneck (``LoSATokConfig.semantic_bottleneck=False``): ``low`` and ``recon`` are the input
+    ``[B, T, D]`` itself; no weights."""
+
+    def encode(self, emb: torch.Tensor) -> torch.Tensor:
+        """emb ``[B, T, D]`` -> the same tensor."""
+        return emb
+
+    def forward(self, emb: torch.Tensor, reconstruct: bool = True) -> BottleneckOutput:
+        """emb ``[B, T, D]`` -> :class:`BottleneckOutput` with ``low = recon = emb``."""
+        return BottleneckOutput(low=emb, recon=emb if reconstruct else None)

@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 def _copy(dst: torch.nn.Module, src: torch.nn.Module, name: str, strict: bool) -> bool:
     d, s = dst.state_dict(), src.state_dict()
+    if not d:  # a part without weights (the identity bottleneck of semantic_bottleneck=False): nothing to copy
+        return True
     bad = [k for k in d if k not in s or s[k].shape != d[k].shape]
     if bad:
         if strict:

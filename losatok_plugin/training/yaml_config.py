@@ -3,6 +3,10 @@
 A ``model:`` section (a :class:`~losatok_plugin.configuration.LoSATokConfig`) is a variant name of
 :data:`~losatok_plugin.configuration.MODEL_VARIANTS` (``model: mini``), a mapping of fields over the
 official sizes (``model: {}``), or both (``model: {variant: mini, latent_channels: 256}``).
+
+An ablation is a small override file: ``base: ../configs/sembo_mini.yaml`` (relative to the file) plus the keys
+it changes; mappings merge key by key (``model: mini`` under ``model: {latent_channels: 64}`` keeps the variant),
+anything else replaces the base's value. Bases may chain; a cycle is an error.
 """
 
 from __future__ import annotations
@@ -65,14 +69,39 @@ def load_dataclass(cls: type, data: Mapping[str, Any] | None, where: str = "") -
         raise ConfigError(f"{where or cls.__name__}: {e}") from None
 
 
+def _merge(base: dict, over: Mapping[str, Any]) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        if isinstance(value, Mapping) and isinstance(old, str) and key == "model":
+            old = {"variant": old}  # ``model: mini`` in the base, fields in the override
+        out[key] = _merge(old, value) if isinstance(value, Mapping) and isinstance(old, Mapping) else value
+    return out
+
+
+def read_layered(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The mapping of a config file with its ``base:`` chain applied (the file's keys win over its base's)."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ConfigError(f"config base cycle: {' -> '.join(str(p) for p in (*_seen, path))}")
+    data = read_mapping(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: base must be a path string, got {base!r}")
+    return _merge(read_layered(path.parent / base, (*_seen, path)), data)
+
+
 def load_yaml_config(cls: type, path: str | Path, overrides: list[str] | None = None) -> Any:
     """Read a YAML file into ``cls`` strictly; ``overrides`` are ``dotted.key=value`` strings (YAML values).
 
-    ``model.embed_dim=64`` on a config that says ``model: mini`` overrides one field of the variant.
+    ``model.embed_dim=64`` on a config that says ``model: mini`` overrides one field of the variant. A ``base:``
+    key layers the file over another config (:func:`read_layered`).
     """
     import yaml
 
-    data = read_mapping(path)
+    data = read_layered(path)
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value")
