@@ -4,7 +4,9 @@ no-bottleneck model mode, the resumable driver, verdicts and the report writer. 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -63,3 +65,100 @@ def test_no_bottleneck_mode_decodes_from_the_unified_embedding(tmp_path):
     torch.testing.assert_close(again.encode_features(x).mu, feats.mu)
     LoSATokVAE(**tiny_config().to_dict()).save_pretrained(tmp_path / "default")  # off: config.json unchanged
     assert "semantic_bottleneck" not in json.loads((tmp_path / "default" / "config.json").read_text())
+
+
+# -- probe tasks, seeds, bag probes ---------------------------------------------------------------------------
+def fake_corpus(root: Path) -> Path:
+    """A corpus folder shaped like the offline corpus (train / valid / test / test_real manifests with its
+    label fields): two-class tones per task, 1.28 s clips, a few per split."""
+    import numpy as np
+    import soundfile as sf
+
+    root.mkdir(parents=True, exist_ok=True)
+    sr, n = 16000, int(1.28 * 16000)
+    t = np.arange(n) / sr
+    rows: dict[str, list[dict]] = {"train": [], "valid": [], "test": [], "test_real": []}
+    per_split = {"train": 6, "valid": 2, "test": 2, "test_real": 4}
+    synthetic = ("speech", "music", "sound")
+    kinds = {"train": (*synthetic, "real_sound"), "valid": synthetic, "test": synthetic, "test_real": ("real_sound",)}
+    k = 0
+    for split, count in per_split.items():
+        for i in range(count):
+            c = i % 2
+            f0 = 220.0 * (1 + c) * (1 + 0.02 * i)
+            for kind in kinds[split]:
+                x = 0.3 * np.sin(2 * np.pi * f0 * t) + 0.01 * np.random.default_rng(k).standard_normal(n)
+                path = root / f"{k:03d}.wav"
+                sf.write(str(path), x.astype("float32"), sr)
+                k += 1
+                row = {"path": path.name, "duration": 1.28}
+                if kind == "speech":
+                    row.update(domain="speech", source="espeak-ng", label=["en", "de"][c], lang=["en", "de"][c])
+                    row.update(voice="v", phonemes=["ab", "abc"][c] + "de"[i % 2])
+                elif kind == "music":
+                    row.update(domain="music", source="fluidsynth", label=["piano", "drums"][c])
+                    row.update(
+                        tempo=[80.0, 140.0][c], key=["C major", "A minor"][c], families=[["piano"], ["drums"]][c]
+                    )
+                elif kind == "sound":
+                    row.update(domain="sound", source="synthesised", label=["rain", "bell"][c])
+                    row.update(events=[[0.0, 0.5]] if c else [[0.6, 1.2]])
+                else:
+                    row.update(domain="sound", source=["sound-icons", "wordwarvi-sound"][c], label=f"name{i}")
+                rows[split].append(row)
+    for split, rs in rows.items():
+        (root / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rs))
+    return root
+
+
+def test_probe_tasks_are_held_out_and_labelled(tmp_path):
+    from losatok_plugin.data.manifest import read_manifest
+    from losatok_plugin.eval.probe_tasks import activity_frames, build_probe_tasks, tempo_class
+
+    assert [tempo_class(b) for b in (80, 100, 129.9, 130)] == ["slow", "medium", "medium", "fast"]
+    assert activity_frames(0.2, [[0.04, 0.08]]) == ["none", "event", "event", "none", "none", "none"]
+    written = build_probe_tasks(fake_corpus(tmp_path / "c"), tmp_path / "tasks")
+    assert "speech_voice" not in written  # one voice only: no task
+    assert "music_source_real" not in written  # no real music
+    lang = read_manifest(written["speech_lang"])
+    assert {e.extra["split"] for e in lang} == {"train", "test"} and {e.label for e in lang} == {"en", "de"}
+    assert sum(e.extra["split"] == "test" for e in lang) == 4  # valid + test, never train clips
+    bag = read_manifest(written["speech_phonemes"])
+    assert all(e.label is None and e.extra["bag"] for e in bag)
+    assert {e.label for e in read_manifest(written["music_key_mode"])} == {"major", "minor"}
+    act = read_manifest(written["sound_activity"])
+    assert all(len(e.extra["frame_labels"]) == 33 for e in act)
+    real = read_manifest(written["sound_source_real"])
+    assert [e.extra["split"] for e in real].count("test") == 4  # the test_real clips, never valid / test
+    capped = build_probe_tasks(tmp_path / "c", tmp_path / "capped", names=["speech_lang"], max_train=3, max_test=1)
+    assert [e.extra["split"] for e in read_manifest(capped["speech_lang"])] == ["train"] * 3 + ["test"]
+    with pytest.raises(ValueError, match="unknown probe tasks"):
+        build_probe_tasks(tmp_path / "c", tmp_path / "x", names=["nope"])
+
+
+def test_seeded_probes_bag_probe_and_summary():
+    from losatok_plugin.eval.probe import bag_probe, clip_probe, summarize
+
+    g = torch.Generator().manual_seed(0)
+    labels = [str(i % 2) for i in range(40)]
+    feats = [torch.randn(5, 8, generator=g) + 1.5 * int(y) for y in labels]
+    splits = ["train"] * 30 + ["test"] * 10
+    rows = [clip_probe(feats, labels, splits, "t", "r", seed=s, train_fraction=0.5).to_dict() for s in (0, 1, 2)]
+    assert all(r["n_train"] == 15 and r["n_test"] == 10 for r in rows)
+    assert [r["seed"] for r in rows] == [0, 1, 2]
+    assert (
+        clip_probe(feats, labels, splits, "t", "r", seed=5).accuracy
+        == clip_probe(feats, labels, splits, "t", "r", seed=6).accuracy
+    )  # all clips: seed-free
+    (s,) = summarize(rows)
+    acc = np.array([r["accuracy"] for r in rows])
+    assert s["accuracy_mean"] == pytest.approx(acc.mean()) and s["accuracy_std"] == pytest.approx(acc.std())
+    assert s["seeds"] == [0, 1, 2] and s["accuracy_mean"] > 0.8
+    # token "x" is in the odd clips (a separable feature), "y" in none: only "x" is probed
+    bags = [["x"] if int(y) else ["z"] for y in labels]
+    res = bag_probe(feats, bags, splits, "b", "r")
+    assert res.level == "bag" and res.n_classes == 2 and res.accuracy > 0.8  # x and z
+    with pytest.raises(ValueError, match="10-90"):
+        bag_probe(feats, [["q"]] * 40, splits, "b", "r")
+    with pytest.raises(ValueError, match="train_fraction"):
+        clip_probe(feats, labels, splits, "t", "r", train_fraction=0.0)

@@ -145,14 +145,15 @@ def log_samples(trainer, cfg: DiTStageConfig, modules: nn.Module, tokenizer, vae
         sf.write(str(path), audio[0].clamp(-1, 1).numpy(), vae.sampling_rate)
 
 
-def export_checkpoint(cfg: DiTStageConfig, out: str | Path | None = None) -> Path:
-    """Export the latest checkpoint of ``cfg.run.output_dir`` (its EMA when kept) as a pipeline folder,
-    without stopping or touching a running training. Default ``out``: ``<output_dir>/pipeline``."""
+def export_checkpoint(cfg: DiTStageConfig, out: str | Path | None = None, checkpoint: str | Path | None = None) -> Path:
+    """Export the latest checkpoint of ``cfg.run.output_dir`` (or ``checkpoint``, a ``step_N`` folder of it; its
+    EMA when kept) as a pipeline folder, without stopping or touching a running training. Default ``out``:
+    ``<output_dir>/pipeline``."""
     from safetensors.torch import load_file
     from transformers import T5TokenizerFast
 
     run = Path(cfg.run.output_dir)
-    ckpt = latest_checkpoint(run)
+    ckpt = Path(checkpoint) if checkpoint is not None else latest_checkpoint(run)
     if ckpt is None:
         raise ConfigError(f"no checkpoint in {run}")
     stats = LatentStats.load(cfg.data.latents)

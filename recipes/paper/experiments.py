@@ -1,0 +1,430 @@
+"""The paper's experiments as ordered, resumable steps (``recipes/paper/run.py`` runs them).
+
+| experiment | steps |
+| --- | --- |
+| ``sembo_vs_pca`` | probe tasks; SemBo with / without the time-relation loss on the teacher; probes of the teacher, SemBo, PCA-128, a random 128-d projection and SemBo without the relation loss; effective rank + PCA curves per domain |
+| ``dual_level`` | the tokenizer three ways (both / high_only / low_only) on that SemBo; probes on ``mu``; reconstruction metrics |
+| ``latent_width`` | a wider stage-0 teacher (or ``--wide-teacher``), its SemBo; tokenizer (a) 128-d and (b) without the bottleneck; latents; the same DiT on each; FD of generated audio at fixed checkpoints |
+
+Training configs are the override files in ``recipes/paper/configs`` (``base:`` a mini config).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from losatok_plugin.data.manifest import ManifestEntry, read_manifest, write_manifest
+from losatok_plugin.fileio import atomic_write_text
+
+from .driver import Context, Step, shell
+
+HERE = Path(__file__).resolve().parent
+CONFIGS = HERE / "configs"
+RUN = "python recipes/paper/run.py"
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(HERE.parents[1]))
+    except ValueError:
+        return str(path)
+
+
+# -- training steps ---------------------------------------------------------------------------------------
+def train_step(
+    name: str, stage: str, config: str, overrides: Callable[[Context], list[str]], needs: tuple[str, ...] = ()
+) -> Step:
+    """Train ``stage`` with ``configs/<config>`` into ``<work>/<name>`` (resumes an interrupted run)."""
+
+    def args(ctx: Context) -> list[str]:
+        b = ctx.budget
+        steps = {
+            "sembo": b.sembo_steps,
+            "tokenizer": b.tokenizer_steps,
+            "semantic_encoder": b.teacher_steps,
+            "dit": b.dit_steps,
+        }
+        out = ctx.run_dir(name)
+        common = [f"run.output_dir={out}", f"run.max_steps={steps[stage]}", f"run.progress={str(ctx.progress).lower()}"]
+        if stage != "dit":
+            common.append(f"data.train_manifest={ctx.corpus / 'train.jsonl'}")
+        if stage in ("tokenizer", "semantic_encoder"):
+            common.append(f"data.valid_manifest={ctx.corpus / 'valid.jsonl'}")
+        # the budget's overrides (per stage, then per step), then the step's own (teacher, init_from...)
+        return [*common, *b.overrides.get(stage, []), *b.overrides.get(name, []), *overrides(ctx)]
+
+    def run(ctx: Context) -> None:
+        from losatok_plugin.training.checkpoint import latest_checkpoint
+        from losatok_plugin.training.stages import get_stage, train
+        from losatok_plugin.training.yaml_config import load_stage_config
+
+        cfg = load_stage_config(get_stage(stage).config, CONFIGS / config, args(ctx))
+        resume = latest_checkpoint(ctx.run_dir(name)) is not None
+        cfg.run.overwrite = not resume  # an interrupted run without a checkpoint starts over
+        train(stage, cfg, resume=resume)
+
+    def command(ctx: Context) -> str:
+        return shell("python", "recipes/train.py", stage, "--config", _rel(CONFIGS / config), *args(ctx))
+
+    return Step(name, run, command, needs)
+
+
+def final(ctx: Context, name: str) -> Path:
+    return ctx.run_dir(name) / "final"
+
+
+def wide_teacher(ctx: Context) -> str:
+    return ctx.wide_teacher or str(final(ctx, "teacher_wide"))
+
+
+# -- features ---------------------------------------------------------------------------------------------
+def task_manifests(ctx: Context) -> dict[str, Path]:
+    return {p.stem: p for p in sorted((ctx.work / "tasks").glob("*.jsonl"))}
+
+
+def task_entries(ctx: Context) -> dict[str, list[ManifestEntry]]:
+    return {name: read_manifest(p) for name, p in task_manifests(ctx).items()}
+
+
+def extract_features(ctx: Context, model_dir: str | Path, reps: list[str], file: str) -> None:
+    """``<work>/features/<file>``: ``{rep: {path: [T, D]}}`` of every clip of every probe task."""
+    from losatok_plugin.eval.representations import extract
+    from losatok_plugin.loading import load_vae
+
+    model = load_vae(str(model_dir)).eval()
+    paths = sorted({e.path for entries in task_entries(ctx).values() for e in entries})
+    entries = [ManifestEntry(p) for p in paths]
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for rep in reps:
+        feats, kept, skipped = extract(model, entries, rep, progress=ctx.progress)
+        if skipped:
+            print(f"[paper] {len(skipped)} unreadable clips skipped, e.g. {skipped[0]}")
+        out[rep] = {paths[i]: f for i, f in zip(kept, feats)}
+    (ctx.work / "features").mkdir(parents=True, exist_ok=True)
+    torch.save(out, ctx.work / "features" / file)
+
+
+def load_features(ctx: Context, file: str) -> dict[str, dict[str, torch.Tensor]]:
+    return torch.load(ctx.work / "features" / file, weights_only=True)
+
+
+def probe_all(ctx: Context, reps: dict[str, dict[str, torch.Tensor]]) -> tuple[list[dict], list[dict]]:
+    """Per-seed rows and the mean ± std summary of every representation (``{name: {path: [T, D]}}``) on
+    every probe task."""
+    from losatok_plugin.eval.probe import summarize
+    from losatok_plugin.eval.reports import probe_features
+
+    rows: list[dict] = []
+    for task, entries in task_entries(ctx).items():
+        for rep, by_path in reps.items():
+            kept = [e for e in entries if e.path in by_path]
+            feats = [by_path[e.path] for e in kept]
+            rows += probe_features(feats, kept, task, rep, ctx.budget.seeds, ctx.budget.train_fraction)
+    return rows, summarize(rows)
+
+
+def train_paths(ctx: Context) -> list[str]:
+    return sorted({e.path for es in task_entries(ctx).values() for e in es if e.extra.get("split") == "train"})
+
+
+# -- sembo_vs_pca -----------------------------------------------------------------------------------------
+def pca_projection(
+    x: torch.Tensor, k: int, max_frames: int = 20000, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean [D], components [D, k])`` of PCA fitted on the frames ``x [n, D]`` (a seeded sample of at most
+    ``max_frames``)."""
+    if x.shape[0] > max_frames:
+        x = x[torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:max_frames]]
+    x = x.double()
+    mean = x.mean(0)
+    _, _, vh = torch.linalg.svd(x - mean, full_matrices=False)
+    if vh.shape[0] < k:
+        raise ValueError(f"PCA to {k} dims needs at least {k} training frames and dims, got {tuple(x.shape)}")
+    return mean.float(), vh[:k].T.float()
+
+
+def random_projection(dim: int, k: int, seed: int = 0) -> torch.Tensor:
+    """A fixed Gaussian ``[dim, k]`` projection (variance 1/k), the training-free baseline beside PCA."""
+    return torch.randn(dim, k, generator=torch.Generator().manual_seed(seed)) / k**0.5
+
+
+def sembo_features(ctx: Context) -> None:
+    extract_features(ctx, final(ctx, "sembo"), ["semantic_emb", "semantic_emb_low"], "sembo.pt")
+    extract_features(ctx, final(ctx, "sembo_norel"), ["semantic_emb_low"], "sembo_norel.pt")
+
+
+def sembo_probes(ctx: Context) -> None:
+    feats = load_features(ctx, "sembo.pt")
+    norel = load_features(ctx, "sembo_norel.pt")
+    teacher = feats["semantic_emb"]
+    k = next(iter(feats["semantic_emb_low"].values())).shape[-1]
+    train = torch.cat([teacher[p] for p in train_paths(ctx) if p in teacher])
+    mean, comps = pca_projection(train, k)
+    rand = random_projection(train.shape[1], k)
+    reps = {
+        "teacher": teacher,
+        "sembo": feats["semantic_emb_low"],
+        f"pca{k}": {p: (f - mean) @ comps for p, f in teacher.items()},
+        f"random{k}": {p: f @ rand for p, f in teacher.items()},
+        "sembo_norel": norel["semantic_emb_low"],
+    }
+    rows, summary = probe_all(ctx, reps)
+    ctx.record("sembo_vs_pca", "probe_rows", rows)
+    ctx.record("sembo_vs_pca", "probes", summary)
+    var = torch.linalg.svdvals(train.double() - train.double().mean(0)).pow(2)
+    ctx.record(
+        "sembo_vs_pca",
+        "setup",
+        {
+            "teacher": ctx.teacher,
+            "teacher_dim": int(train.shape[1]),
+            "latent_dim": int(k),
+            "pca_train_frames": int(train.shape[0]),
+            "pca_variance_kept": float(var[:k].sum() / var.sum()),
+            "seeds": list(ctx.budget.seeds),
+            "train_fraction": ctx.budget.train_fraction,
+        },
+    )
+
+
+def teacher_rank(ctx: Context) -> None:
+    from losatok_plugin.eval.reports import rank_row
+
+    feats = load_features(ctx, "sembo.pt")
+    domain_of = {e.path: e.domain for es in task_entries(ctx).values() for e in es}
+    out: dict[str, dict] = {}
+    for domain in sorted({d for d in domain_of.values() if d}):
+        paths = [p for p, d in domain_of.items() if d == domain]
+        for rep, label in (("semantic_emb", "teacher"), ("semantic_emb_low", "sembo")):
+            x = torch.cat([feats[rep][p] for p in paths if p in feats[rep]])
+            row, curve = rank_row(x, label)
+            out.setdefault(domain, {})[label] = {**row, "curve": curve.tolist()}
+    ctx.record("sembo_vs_pca", "rank", out)
+
+
+# -- dual_level -------------------------------------------------------------------------------------------
+MODES = ("both", "high_only", "low_only")
+
+
+def dual_features(ctx: Context) -> None:
+    for mode in MODES:
+        extract_features(ctx, final(ctx, f"tok_{mode}"), ["mu"], f"tok_{mode}.pt")
+
+
+def dual_probes(ctx: Context) -> None:
+    reps = {mode: load_features(ctx, f"tok_{mode}.pt")["mu"] for mode in MODES}
+    rows, summary = probe_all(ctx, reps)
+    ctx.record("dual_level", "probe_rows", rows)
+    ctx.record("dual_level", "probes", summary)
+
+
+def heldout_clips(ctx: Context, n: int, domains: tuple[str, ...] = ("speech", "music", "sound")) -> list[ManifestEntry]:
+    """The first ``n`` clips per domain of the held-out synthetic manifests (valid + test), in order."""
+    pool = [
+        e for f in ("valid.jsonl", "test.jsonl") if (ctx.corpus / f).is_file() for e in read_manifest(ctx.corpus / f)
+    ]
+    return [e for d in domains for e in [e for e in pool if e.domain == d][:n]]
+
+
+def dual_recon(ctx: Context) -> None:
+    from losatok_plugin.eval.recon import evaluate_reconstruction
+    from losatok_plugin.loading import load_vae
+
+    clips = heldout_clips(ctx, ctx.budget.recon_clips)
+    out = {}
+    for mode in MODES:
+        model = load_vae(str(final(ctx, f"tok_{mode}"))).eval()
+        report = evaluate_reconstruction(clips, ctx.work / "recon" / mode, model=model, plots=0, progress=ctx.progress)
+        out[mode] = report.summary
+    ctx.record("dual_level", "recon", out)
+
+
+# -- latent_width -----------------------------------------------------------------------------------------
+DIT_DOMAIN = "sound"  # text-to-audio, the paper's generation claim
+
+
+def dit_manifest(ctx: Context) -> Path:
+    """The DiT's training clips: the corpus' train clips of :data:`DIT_DOMAIN` (capped like the probes)."""
+    entries = [e for e in read_manifest(ctx.corpus / "train.jsonl") if e.domain == DIT_DOMAIN]
+    cap = ctx.budget.max_train
+    if cap is not None and len(entries) > cap:
+        keep = np.sort(np.random.default_rng(0).choice(len(entries), size=cap, replace=False))
+        entries = [entries[i] for i in keep]
+    return write_manifest(entries, ctx.work / "dit_train.jsonl")
+
+
+def encode_latents(which: str) -> Callable[[Context], None]:
+    def run(ctx: Context) -> None:
+        from losatok_plugin.generation.encode import encode_and_merge
+
+        encode_and_merge(str(dit_manifest(ctx)), str(ctx.run_dir(f"latents_{which}")), str(final(ctx, f"tok_{which}")))
+
+    return run
+
+
+def fd_curve(which: str) -> Callable[[Context], None]:
+    """FD (wide teacher's ``semantic_emb``, the same fixed embedding for (a) and (b)) of generated audio at
+    each kept DiT checkpoint, against held-out real clips of the domain."""
+
+    def run(ctx: Context) -> None:
+        import soundfile as sf
+
+        from losatok_plugin.eval.reports import run_fd
+        from losatok_plugin.generation.generate import load_pipeline
+        from losatok_plugin.generation.text import prompt_for
+        from losatok_plugin.loading import load_vae
+        from losatok_plugin.training.checkpoint import complete_checkpoints, step_of
+        from losatok_plugin.training.config import DiTStageConfig
+        from losatok_plugin.training.dit_pipeline import export_checkpoint, generate_audio
+        from losatok_plugin.training.yaml_config import load_stage_config
+
+        cfg = load_stage_config(DiTStageConfig, CONFIGS / "dit_width.yaml", dit_overrides(which)(ctx))
+        embed = load_vae(wide_teacher(ctx)).eval()
+        ref = heldout_clips(ctx, 4 * ctx.budget.fd_clips, (DIT_DOMAIN,))
+        prompts = [prompt_for({**e.extra, "label": e.label}, DIT_DOMAIN) for e in ref[: ctx.budget.fd_clips]]
+        curve = []
+        for ckpt in complete_checkpoints(cfg.run.output_dir):
+            step = step_of(ckpt)
+            pipe_dir = export_checkpoint(cfg, ctx.work / f"pipelines_{which}" / f"step_{step}", checkpoint=ckpt)
+            pipe = load_pipeline(pipe_dir)
+            gen_dir = ctx.work / f"generated_{which}" / f"step_{step}"
+            gen_dir.mkdir(parents=True, exist_ok=True)
+            gen = []
+            for i, prompt in enumerate(prompts):
+                audio = generate_audio(
+                    pipe, cfg.model.family, prompt, cfg.model.max_seconds / 2, ctx.budget.sample_steps, 3.0, i
+                )
+                sf.write(str(gen_dir / f"{i:03d}.wav"), audio[0].clamp(-1, 1).numpy(), 16000)
+                gen.append(ManifestEntry(str(gen_dir / f"{i:03d}.wav"), domain=DIT_DOMAIN))
+            rep = run_fd(ref, gen, gen_dir, model=embed, representation="semantic_emb", progress=False)
+            curve.append(
+                {"step": step, "fd": rep.frechet_distance, "gen_clips": rep.gen_clips, "ref_clips": rep.ref_clips}
+            )
+        ctx.record("latent_width", f"fd_{which}", curve)
+        model = load_vae(str(final(ctx, f"tok_{which}")))
+        ctx.record("latent_width", f"latent_dim_{which}", int(model.latent_dim))
+
+    return run
+
+
+def dit_overrides(which: str) -> Callable[[Context], list[str]]:
+    def ov(ctx: Context) -> list[str]:
+        b = ctx.budget
+        return [
+            f"vae={final(ctx, f'tok_{which}')}",
+            f"data.latents={ctx.run_dir(f'latents_{which}')}",
+            f"run.output_dir={ctx.run_dir(f'dit_{which}')}",
+            f"run.max_steps={b.dit_steps}",
+            f"run.save_every={b.dit_eval_every}",
+            f"run.keep_checkpoints={b.dit_steps // b.dit_eval_every + 2}",
+        ]
+
+    return ov
+
+
+def teacher_width(path: str | Path) -> int | None:
+    cfg = Path(path) / "config.json"
+    return int(json.loads(cfg.read_text())["embed_dim"]) if cfg.is_file() else None
+
+
+def no_bottleneck_overrides(ctx: Context) -> list[str]:
+    """(b): the wide teacher's width is the latent width (no SemBo, no acoustic projection)."""
+    width = teacher_width(wide_teacher(ctx))
+    return [
+        f"init_from={wide_teacher(ctx)}",
+        "model.semantic_bottleneck=false",
+        f"model.embed_dim={width if width is not None else '<teacher embed_dim>'}",
+        f"model.latent_channels={width if width is not None else '<teacher embed_dim>'}",
+    ]
+
+
+def _nothing(ctx: Context) -> None:
+    if not Path(wide_teacher(ctx), "config.json").is_file():
+        raise FileNotFoundError(f"--wide-teacher {ctx.wide_teacher}: no config.json there")
+
+
+def _wide_teacher_step() -> Step:
+    trained = train_step("teacher_wide", "semantic_encoder", "teacher_wide.yaml", lambda ctx: [])
+
+    def run(ctx: Context) -> None:
+        (_nothing if ctx.wide_teacher else trained.run)(ctx)
+
+    def command(ctx: Context) -> str:
+        return f"(given: --wide-teacher {ctx.wide_teacher})" if ctx.wide_teacher else trained.command(ctx)
+
+    return Step("teacher_wide", run, command)
+
+
+def _measure(name: str, fn: Callable[[Context], None], needs: tuple[str, ...], experiment: str) -> Step:
+    return Step(name, fn, lambda ctx: f"{RUN} --budget {ctx.budget.name} --only {experiment}  # step {name}", needs)
+
+
+def _build_tasks(ctx: Context) -> None:
+    from losatok_plugin.eval.probe_tasks import build_probe_tasks
+
+    b = ctx.budget
+    written = build_probe_tasks(ctx.corpus, ctx.work / "tasks", max_train=b.max_train, max_test=b.max_test)
+    atomic_write_text(ctx.work / "tasks" / "tasks.json", json.dumps({k: str(v) for k, v in written.items()}))
+
+
+STEPS: dict[str, Step] = {
+    s.name: s
+    for s in (
+        _measure("tasks", _build_tasks, (), "sembo_vs_pca"),
+        train_step("sembo", "sembo", "sembo.yaml", lambda ctx: [f"teacher={ctx.teacher}"]),
+        train_step("sembo_norel", "sembo", "sembo_norel.yaml", lambda ctx: [f"teacher={ctx.teacher}"]),
+        _measure("sembo_features", sembo_features, ("tasks", "sembo", "sembo_norel"), "sembo_vs_pca"),
+        _measure("sembo_probes", sembo_probes, ("sembo_features",), "sembo_vs_pca"),
+        _measure("teacher_rank", teacher_rank, ("sembo_features",), "sembo_vs_pca"),
+        *(
+            train_step(
+                f"tok_{m}",
+                "tokenizer",
+                f"tokenizer_{m}.yaml",
+                lambda ctx: [f"init_from={final(ctx, 'sembo')}"],
+                ("sembo",),
+            )
+            for m in MODES
+        ),
+        _measure("dual_features", dual_features, ("tasks", *(f"tok_{m}" for m in MODES)), "dual_level"),
+        _measure("dual_probes", dual_probes, ("dual_features",), "dual_level"),
+        _measure("dual_recon", dual_recon, tuple(f"tok_{m}" for m in MODES), "dual_level"),
+        _wide_teacher_step(),
+        train_step(
+            "sembo_wide", "sembo", "sembo.yaml", lambda ctx: [f"teacher={wide_teacher(ctx)}"], ("teacher_wide",)
+        ),
+        train_step(
+            "tok_a",
+            "tokenizer",
+            "tokenizer_both.yaml",
+            lambda ctx: [f"init_from={final(ctx, 'sembo_wide')}"],
+            ("sembo_wide",),
+        ),
+        train_step("tok_b", "tokenizer", "tokenizer_no_bottleneck.yaml", no_bottleneck_overrides, ("teacher_wide",)),
+        *(_measure(f"latents_{w}", encode_latents(w), (f"tok_{w}",), "latent_width") for w in ("a", "b")),
+        *(train_step(f"dit_{w}", "dit", "dit_width.yaml", dit_overrides(w), (f"latents_{w}",)) for w in ("a", "b")),
+        *(_measure(f"fd_{w}", fd_curve(w), (f"dit_{w}", "teacher_wide"), "latent_width") for w in ("a", "b")),
+    )
+}
+
+EXPERIMENTS: dict[str, tuple[str, ...]] = {
+    "sembo_vs_pca": ("tasks", "sembo", "sembo_norel", "sembo_features", "sembo_probes", "teacher_rank"),
+    "dual_level": ("tok_both", "tok_high_only", "tok_low_only", "dual_features", "dual_probes", "dual_recon"),
+    "latent_width": (
+        "teacher_wide",
+        "sembo_wide",
+        "tok_a",
+        "tok_b",
+        "latents_a",
+        "latents_b",
+        "dit_a",
+        "dit_b",
+        "fd_a",
+        "fd_b",
+    ),
+}

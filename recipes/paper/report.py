@@ -1,0 +1,360 @@
+"""Write recipes/paper/REPORT.md and its PNG plots from recipes/paper/results/*.json, and nothing else.
+
+    python recipes/paper/report.py [--results recipes/paper/results] [--out recipes/paper]
+
+Every number in the report is read from a results JSON (written by run.py); the verdicts are computed here
+from those numbers (verdict.py). An experiment without results is listed as not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from losatok_plugin.fileio import atomic_write_text  # noqa: E402
+from recipes.paper.verdict import paired, threshold, width_verdict  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+# The paper's numbers (full scale; ../shared/SPEC.md §3), set beside ours.
+PAPER = {
+    "sembo_vs_pca": {
+        "columns": ["ESC-50", "FSC", "GTZAN"],
+        "rows": {
+            "SemBo (128-d)": [93.70, 89.01, 89.49],
+            "PCA to 128-d": [94.95, 78.06, 90.49],
+            "SemBo without the time-relation loss": [87.70, 82.97, None],
+        },
+        "rank": "teacher (1280-d MiDashengLM) effective rank ≈ 257 on speech (20 % of its width)",
+    },
+    "dual_level": {
+        "columns": ["ESC-50", "FSC", "GTZAN"],
+        "rows": {
+            "both (L_H + L_L)": [91.25, 59.87, 86.49],
+            "without L_L (high_only)": [47.25, 6.30, 53.76],
+            "without L_H (low_only)": [91.10, 54.79, 86.99],
+        },
+    },
+    "latent_width": "a DiT on 128-d LoSATok latents reaches at ~21-28K steps what it reaches at 150K steps on 1280-d latents (TTA)",
+}
+
+CLAIMS = {
+    "sembo_beats_pca_on_speech": (
+        "SemBo keeps speech information a training-free PCA loses (FSC: SemBo 89.01 vs PCA 78.06)",
+        "PCA-128 at or above SemBo on the speech probes by more than the seeds' std",
+    ),
+    "relation_loss_helps": (
+        "the time-relation loss improves the 128-d features (ESC +6.0, FSC +6.0)",
+        "SemBo without the relation loss at or above SemBo (mean over tasks) by more than the seeds' std",
+    ),
+    "teacher_is_redundant": (
+        "the teacher's features are highly redundant (effective rank ≈ 20 % of the width on speech)",
+        "an effective rank of half the teacher's width or more on speech",
+    ),
+    "low_level_term_needed": (
+        "without L_L the latent loses its semantics (both − high_only: +44 / +54 / +33 points)",
+        "high_only at or above both (mean over tasks) by more than the seeds' std",
+    ),
+    "high_level_term_dispensable": (
+        "low_only keeps the semantics (low_only ≫ high_only)",
+        "high_only at or above low_only by more than the seeds' std",
+    ),
+    "small_latent_trains_faster": (
+        "the 128-d DiT reaches the wide DiT's final FD well before the wide DiT's last step",
+        "(a) never reaching (b)'s final FD, or only at the last checkpoint",
+    ),
+}
+
+
+def load_results(folder: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def fmt(x: float | None, scale: float = 100.0, digits: int = 1) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x * scale:.{digits}f}"
+
+
+def per_seed_mean(rows: list[dict], rep: str, tasks: set[tuple[str, str]]) -> list[float]:
+    """Mean accuracy over ``tasks`` ((task, level) pairs) of ``rep``, one value per seed (sorted seeds)."""
+    by_seed: dict[int, list[float]] = {}
+    for r in rows:
+        if r["representation"] == rep and (r["task"], r["level"]) in tasks:
+            by_seed.setdefault(int(r.get("seed", 0)), []).append(r["accuracy"])
+    return [sum(v) / len(v) for _, v in sorted(by_seed.items()) if len(v) == len(tasks)]
+
+
+def shared_tasks(rows: list[dict], reps: list[str], prefix: str = "") -> set[tuple[str, str]]:
+    sets = [{(r["task"], r["level"]) for r in rows if r["representation"] == rep} for rep in reps]
+    common = set.intersection(*sets) if sets else set()
+    return {t for t in common if t[0].startswith(prefix)}
+
+
+def compare(rows: list[dict], a: str, b: str, prefix: str = "") -> dict:
+    tasks = shared_tasks(rows, [a, b], prefix)
+    if not tasks:
+        return {"verdict": "inconclusive", "diff": math.nan, "std": math.nan, "n": 0, "tasks": []}
+    return {**paired(per_seed_mean(rows, a, tasks), per_seed_mean(rows, b, tasks)), "tasks": sorted(tasks)}
+
+
+def verdicts(results: dict[str, dict]) -> dict[str, dict]:
+    """Every claim's verdict that the results allow (see :data:`CLAIMS`)."""
+    out: dict[str, dict] = {}
+    m = results.get("sembo_vs_pca", {}).get("measurements", {})
+    rows = m.get("probe_rows", [])
+    if rows:
+        pca = next((r["representation"] for r in rows if r["representation"].startswith("pca")), "pca")
+        out["sembo_beats_pca_on_speech"] = compare(rows, "sembo", pca, "speech_")
+        out["relation_loss_helps"] = compare(rows, "sembo", "sembo_norel")
+    speech = m.get("rank", {}).get("speech", {}).get("teacher")
+    if speech:
+        out["teacher_is_redundant"] = threshold(speech["effective_rank"] / speech["dim"], 0.5)
+    rows = results.get("dual_level", {}).get("measurements", {}).get("probe_rows", [])
+    if rows:
+        out["low_level_term_needed"] = compare(rows, "both", "high_only")
+        out["high_level_term_dispensable"] = compare(rows, "low_only", "high_only")
+    w = results.get("latent_width", {}).get("measurements", {})
+    if "fd_a" in w and "fd_b" in w:
+        out["small_latent_trains_faster"] = width_verdict(w["fd_a"], w["fd_b"])
+    return out
+
+
+# -- plots --------------------------------------------------------------------------------------------------
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_probe_summary(summary: list[dict], path: Path, title: str) -> None:
+    plt = _plt()
+    tasks = list(dict.fromkeys(f"{r['task']} ({r['level']})" for r in summary))
+    reps = list(dict.fromkeys(r["representation"] for r in summary))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(tasks)), 4))
+    width = 0.8 / max(1, len(reps))
+    for i, rep in enumerate(reps):
+        vals = {f"{r['task']} ({r['level']})": r for r in summary if r["representation"] == rep}
+        xs = [t + i * width for t in range(len(tasks))]
+        ys = [vals[t]["accuracy_mean"] if t in vals else 0 for t in tasks]
+        es = [vals[t]["accuracy_std"] if t in vals else 0 for t in tasks]
+        ax.bar(xs, ys, width, yerr=es, label=rep, capsize=2)
+    chance = [next((r["chance_mean"] for r in summary if f"{r['task']} ({r['level']})" == t), 0) for t in tasks]
+    ax.scatter([t + 0.4 - width / 2 for t in range(len(tasks))], chance, marker="_", color="k", s=300, label="chance")
+    ax.set_xticks([t + 0.4 - width / 2 for t in range(len(tasks))], tasks, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("accuracy (held-out)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_pca_curves(rank: dict, path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for domain, reps in rank.items():
+        t = reps["teacher"]
+        ax.plot(range(1, len(t["curve"]) + 1), t["curve"], label=f"{domain} (eff. rank {t['effective_rank']:.0f})")
+    ax.set_xscale("log")
+    ax.set_xlabel("principal components")
+    ax.set_ylabel("explained variance")
+    ax.set_title("teacher features: PCA curves per domain")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_fd_curves(w: dict, path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("fd_a", "(a) 128-d"), ("fd_b", "(b) no bottleneck")):
+        curve = sorted(w[key], key=lambda r: r["step"])
+        dim = w.get(f"latent_dim_{key[-1]}")
+        ax.plot(
+            [r["step"] for r in curve], [r["fd"] for r in curve], "o-", label=f"{label} ({dim}-d)" if dim else label
+        )
+    if w["fd_b"]:
+        ax.axhline(max(w["fd_b"], key=lambda r: r["step"])["fd"], ls="--", color="gray", label="(b) final")
+    ax.set_xlabel("DiT steps")
+    ax.set_ylabel("Fréchet distance (teacher embedding)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# -- markdown -----------------------------------------------------------------------------------------------
+def probe_table(summary: list[dict]) -> list[str]:
+    reps = list(dict.fromkeys(r["representation"] for r in summary))
+    keys = list(dict.fromkeys((r["task"], r["level"]) for r in summary))
+    cell = {(r["task"], r["level"], r["representation"]): r for r in summary}
+    lines = [
+        "| task (level) | clips train / test | chance | " + " | ".join(reps) + " |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in reps) + " |",
+    ]
+    for task, level in keys:
+        first = next(cell[(task, level, r)] for r in reps if (task, level, r) in cell)
+        vals = [
+            f"{fmt(cell[(task, level, r)]['accuracy_mean'])} ± {fmt(cell[(task, level, r)]['accuracy_std'])}"
+            if (task, level, r) in cell
+            else "-"
+            for r in reps
+        ]
+        lines.append(
+            f"| {task} ({level}) | {first['n_train']} / {first['n_test']} | {fmt(first['chance_mean'])} | "
+            + " | ".join(vals)
+            + " |"
+        )
+    return lines
+
+
+def paper_table(p: dict) -> list[str]:
+    lines = ["| paper (full scale) | " + " | ".join(p["columns"]) + " |", "|---" * (len(p["columns"]) + 1) + "|"]
+    for name, vals in p["rows"].items():
+        lines.append(f"| {name} | " + " | ".join("-" if v is None else f"{v:.2f}" for v in vals) + " |")
+    return lines
+
+
+def steps_table(data: dict) -> list[str]:
+    lines = ["| step | wall clock | command |", "| --- | --- | --- |"]
+    for name, info in data.get("steps", {}).items():
+        lines.append(f"| {name} | {info['wall_s']:.0f} s | `{info['command']}` |")
+    return lines
+
+
+def claim_lines(key: str, v: dict | None) -> list[str]:
+    claim, contradiction = CLAIMS[key]
+    lines = [f"- **Claim**: {claim}.", f"  - *Would contradict the paper*: {contradiction}."]
+    if v is None:
+        lines.append("  - *Verdict*: not measured yet.")
+        return lines
+    if "diff" in v:
+        detail = f"difference {fmt(v['diff'])} points ± {fmt(v['std'])} (std over {v['n']} seeds)"
+    elif "value" in v:
+        detail = f"measured {v['value']:.3f} (limit {v['limit']})"
+    else:
+        detail = f"(a) reaches (b)'s final FD {v['target']} at step {v['reach_step']} (b's last step {v['last_step']})"
+    lines.append(f"  - *Verdict*: **{v['verdict']}** — {detail}.")
+    return lines
+
+
+def write_report(results_dir: Path, out_dir: Path) -> Path:
+    """REPORT.md + PNGs into ``out_dir`` from ``results_dir/*.json``; returns the REPORT.md path."""
+    results = load_results(results_dir)
+    v = verdicts(results)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    budgets = sorted({d.get("budget", "?") for d in results.values()})
+    md = [
+        "# The paper's claims at small scale (issue 17)",
+        "",
+        "Written by `python recipes/paper/report.py` from `recipes/paper/results/*.json` (written by "
+        "`python recipes/paper/run.py`, `make paper`); edit neither by hand. "
+        f"Budget(s) of these results: {', '.join(budgets) or 'none yet'} (`recipes/paper/driver.py: BUDGETS`). "
+        "Probe accuracies are percent on held-out clips, mean ± std over seeds (each seed fits on a random "
+        "80 % of the probe's training clips); the probe tasks are `losatok_plugin/eval/probe_tasks.py`.",
+        "",
+        "## Summary",
+        "",
+        "| claim | verdict |",
+        "| --- | --- |",
+    ]
+    for key, (claim, _) in CLAIMS.items():
+        md.append(f"| {claim} | {v[key]['verdict'] if key in v else 'not measured yet'} |")
+
+    md += ["", "## 1. SemBo vs training-free compression (`sembo_vs_pca`)", ""]
+    md += paper_table(PAPER["sembo_vs_pca"]) + ["", f"Paper: {PAPER['sembo_vs_pca']['rank']}.", ""]
+    data = results.get("sembo_vs_pca")
+    if data:
+        m = data.get("measurements", {})
+        setup = m.get("setup", {})
+        if setup:
+            md.append(
+                f"Ours: teacher `{setup['teacher']}` ({setup['teacher_dim']}-d) → {setup['latent_dim']}-d; PCA fitted on "
+                f"{setup['pca_train_frames']} training frames keeps {fmt(setup['pca_variance_kept'])} % of the variance."
+            )
+            md.append("")
+        if m.get("probes"):
+            md += probe_table(m["probes"]) + ["", "![probes](sembo_vs_pca_probes.png)", ""]
+            plot_probe_summary(m["probes"], out_dir / "sembo_vs_pca_probes.png", "SemBo vs training-free compression")
+        if m.get("rank"):
+            md += [
+                "| domain | teacher dim | eff. rank | PCs 90 % | PCs 99 % | SemBo eff. rank |",
+                "|---|---|---|---|---|---|",
+            ]
+            for domain, reps in m["rank"].items():
+                t, s = reps["teacher"], reps.get("sembo", {})
+                md.append(
+                    f"| {domain} | {t['dim']} | {t['effective_rank']:.1f} | {t['pcs_90']} | {t['pcs_99']} | "
+                    f"{s.get('effective_rank', float('nan')):.1f} |"
+                )
+            md += ["", "![PCA curves](teacher_pca_curves.png)", ""]
+            plot_pca_curves(m["rank"], out_dir / "teacher_pca_curves.png")
+        md += steps_table(data) + [""]
+    else:
+        md += ["Not run yet: `python recipes/paper/run.py --only sembo_vs_pca`.", ""]
+    for key in ("sembo_beats_pca_on_speech", "relation_loss_helps", "teacher_is_redundant"):
+        md += claim_lines(key, v.get(key))
+
+    md += ["", "## 2. Dual-level supervision (`dual_level`)", ""]
+    md += paper_table(PAPER["dual_level"]) + [""]
+    data = results.get("dual_level")
+    if data:
+        m = data.get("measurements", {})
+        if m.get("probes"):
+            md += ["Probes on the latent `mu`:", ""] + probe_table(m["probes"])
+            md += ["", "![dual-level probes](dual_level_probes.png)", ""]
+            plot_probe_summary(m["probes"], out_dir / "dual_level_probes.png", "probes on mu per supervision mode")
+        if m.get("recon"):
+            md += ["| mode | clips | mel ↓ | STFT ↓ | SI-SDR ↑ | PESQ-wb ↑ | STOI ↑ |", "|---|---|---|---|---|---|---|"]
+            for mode, summ in m["recon"].items():
+                a = summ.get("all", {})
+                cells = [f"{a[k]:.3f}" if k in a else "-" for k in ("mel", "stft", "si_sdr", "pesq_wb", "stoi")]
+                md.append(f"| {mode} | {a.get('clips', 0)} | " + " | ".join(cells) + " |")
+            md.append("")
+        md += steps_table(data) + [""]
+    else:
+        md += ["Not run yet: `python recipes/paper/run.py --only dual_level`.", ""]
+    for key in ("low_level_term_needed", "high_level_term_dispensable"):
+        md += claim_lines(key, v.get(key))
+
+    md += ["", "## 3. Latent width for generation (`latent_width`)", "", f"Paper: {PAPER['latent_width']}.", ""]
+    data = results.get("latent_width")
+    if data and "fd_a" in data.get("measurements", {}) and "fd_b" in data["measurements"]:
+        w = data["measurements"]
+        md += ["| step | FD (a) | FD (b) |", "|---|---|---|"]
+        fa = {r["step"]: r["fd"] for r in w["fd_a"]}
+        fb = {r["step"]: r["fd"] for r in w["fd_b"]}
+        for step in sorted(set(fa) | set(fb)):
+            md.append(f"| {step} | {fa.get(step, float('nan')):.3f} | {fb.get(step, float('nan')):.3f} |")
+        md += ["", "![FD vs steps](latent_width_fd.png)", ""]
+        plot_fd_curves(w, out_dir / "latent_width_fd.png")
+        md += steps_table(data) + [""]
+    else:
+        md += ["Not run yet: `python recipes/paper/run.py --only latent_width`.", ""]
+    md += claim_lines("small_latent_trains_faster", v.get("small_latent_trains_faster"))
+    md.append("")
+    atomic_write_text(out_dir / "REPORT.md", "\n".join(md))
+    atomic_write_text(out_dir / "verdicts.json", json.dumps(v, indent=1, default=str))
+    return out_dir / "REPORT.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--results", default=str(HERE / "results"), help="folder of <experiment>.json")
+    p.add_argument("--out", default=str(HERE), help="where REPORT.md and the PNGs go")
+    args = p.parse_args(argv)
+    print(write_report(Path(args.results), Path(args.out)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
