@@ -162,3 +162,220 @@ def test_seeded_probes_bag_probe_and_summary():
         bag_probe(feats, [["q"]] * 40, splits, "b", "r")
     with pytest.raises(ValueError, match="train_fraction"):
         clip_probe(feats, labels, splits, "t", "r", train_fraction=0.0)
+
+
+# -- verdicts -----------------------------------------------------------------------------------------------
+def test_each_verdict_is_reachable():
+    from recipes.paper.verdict import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, paired, threshold, width_verdict
+
+    assert paired([0.9, 0.92, 0.91], [0.8, 0.81, 0.79])["verdict"] == REPRODUCED
+    assert paired([0.7, 0.72, 0.71], [0.8, 0.81, 0.79])["verdict"] == NOT_REPRODUCED
+    assert paired([0.7, 0.72, 0.71], [0.8, 0.81, 0.79], expect=-1)["verdict"] == REPRODUCED
+    noisy = paired([0.9, 0.7, 0.85], [0.8, 0.8, 0.8])  # mean diff 0.017, std of the diffs 0.10
+    assert noisy["verdict"] == INCONCLUSIVE and noisy["diff"] == pytest.approx(0.05 / 3)
+    assert paired([0.9], [0.1])["verdict"] == INCONCLUSIVE  # one seed: no spread to compare with
+    with pytest.raises(ValueError, match="same seeds"):
+        paired([0.9, 0.8], [0.1])
+    assert threshold(0.2, 0.5)["verdict"] == REPRODUCED and threshold(0.7, 0.5)["verdict"] == NOT_REPRODUCED
+    assert threshold(float("nan"), 0.5)["verdict"] == INCONCLUSIVE
+    a = [{"step": 1, "fd": 9.0}, {"step": 2, "fd": 4.0}, {"step": 3, "fd": 3.0}]
+    b = [{"step": 1, "fd": 9.0}, {"step": 2, "fd": 6.0}, {"step": 3, "fd": 5.0}]
+    assert width_verdict(a, b) == {"verdict": REPRODUCED, "reach_step": 2, "target": 5.0, "last_step": 3}
+    assert width_verdict(b, a)["verdict"] == NOT_REPRODUCED and width_verdict(b, a)["reach_step"] is None
+    late = [{"step": 1, "fd": 9.0}, {"step": 3, "fd": 5.0}]
+    assert width_verdict(late, b)["verdict"] == NOT_REPRODUCED  # reaches it only at the last step
+    assert width_verdict(a[:1], b)["verdict"] == INCONCLUSIVE
+
+
+# -- report writer ------------------------------------------------------------------------------------------
+def _rows(rep: str, accs: dict[str, list[float]]) -> list[dict]:
+    return [
+        {
+            "task": t,
+            "representation": rep,
+            "level": "clip",
+            "accuracy": a,
+            "n_train": 10,
+            "n_test": 5,
+            "n_classes": 2,
+            "chance": 0.5,
+            "seed": s,
+        }
+        for t, vals in accs.items()
+        for s, a in enumerate(vals)
+    ]
+
+
+def test_report_is_written_from_results_json_only(tmp_path):
+    from losatok_plugin.eval.probe import summarize
+    from recipes.paper.report import write_report
+
+    results = tmp_path / "results"
+    results.mkdir()
+    sembo = _rows("sembo", {"speech_lang": [0.91, 0.92, 0.93], "sound_class": [0.8, 0.81, 0.79]})
+    pca = _rows("pca128", {"speech_lang": [0.71, 0.72, 0.73], "sound_class": [0.8, 0.8, 0.8]})
+    norel = _rows("sembo_norel", {"speech_lang": [0.92, 0.7, 0.95], "sound_class": [0.8, 0.8, 0.8]})
+    rows = sembo + pca + norel
+    curve = [0.5, 0.8, 1.0]
+    step = {
+        "wall_s": 12.5,
+        "command": "python recipes/train.py sembo --config recipes/paper/configs/sembo.yaml",
+        "budget": "tiny",
+    }
+    (results / "sembo_vs_pca.json").write_text(
+        json.dumps(
+            {
+                "experiment": "sembo_vs_pca",
+                "budget": "tiny",
+                "steps": {"sembo": step},
+                "measurements": {
+                    "probe_rows": rows,
+                    "probes": summarize(rows),
+                    "rank": {
+                        "speech": {
+                            "teacher": {
+                                "dim": 256,
+                                "effective_rank": 200.0,
+                                "pcs_90": 100,
+                                "pcs_99": 200,
+                                "curve": curve,
+                            }
+                        }
+                    },
+                },
+            }
+        )
+    )
+    fd_a = [{"step": 2, "fd": 2.5}, {"step": 4, "fd": 2.0}]
+    fd_b = [{"step": 2, "fd": 5.0}, {"step": 4, "fd": 3.0}]
+    (results / "latent_width.json").write_text(
+        json.dumps({"budget": "tiny", "measurements": {"fd_a": fd_a, "fd_b": fd_b}})
+    )
+    report = write_report(results, tmp_path / "out")
+    text = report.read_text()
+    assert "| speech_lang (clip) | 10 / 5 | 50.0 | 92.0 ± 0.8 | 72.0 ± 0.8 | 85.7 ± 11.1 |" in text
+    assert "93.70" in text and "78.06" in text  # the paper's numbers beside ours
+    assert "python recipes/train.py sembo --config recipes/paper/configs/sembo.yaml" in text and "12 s" in text
+    verdicts = json.loads((tmp_path / "out" / "verdicts.json").read_text())
+    assert verdicts["sembo_beats_pca_on_speech"]["verdict"] == "reproduced in direction"
+    assert verdicts["relation_loss_helps"]["verdict"] == "inconclusive"  # within the seeds' std
+    assert verdicts["teacher_is_redundant"]["verdict"] == "not reproduced"  # 200 / 256 > 0.5
+    assert verdicts["small_latent_trains_faster"] == {
+        "verdict": "reproduced in direction",
+        "reach_step": 2,
+        "target": 3.0,
+        "last_step": 4,
+    }
+    assert "Not run yet: `python recipes/paper/run.py --only dual_level`" in text
+    for png in ("sembo_vs_pca_probes.png", "teacher_pca_curves.png", "latent_width_fd.png"):
+        assert (tmp_path / "out" / png).stat().st_size > 1000
+
+
+# -- the driver -----------------------------------------------------------------------------------------------
+def _ctx(tmp_path, budget=None, **kw):
+    from recipes.paper.driver import BUDGETS, Context
+
+    return Context(tmp_path / "work", tmp_path / "results", budget or BUDGETS["tiny"], "teacher", tmp_path, **kw)
+
+
+def test_driver_skips_done_steps_and_resumes_after_a_failure(tmp_path):
+    from recipes.paper.driver import Step, is_done, plan, run_plan
+
+    calls: list[str] = []
+    fail = {"b": True}
+
+    def make(name: str, needs: tuple[str, ...] = ()) -> Step:
+        def run(ctx):
+            calls.append(name)
+            if fail.get(name):
+                raise RuntimeError(f"{name} failed")
+            ctx.record("exp2" if name == "c" else "exp1", name, len(calls))
+
+        return Step(name, run, lambda ctx: f"cmd {name}", needs)
+
+    steps = {s.name: s for s in (make("a"), make("b", ("a",)), make("c", ("a",)))}
+    experiments = {"exp1": ("a", "b"), "exp2": ("c",)}
+    assert plan(steps, experiments, ["exp2"]) == [("exp2", "a"), ("exp2", "c")]  # a dependency joins the plan
+    with pytest.raises(ValueError, match="unknown experiments"):
+        plan(steps, experiments, ["nope"])
+    ctx = _ctx(tmp_path)
+    with pytest.raises(RuntimeError, match="b failed"):
+        run_plan(ctx, steps, experiments, log=lambda _: None)
+    assert calls == ["a", "b"] and is_done(ctx, "a") and not is_done(ctx, "b")
+    fail["b"] = False
+    assert run_plan(ctx, steps, experiments, log=lambda _: None) == ["b", "c"]  # a is not run again
+    assert calls == ["a", "b", "b", "c"]
+    assert run_plan(ctx, steps, experiments, log=lambda _: None) == []
+    exp1 = json.loads((tmp_path / "results" / "exp1.json").read_text())
+    assert exp1["measurements"] == {"a": 1, "b": 3} and exp1["budget"] == "tiny"
+    assert exp1["steps"]["b"]["command"] == "cmd b" and exp1["steps"]["b"]["wall_s"] >= 0
+    from recipes.paper.driver import BUDGETS
+
+    with pytest.raises(ValueError, match="holds budget 'tiny'"):
+        _ctx(tmp_path, BUDGETS["small"]).record("exp1", "x", 1)
+
+
+@pytest.fixture(scope="module")
+def paper_setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("paper")
+    corpus = fake_corpus(root / "corpus")
+    torch.manual_seed(0)
+    LoSATokVAE(**tiny_config().to_dict()).save_pretrained(root / "teacher")
+    return root, corpus
+
+
+def _test_budget():
+    from recipes.paper.driver import Budget
+
+    common = ["model=tiny", "run.cpu=true", "data.crop_seconds=0.64", "data.batch_size=2", "optim.warmup_steps=0"]
+    dit = [
+        *("model.width=32", "model.depth=1", "model.heads=2", "model.text_dim=16", "model.text_layers=1"),
+        *("model.text_heads=2", "model.max_seconds=1.2", "data.batch_size=2", "run.cpu=true", "optim.warmup_steps=0"),
+        "ema_decay=null",
+    ]
+    return Budget(
+        "test", 1, 1, 1, 2, 1, None, None, (0, 1), 0.8, 1, 2, 2, {"sembo": common, "tokenizer": common, "dit": dit}
+    )
+
+
+def test_sembo_vs_pca_and_dual_level_steps_on_a_tiny_model(paper_setup, tmp_path):
+    from recipes.paper.driver import run_plan
+    from recipes.paper.experiments import EXPERIMENTS, STEPS
+    from recipes.paper.report import write_report
+
+    root, corpus = paper_setup
+    ctx = _ctx(tmp_path, _test_budget(), progress=False)
+    ctx.teacher, ctx.corpus = str(root / "teacher"), corpus
+    ran = run_plan(ctx, STEPS, EXPERIMENTS, ["sembo_vs_pca", "dual_level"], log=lambda _: None)
+    assert ran == [*EXPERIMENTS["sembo_vs_pca"], *EXPERIMENTS["dual_level"]]
+    m = json.loads((tmp_path / "results" / "sembo_vs_pca.json").read_text())["measurements"]
+    reps = {r["representation"] for r in m["probes"]}
+    assert reps == {"teacher", "sembo", "pca16", "random16", "sembo_norel"}
+    assert {r["level"] for r in m["probes"]} == {"clip", "bag", "frame"}
+    assert all(len(r["seeds"]) == 2 for r in m["probes"])
+    assert m["rank"]["speech"]["teacher"]["dim"] == 64 and m["setup"]["latent_dim"] == 16
+    d = json.loads((tmp_path / "results" / "dual_level.json").read_text())
+    assert {r["representation"] for r in d["measurements"]["probes"]} == {"both", "high_only", "low_only"}
+    assert set(d["measurements"]["recon"]) == {"both", "high_only", "low_only"}
+    assert "recipes/paper/configs/tokenizer_low_only.yaml" in d["steps"]["tok_low_only"]["command"]
+    cfg = json.loads((tmp_path / "work" / "tok_high_only" / "final" / "config.json").read_text())
+    assert cfg["latent_channels"] == 16
+    assert run_plan(ctx, STEPS, EXPERIMENTS, ["dual_level"], log=lambda _: None) == []  # all done: nothing reruns
+    text = write_report(tmp_path / "results", tmp_path / "report").read_text()
+    assert "pca16" in text and "high_only" in text
+
+
+def test_latent_width_steps_on_a_tiny_model(paper_setup, tmp_path):
+    from recipes.paper.driver import run_plan
+    from recipes.paper.experiments import EXPERIMENTS, STEPS
+
+    root, corpus = paper_setup
+    ctx = _ctx(tmp_path, _test_budget(), progress=False, wide_teacher=str(root / "teacher"))
+    ctx.teacher, ctx.corpus = str(root / "teacher"), corpus
+    run_plan(ctx, STEPS, EXPERIMENTS, ["latent_width"], log=lambda _: None)
+    w = json.loads((tmp_path / "results" / "latent_width.json").read_text())
+    m = w["measurements"]
+    assert (m["latent_dim_a"], m["latent_dim_b"]) == (16, 64)  # (b) is 4x wider: no bottleneck
+    assert [r["step"] for r in m["fd_a"]] == [1, 2] and [r["step"] for r in m["fd_b"]] == [1, 2]
+    assert all(np.isfinite(r["fd"]) and r["gen_clips"] == 2 for r in m["fd_a"] + m["fd_b"])
+    assert w["steps"]["teacher_wide"]["command"].startswith("(given: --wide-teacher")

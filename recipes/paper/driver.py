@@ -42,7 +42,7 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     # proves the pipeline end to end in minutes on a shared CPU; its numbers mean nothing
-    "tiny": Budget("tiny", 2, 2, 2, 4, 2, 24, 12, (0, 1), 0.8, 4, 2, 2),
+    "tiny": Budget("tiny", 2, 2, 2, 4, 2, 16, 8, (0, 1), 0.8, 4, 2, 2),
     # what this 2-core CPU allows in a few hours per experiment
     "small": Budget("small", 1000, 3000, 8000, 3000, 500, 300, None, (0, 1, 2), 0.8, 24, 8, 20),
     # the intended run on the retrained stage-0 teacher (a GPU or a long CPU session)

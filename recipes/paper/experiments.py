@@ -92,19 +92,29 @@ def task_entries(ctx: Context) -> dict[str, list[ManifestEntry]]:
 
 
 def extract_features(ctx: Context, model_dir: str | Path, reps: list[str], file: str) -> None:
-    """``<work>/features/<file>``: ``{rep: {path: [T, D]}}`` of every clip of every probe task."""
-    from losatok_plugin.eval.representations import extract
+    """``<work>/features/<file>``: ``{rep: {path: [T, D]}}`` of every clip of every probe task (one forward
+    pass per clip for all ``reps``)."""
+    from tqdm import tqdm
+
+    from losatok_plugin.data.audio_io import AudioReadError, load_audio
+    from losatok_plugin.eval.representations import check_representation
     from losatok_plugin.loading import load_vae
 
+    for rep in reps:
+        check_representation(rep)
     model = load_vae(str(model_dir)).eval()
     paths = sorted({e.path for entries in task_entries(ctx).values() for e in entries})
-    entries = [ManifestEntry(p) for p in paths]
-    out: dict[str, dict[str, torch.Tensor]] = {}
-    for rep in reps:
-        feats, kept, skipped = extract(model, entries, rep, progress=ctx.progress)
-        if skipped:
-            print(f"[paper] {len(skipped)} unreadable clips skipped, e.g. {skipped[0]}")
-        out[rep] = {paths[i]: f for i, f in zip(kept, feats)}
+    out: dict[str, dict[str, torch.Tensor]] = {rep: {} for rep in reps}
+    for path in tqdm(paths, desc=f"features of {Path(model_dir).parent.name}", disable=not ctx.progress):
+        try:
+            audio = load_audio(path, model.sampling_rate)
+            with torch.inference_mode():
+                feats = model.encode_features(audio[None])
+        except (AudioReadError, ValueError) as err:
+            print(f"[paper] skipped {path}: {err}")
+            continue
+        for rep in reps:
+            out[rep][path] = feats[rep][0].float().clone()
     (ctx.work / "features").mkdir(parents=True, exist_ok=True)
     torch.save(out, ctx.work / "features" / file)
 
