@@ -17,7 +17,7 @@ def _copy(dst: torch.nn.Module, src: torch.nn.Module, name: str, strict: bool) -
     d, s = dst.state_dict(), src.state_dict()
     if not d:  # a part without weights (the identity bottleneck of semantic_bottleneck=False): nothing to copy
         return True
-    bad = [k for k in d if k not in s or s[k].shape != d[k].shape]
+    bad = [k for k in d if k not in s or s[k].shape != d[k].shape] + [k for k in s if k not in d]
     if bad:
         if strict:
             raise ValueError(

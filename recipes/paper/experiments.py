@@ -36,27 +36,33 @@ def _rel(path: Path) -> str:
 
 
 # -- training steps ---------------------------------------------------------------------------------------
+def stage_args(ctx: Context, name: str, stage: str, overrides: Callable[[Context], list[str]]) -> list[str]:
+    """The dotted overrides of training step ``name``: output folder, budget steps, manifests, the budget's
+    overrides (per stage, then per step), then the step's own (teacher, init_from...)."""
+    b = ctx.budget
+    steps = {
+        "sembo": b.sembo_steps,
+        "tokenizer": b.tokenizer_steps,
+        "semantic_encoder": b.teacher_steps,
+        "dit": b.dit_steps,
+    }
+    out = ctx.run_dir(name)
+    common = [f"run.output_dir={out}", f"run.max_steps={steps[stage]}", f"run.progress={str(ctx.progress).lower()}"]
+    if stage != "dit":
+        common.append(f"data.train_manifest={ctx.corpus / 'train.jsonl'}")
+    if stage in ("tokenizer", "semantic_encoder"):
+        common.append(f"data.valid_manifest={ctx.corpus / 'valid.jsonl'}")
+    # the budget's overrides (per stage, then per step), then the step's own (teacher, init_from...)
+    return [*common, *b.overrides.get(stage, []), *b.overrides.get(name, []), *overrides(ctx)]
+
+
 def train_step(
     name: str, stage: str, config: str, overrides: Callable[[Context], list[str]], needs: tuple[str, ...] = ()
 ) -> Step:
     """Train ``stage`` with ``configs/<config>`` into ``<work>/<name>`` (resumes an interrupted run)."""
 
     def args(ctx: Context) -> list[str]:
-        b = ctx.budget
-        steps = {
-            "sembo": b.sembo_steps,
-            "tokenizer": b.tokenizer_steps,
-            "semantic_encoder": b.teacher_steps,
-            "dit": b.dit_steps,
-        }
-        out = ctx.run_dir(name)
-        common = [f"run.output_dir={out}", f"run.max_steps={steps[stage]}", f"run.progress={str(ctx.progress).lower()}"]
-        if stage != "dit":
-            common.append(f"data.train_manifest={ctx.corpus / 'train.jsonl'}")
-        if stage in ("tokenizer", "semantic_encoder"):
-            common.append(f"data.valid_manifest={ctx.corpus / 'valid.jsonl'}")
-        # the budget's overrides (per stage, then per step), then the step's own (teacher, init_from...)
-        return [*common, *b.overrides.get(stage, []), *b.overrides.get(name, []), *overrides(ctx)]
+        return stage_args(ctx, name, stage, overrides)
 
     def run(ctx: Context) -> None:
         from losatok_plugin.training.checkpoint import latest_checkpoint
@@ -293,7 +299,8 @@ def fd_curve(which: str) -> Callable[[Context], None]:
         from losatok_plugin.training.dit_pipeline import export_checkpoint, generate_audio
         from losatok_plugin.training.yaml_config import load_stage_config
 
-        cfg = load_stage_config(DiTStageConfig, CONFIGS / "dit_width.yaml", dit_overrides(which)(ctx))
+        args = stage_args(ctx, f"dit_{which}", "dit", dit_overrides(which))
+        cfg = load_stage_config(DiTStageConfig, CONFIGS / "dit_width.yaml", args)
         embed = load_vae(wide_teacher(ctx)).eval()
         ref = heldout_clips(ctx, 4 * ctx.budget.fd_clips, (DIT_DOMAIN,))
         prompts = [prompt_for({**e.extra, "label": e.label}, DIT_DOMAIN) for e in ref[: ctx.budget.fd_clips]]
