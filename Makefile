@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint clean corpus-deps corpus mini gpu-pack
+.PHONY: install demo test bench lint clean corpus-deps corpus mini gpu-pack paper
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ corpus: $(STAMP)
 # Reproduce losatok-mini: corpus, teacher, SemBo, tokenizer, export, evaluation (resumable; hours on a CPU)
 mini: $(STAMP)
 	bash recipes/mini/run_mini.sh
+
+# The paper's claims at small scale (recipes/paper/README.md): resumable; PAPER_ARGS="--budget tiny --only sembo_vs_pca"
+paper: $(STAMP)
+	$(BIN)/python recipes/paper/run.py $(PAPER_ARGS)
+	$(BIN)/python recipes/paper/report.py
 
 # A GPU session's training pack (recipes/mini/README.md, "On a GPU"): the device's missing wheels in
 # packs/.whl, a balanced Opus selection of the corpus in packs/mini_v2 sized so that the tree, the

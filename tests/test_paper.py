@@ -379,3 +379,23 @@ def test_latent_width_steps_on_a_tiny_model(paper_setup, tmp_path):
     assert [r["step"] for r in m["fd_a"]] == [1, 2] and [r["step"] for r in m["fd_b"]] == [1, 2]
     assert all(np.isfinite(r["fd"]) and r["gen_clips"] == 2 for r in m["fd_a"] + m["fd_b"])
     assert w["steps"]["teacher_wide"]["command"].startswith("(given: --wide-teacher")
+
+
+def test_cli_probe_with_seeds(paper_setup, tmp_path, capsys):
+    from losatok_plugin.cli import main as cli
+    from losatok_plugin.eval.probe_tasks import build_probe_tasks
+
+    root, corpus = paper_setup
+    tasks = build_probe_tasks(corpus, tmp_path / "tasks", names=["speech_lang", "speech_phonemes"])
+    args = ["eval", "probe", "--model", str(root / "teacher"), "--rep", "mu", "--out", str(tmp_path / "p")]
+    args += ["--manifest", str(tasks["speech_lang"]), "--manifest", str(tasks["speech_phonemes"])]
+    assert cli([*args, "--seed", "3", "--seeds", "2", "--train-fraction", "0.5"]) == 0
+    rows = json.loads((tmp_path / "p" / "probe.json").read_text())
+    assert [(r["task"], r["level"], r["seed"], r["n_train"]) for r in rows] == [
+        ("speech_lang", "clip", 3, 3),
+        ("speech_lang", "clip", 4, 3),
+        ("speech_phonemes", "bag", 3, 3),
+        ("speech_phonemes", "bag", 4, 3),
+    ]
+    summary = json.loads((tmp_path / "p" / "probe_summary.json").read_text())
+    assert [s["seeds"] for s in summary] == [[3, 4], [3, 4]]
