@@ -57,8 +57,8 @@ mini: $(STAMP)
 
 # The paper's claims at small scale (recipes/paper/README.md): resumable; PAPER_ARGS="--budget tiny --only sembo_vs_pca"
 paper: $(STAMP)
-	$(BIN)/python recipes/paper/run.py $(PAPER_ARGS)
-	$(BIN)/python recipes/paper/report.py
+	$(BIN)/python -m recipes.paper.run $(PAPER_ARGS)
+	$(BIN)/python -m recipes.paper.report
 
 # A GPU session's training pack (recipes/mini/README.md, "On a GPU"): the device's missing wheels in
 # packs/.whl, a balanced Opus selection of the corpus in packs/mini_v2 sized so that the tree, the

@@ -266,7 +266,7 @@ def test_report_is_written_from_results_json_only(tmp_path):
         "target": 3.0,
         "last_step": 4,
     }
-    assert "Not run yet: `python recipes/paper/run.py --only dual_level`" in text
+    assert "Not run yet: `python -m recipes.paper.run --only dual_level`" in text
     for png in ("sembo_vs_pca_probes.png", "teacher_pca_curves.png", "latent_width_fd.png"):
         assert (tmp_path / "out" / png).stat().st_size > 1000
 

@@ -1,4 +1,4 @@
-"""The resumable step runner of ``recipes/paper/run.py``: named steps, done-markers, results JSON.
+"""The resumable step runner of ``python -m recipes.paper.run``: named steps, done-markers, results JSON.
 
 A step is done when its marker ``<work>/markers/<step>.json`` exists (written atomically after the step
 returned, with its wall clock and command); a rerun skips done steps, and a training step that was

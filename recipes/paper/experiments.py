@@ -1,4 +1,4 @@
-"""The paper's experiments as ordered, resumable steps (``recipes/paper/run.py`` runs them).
+"""The paper's experiments as ordered, resumable steps (``python -m recipes.paper.run`` runs them).
 
 | experiment | steps |
 | --- | --- |
@@ -25,7 +25,7 @@ from .driver import Context, Step, shell
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = HERE / "configs"
-RUN = "python recipes/paper/run.py"
+RUN = "python -m recipes.paper.run"
 
 
 def _rel(path: Path) -> str:

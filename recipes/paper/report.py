@@ -1,6 +1,6 @@
 """Write recipes/paper/REPORT.md and its PNG plots from recipes/paper/results/*.json, and nothing else.
 
-    python recipes/paper/report.py [--results recipes/paper/results] [--out recipes/paper]
+    python -m recipes.paper.report [--results recipes/paper/results] [--out recipes/paper]
 
 Every number in the report is read from a results JSON (written by run.py); the verdicts are computed here
 from those numbers (verdict.py). An experiment without results is listed as not run.
@@ -14,11 +14,8 @@ import math
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from losatok_plugin.fileio import atomic_write_text  # noqa: E402
-from recipes.paper.verdict import paired, threshold, width_verdict  # noqa: E402
+from losatok_plugin.fileio import atomic_write_text
+from recipes.paper.verdict import paired, threshold, width_verdict
 
 HERE = Path(__file__).resolve().parent
 
@@ -256,8 +253,8 @@ def write_report(results_dir: Path, out_dir: Path) -> Path:
     md = [
         "# The paper's claims at small scale (issue 17)",
         "",
-        "Written by `python recipes/paper/report.py` from `recipes/paper/results/*.json` (written by "
-        "`python recipes/paper/run.py`, `make paper`); edit neither by hand. "
+        "Written by `python -m recipes.paper.report` from `recipes/paper/results/*.json` (written by "
+        "`python -m recipes.paper.run`, `make paper`); edit neither by hand. "
         f"Budget(s) of these results: {', '.join(budgets) or 'none yet'} (`recipes/paper/driver.py: BUDGETS`). "
         "Probe accuracies are percent on held-out clips, mean ± std over seeds (each seed fits on a random "
         "80 % of the probe's training clips); the probe tasks are `losatok_plugin/eval/probe_tasks.py`.",
@@ -300,7 +297,7 @@ def write_report(results_dir: Path, out_dir: Path) -> Path:
             plot_pca_curves(m["rank"], out_dir / "teacher_pca_curves.png")
         md += steps_table(data) + [""]
     else:
-        md += ["Not run yet: `python recipes/paper/run.py --only sembo_vs_pca`.", ""]
+        md += ["Not run yet: `python -m recipes.paper.run --only sembo_vs_pca`.", ""]
     for key in ("sembo_beats_pca_on_speech", "relation_loss_helps", "teacher_is_redundant"):
         md += claim_lines(key, v.get(key))
 
@@ -322,7 +319,7 @@ def write_report(results_dir: Path, out_dir: Path) -> Path:
             md.append("")
         md += steps_table(data) + [""]
     else:
-        md += ["Not run yet: `python recipes/paper/run.py --only dual_level`.", ""]
+        md += ["Not run yet: `python -m recipes.paper.run --only dual_level`.", ""]
     for key in ("low_level_term_needed", "high_level_term_dispensable"):
         md += claim_lines(key, v.get(key))
 
@@ -339,7 +336,7 @@ def write_report(results_dir: Path, out_dir: Path) -> Path:
         plot_fd_curves(w, out_dir / "latent_width_fd.png")
         md += steps_table(data) + [""]
     else:
-        md += ["Not run yet: `python recipes/paper/run.py --only latent_width`.", ""]
+        md += ["Not run yet: `python -m recipes.paper.run --only latent_width`.", ""]
     md += claim_lines("small_latent_trains_faster", v.get("small_latent_trains_faster"))
     md.append("")
     atomic_write_text(out_dir / "REPORT.md", "\n".join(md))

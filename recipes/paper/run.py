@@ -1,9 +1,9 @@
 """Run the paper's experiments at small scale, resumably (issue 17; recipes/paper/README.md).
 
-    python recipes/paper/run.py                                   # every experiment, budget "small"
-    python recipes/paper/run.py --only sembo_vs_pca --budget tiny --teacher losatok_plugin/pretrained/losatok-mini
-    python recipes/paper/run.py --only latent_width --wide-teacher runs/teacher_wide/final
-    python recipes/paper/report.py                                # REPORT.md + plots from results/*.json
+    python -m recipes.paper.run                                   # every experiment, budget "small"
+    python -m recipes.paper.run --only sembo_vs_pca --budget tiny --teacher losatok_plugin/pretrained/losatok-mini
+    python -m recipes.paper.run --only latent_width --wide-teacher runs/teacher_wide/final
+    python -m recipes.paper.report                                # REPORT.md + plots from results/*.json
 
 Each step runs once: a rerun skips the steps with a marker in <work>/markers and resumes interrupted
 training from its checkpoints. Measured numbers go to <results>/<experiment>.json.
@@ -15,11 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):  # `python recipes/paper/run.py` from the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from recipes.paper.driver import BUDGETS, Context, run_plan  # noqa: E402
-from recipes.paper.experiments import EXPERIMENTS, STEPS  # noqa: E402
+from recipes.paper.driver import BUDGETS, Context, run_plan
+from recipes.paper.experiments import EXPERIMENTS, STEPS
 
 HERE = Path(__file__).resolve().parent
 
