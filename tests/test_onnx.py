@@ -169,3 +169,23 @@ def test_export_cli_says_why_the_encoder_was_not_exported(tmp_path, monkeypatch,
     assert cli(["export-onnx", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"encoder  not exported: {reason}"]
+
+
+def test_exportable_encoder_runs_a_short_clip_as_one_unpadded_chunk(monkeypatch):
+    """Input shorter than a semantic chunk is one chunk of its own length (no 10.08 s of padding to pay for);
+    longer input keeps full chunks plus a padded tail."""
+    torch.manual_seed(0)
+    vae = LoSATokVAE(**tiny_config().to_dict()).eval()
+    module = ExportableEncoder(vae).eval()
+    seen = []
+    real = module.semantic.forward_chunk
+    monkeypatch.setattr(module.semantic, "forward_chunk", lambda mel, mask: seen.append(mel.shape) or real(mel, mask))
+    with torch.no_grad():
+        for n in (16000 * 3 + 77, 16000 * 11 + 3):
+            mean, _ = module(0.1 * torch.randn(1, 1, n))
+            assert mean.shape[-1] == vae.num_frames(n)
+    sem = vae.semantic_encoder
+    mels, patch, chunk = sem.front_end.fb.shape[-1], sem.patch_time, sem.chunk_tokens
+    tokens = (1 + (16000 * 3 + 77) // 160) // patch
+    assert tokens < chunk < (1 + (16000 * 11 + 3) // 160) // patch < 2 * chunk
+    assert seen == [(1, mels, tokens * patch), (2, mels, chunk * patch)]

@@ -10,7 +10,9 @@ Same numbers as ``LoSATokVAE.encode`` (to float32 rounding), three rewrites:
   restarting the positional embedding, plus a shorter tail) has a data-dependent number of chunks and a
   tail of any length. Here the token sequence is zero-padded to a whole number of chunks and all chunks
   run as one batch; the tail's padded tokens are masked out as attention keys, so each valid token sees
-  exactly the keys it sees in PyTorch (where the tail runs alone), and the padded outputs are cut off;
+  exactly the keys it sees in PyTorch (where the tail runs alone), and the padded outputs are cut off.
+  Input shorter than one chunk runs as one chunk of its own length (no padding: a 4 s clip costs 4 s of
+  attention, not 10.08 s);
 - the long-audio windowing of the PyTorch path (mel STFTs 60 s at a time, at most 4 chunks per batch) is
   dropped: the graph encodes in one pass and its memory grows with the input.
 
@@ -81,8 +83,11 @@ class ExportableEncoder(nn.Module):
         db = power_to_db(mel, sem.top_db, batch_global_floor=sem.batch_global_db_floor)
         mel = sem.init_bn(db)
         b, f, frames = mel.shape
-        patch, chunk = sem.patch_time, sem.chunk_tokens
+        patch = sem.patch_time
         n_tokens = frames // patch
+        # chunk length: the semantic chunk, or the whole input when it is shorter (one chunk, unpadded, as
+        # the PyTorch tail runs), so a short clip does not pay for a 10.08 s chunk; sym_min keeps it symbolic
+        chunk = torch.sym_min(sem.chunk_tokens, n_tokens)
         k = (n_tokens + chunk - 1) // chunk  # chunks, the last one zero-padded
         mel = F.pad(mel[..., : n_tokens * patch], (0, (k * chunk - n_tokens) * patch))
         chunks = mel.reshape(b, f, k, chunk * patch).transpose(1, 2).reshape(b * k, f, chunk * patch)
