@@ -69,6 +69,13 @@ def to_float_waveform(audio: torch.Tensor | np.ndarray) -> torch.Tensor:
     return audio
 
 
+def finite_items(x: torch.Tensor, block: int = 1 << 20) -> torch.Tensor:
+    """``[B]`` bool: whether every value of item b of ``x [B, ...]`` is finite. Checked ``block`` values at
+    a time, so a long waveform costs no full-size mask (memory flat in length)."""
+    flat = x.reshape(x.shape[0], -1)
+    return torch.stack([torch.isfinite(part).all(dim=1) for part in flat.split(block, dim=1)], dim=1).all(dim=1)
+
+
 def prepare_waveform(
     audio: torch.Tensor | np.ndarray,
     model_sampling_rate: int,
@@ -99,7 +106,7 @@ def prepare_waveform(
         raise AudioInputError(f"audio must be [N], [B, N] or [B, C, N], got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise AudioInputError("audio batch is empty")
-    if not torch.isfinite(x).all():
+    if not bool(finite_items(x).all()):
         bad = (~torch.isfinite(x)).nonzero()[0].tolist()
         raise AudioInputError(f"audio contains NaN or inf (first at index {bad})")
     if sampling_rate is not None and int(sampling_rate) != model_sampling_rate:

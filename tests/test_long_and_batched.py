@@ -92,3 +92,30 @@ def test_encode_low_path_equals_encode_features(chunky_vae):
         dist = chunky_vae.encode(x, lengths=[x.shape[-1], 20000]).latent_dist
     torch.testing.assert_close(dist.mean.transpose(1, 2), feats["mu"], atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(dist.logvar.transpose(1, 2), feats["logvar"], atol=1e-6, rtol=1e-5)
+
+
+def test_reflect_pad_window_equals_slice_of_padded_items():
+    from losatok_plugin.nn.mel import reflect_pad_items, reflect_pad_window
+
+    audio = torch.randn(3, 1000, generator=torch.Generator().manual_seed(0))
+    pad = 256
+    for lengths in (None, torch.tensor([1000, 700, 300])):
+        whole = reflect_pad_items(audio, pad, lengths)
+        for start, stop in ((0, 1512), (0, 40), (100, 900), (300, 1100), (1200, 1512), (500, 1000)):
+            got = reflect_pad_window(audio, pad, start, stop, lengths)
+            assert torch.equal(got, whole[:, start:stop]), (lengths, start, stop)
+
+
+def test_windowed_encode_of_padded_batch_equals_one_pass(chunky_vae, monkeypatch):
+    """Small mel windows (the semantic dB peak over windows, windows reading their own samples) change
+    nothing, with per-item lengths too."""
+    lengths = [16000 * 4 + 321, 16000 * 2 + 5]
+    x = synth_audio(lengths[0], batch=2) * torch.tensor([[1.0], [0.05]])
+    x[1, lengths[1] :] = 0
+    with torch.no_grad():
+        whole = chunky_vae.encode_features(x, lengths=lengths)
+        monkeypatch.setattr(dasheng_encoder, "MEL_WINDOW_FRAMES", 37)
+        monkeypatch.setattr(acoustic_branch, "WINDOW_TOKENS", 5)
+        windowed = chunky_vae.encode_features(x, lengths=lengths)
+    for name in NAMES:
+        torch.testing.assert_close(windowed[name], whole[name], atol=1e-5, rtol=1e-4)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..nn.mel import MelSpectrogram, reflect_pad_items
+from ..nn.mel import MelSpectrogram
 
 WINDOW_TOKENS = 1500  # the acoustic STFT of long audio is computed 60 s at a time
 
@@ -58,18 +58,18 @@ class AcousticBranch(nn.Module):
     def embed(self, audio: torch.Tensor, lengths: torch.Tensor | None = None, project=None) -> torch.Tensor:
         """audio ``[B, N]`` (``lengths``: valid samples per item) -> acoustic_emb ``[B, T, embed_dim]``.
 
-        Computed in windows of ``WINDOW_TOKENS`` tokens from a once-padded signal: the frames are those
-        of one centred STFT over the whole clip, and memory does not grow with its length. ``project``
+        Computed in windows of ``WINDOW_TOKENS`` tokens, each reading its own samples (reflect-padded at
+        the clip's edges, :meth:`MelSpectrogram.frames_of`): the frames are those of one centred STFT over the
+        whole clip, and memory does not grow with its length (no padded copy of the input). ``project``
         (e.g. ``to_low``) is applied per window.
         """
         project = project or (lambda e: e)
         patch = self.patch_embed.kernel_size[1]
-        padded = reflect_pad_items(audio, self.mel.n_fft // 2, lengths)
         n_tokens = (1 + audio.shape[-1] // self.mel.hop_length) // patch
         out = []
         for t0 in range(0, n_tokens, WINDOW_TOKENS):
             t1 = min(t0 + WINDOW_TOKENS, n_tokens)
-            mel = torch.log(torch.clamp(self.mel.frames(padded, t0 * patch, t1 * patch), min=1e-7))
+            mel = torch.log(torch.clamp(self.mel.frames_of(audio, t0 * patch, t1 * patch, lengths), min=1e-7))
             mel = mel.to(self.patch_embed.weight.dtype)  # log in float32, then the model's dtype
             out.append(project(self.norm(self.patch_embed(mel.unsqueeze(1)).flatten(2).transpose(1, 2))))
         return torch.cat(out, dim=1)

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..nn.attention import TransformerBlock
 from ..nn.fp32 import BatchNorm1dFloat32
-from ..nn.mel import MelSpectrogram, power_to_db, reflect_pad_items
+from ..nn.mel import MelSpectrogram, db_peak, power_to_db
 
 MEL_WINDOW_FRAMES = 6000  # STFTs of long audio are computed 60 s at a time (memory stays flat)
 
@@ -101,19 +101,32 @@ class DashengEncoder(nn.Module):
 
     def log_mel(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """audio ``[B, N]`` (``lengths``: valid samples per item) -> BatchNorm-ed dB mel ``[B, n_mels, 1 + N // hop]``."""
+        return self._mel_reader(audio, lengths)(0, 1 + audio.shape[-1] // self.front_end.hop_length)
+
+    def _mel_reader(self, audio: torch.Tensor, lengths: torch.Tensor | None) -> Callable[[int, int], torch.Tensor]:
+        """``read(f0, f1)`` -> frames ``f0..f1-1`` of :meth:`log_mel` ``[B, n_mels, f1 - f0]``, memory flat in N.
+
+        The dB floor is relative to the maximum over the whole clip, so a first pass takes that maximum
+        ``MEL_WINDOW_FRAMES`` (60 s) at a time; ``read`` then computes its frames from their own samples.
+        A clip of one window keeps that window's power and is not transformed twice.
+        """
         hop = self.front_end.hop_length
-        padded = reflect_pad_items(audio, self.front_end.n_fft // 2, lengths)
         n_frames = 1 + audio.shape[-1] // hop
-        power = torch.cat(
-            [
-                self.front_end.frames(padded, f0, min(f0 + MEL_WINDOW_FRAMES, n_frames))
-                for f0 in range(0, n_frames, MEL_WINDOW_FRAMES)
-            ],
-            dim=-1,
-        )
         valid = None if lengths is None else 1 + lengths // hop
-        db = power_to_db(power, self.top_db, batch_global_floor=self.batch_global_db_floor, valid_frames=valid)
-        return self.init_bn(db)
+        peak = cached = None
+        for f0 in range(0, n_frames, MEL_WINDOW_FRAMES):
+            f1 = min(f0 + MEL_WINDOW_FRAMES, n_frames)
+            power = self.front_end.frames_of(audio, f0, f1, lengths)
+            top = db_peak(power, batch_global_floor=self.batch_global_db_floor, valid_frames=valid, first_frame=f0)
+            peak = top if peak is None else torch.maximum(peak, top)
+            cached = power if f1 - f0 == n_frames else None
+            del power
+
+        def read(f0: int, f1: int) -> torch.Tensor:
+            power = cached[..., f0:f1] if cached is not None else self.front_end.frames_of(audio, f0, f1, lengths)
+            return self.init_bn(power_to_db(power, self.top_db, peak=peak))
+
+        return read
 
     def forward_chunk(self, mel: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """One chunk: normalised mel ``[B, n_mels, t]`` (t ≤ chunk frames) -> ``[B, t // patch_time, D]``."""
@@ -135,25 +148,27 @@ class DashengEncoder(nn.Module):
         encoder) is applied chunk by chunk, so long audio never holds the full-width sequence.
         """
         project = project or (lambda e: e)
-        mel = self.log_mel(audio, lengths)
-        b, f, frames = mel.shape
+        read = self._mel_reader(audio, lengths)  # mel frames on demand: no full-length mel is kept
+        b, frames = audio.shape[0], 1 + audio.shape[-1] // self.front_end.hop_length
         chunk_frames = self.chunk_tokens * self.patch_time
         n_full = frames // chunk_frames
         n_tokens = frames // self.patch_time
         valid = None
         if lengths is not None:
-            valid = ((1 + lengths // self.front_end.hop_length) // self.patch_time).to(mel.device)  # [B]
+            valid = ((1 + lengths // self.front_end.hop_length) // self.patch_time).to(audio.device)  # [B]
         outputs = []
         # Full chunks are independent: run up to ``chunks_per_batch`` of them as one batch (bigger
         # GEMMs, same numbers, bounded activation memory).
         for start in range(0, n_full, self.chunks_per_batch):
             k = min(self.chunks_per_batch, n_full - start)
-            group = mel[..., start * chunk_frames : (start + k) * chunk_frames].reshape(b, f, k, chunk_frames)
+            group = read(start * chunk_frames, (start + k) * chunk_frames)
+            f = group.shape[1]
+            group = group.reshape(b, f, k, chunk_frames)
             group = group.permute(0, 2, 1, 3).reshape(b * k, f, chunk_frames)
             mask = self._chunk_mask(valid, start * self.chunk_tokens, k, self.chunk_tokens)
             outputs.append(project(self.forward_chunk(group, mask).reshape(b, k * self.chunk_tokens, self.embed_dim)))
-        tail = mel[..., n_full * chunk_frames :]
-        if tail.shape[-1] >= self.patch_time:  # a tail shorter than one patch yields no token
+        if frames - n_full * chunk_frames >= self.patch_time:  # a tail shorter than one patch yields no token
+            tail = read(n_full * chunk_frames, frames)
             mask = self._chunk_mask(valid, n_full * self.chunk_tokens, 1, tail.shape[-1] // self.patch_time)
             outputs.append(project(self.forward_chunk(tail, mask)))
         x = torch.cat(outputs, dim=1)

@@ -32,7 +32,7 @@ from diffusers.utils import BaseOutput
 from diffusers.utils import logging as diffusers_logging
 from torch import nn
 
-from ..audio import AudioInputError, prepare_waveform
+from ..audio import AudioInputError, finite_items, prepare_waveform
 from ..checkpoints import EMBEDDED_MODELS, load_reference_weights, read_reference_checkpoint, resolve_model_spec
 from ..configuration import MODEL_EXTRA_FIELDS, ConfigError, LoSATokConfig
 from .acoustic_branch import AcousticBranch
@@ -107,7 +107,7 @@ class NonFiniteOutputError(AudioInputError):
 
 def _check_finite(out: torch.Tensor, where: str, what: str, inp: torch.Tensor) -> None:
     """Raise :class:`NonFiniteOutputError` naming the batch items whose ``out [B, ...]`` is not finite."""
-    bad_rows = ~torch.isfinite(out.detach()).flatten(1).all(dim=1)
+    bad_rows = ~finite_items(out.detach())
     if not bool(bad_rows.any()):
         return
     items = bad_rows.nonzero().flatten().tolist()
@@ -485,10 +485,18 @@ class LoSATokVAE(ModelMixin, ConfigMixin):
         (transposed conv, 13 convs of kernel 7 at 50 Hz, ISTFT overlap) spans about ±21 latent frames,
         so with 32 frames of context every kept sample sees the same inputs as in one pass."""
         t = z.shape[-1]
-        win, ctx = self.decode_window_frames, self.decode_context_frames
+        win, ctx, hop = self.decode_window_frames, self.decode_context_frames, self.config.hop_length
         if t <= win + 2 * ctx:
             return self.decoder(z)
-        return torch.cat([self._decode_span(z, t0, min(t0 + win, t)) for t0 in range(0, t, win)], dim=-1)
+        # written into one preallocated output (a list of spans and a cat would hold the audio twice)
+        out = None
+        for t0 in range(0, t, win):
+            span = self._decode_span(z, t0, min(t0 + win, t))
+            if out is None:
+                out = span.new_empty(span.shape[0], hop * t)
+            out[:, hop * t0 : hop * t0 + span.shape[-1]] = span
+            del span
+        return out
 
     def _decode_span(self, z: torch.Tensor, t0: int, t1: int) -> torch.Tensor:
         """Audio ``[B, hop · (t1 - t0)]`` of latent frames ``t0..t1-1`` of ``z [B, C, T]``, decoded with

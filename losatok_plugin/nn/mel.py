@@ -31,6 +31,27 @@ def reflect_pad_items(audio: torch.Tensor, pad: int, lengths: torch.Tensor | Non
     return out
 
 
+def reflect_pad_window(
+    audio: torch.Tensor, pad: int, start: int, stop: int, lengths: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``reflect_pad_items(audio, pad, lengths)[:, start:stop]`` without building the whole padded signal.
+
+    ``audio [B, N]`` -> ``[B, stop - start]``: a view where the window touches no edge (and no ``lengths``),
+    else the window's samples gathered by their reflected indices (same values, bit for bit). Long audio
+    then costs one window of memory, not a padded copy of the input.
+    """
+    b, n = audio.shape
+    if lengths is None and pad <= start and stop <= n + pad:
+        return audio[:, start - pad : stop - pad]
+    j = torch.arange(start, stop, device=audio.device)
+    size = (torch.full((b,), n) if lengths is None else lengths).to(audio.device)[:, None]  # [B, 1]
+    i = (j - pad)[None].expand(b, -1)
+    i = torch.where(i < 0, -i, i)
+    i = torch.where(i >= size, 2 * (size - 1) - i, i)  # reflect about each item's last sample
+    out = audio.gather(1, i.clamp(0, n - 1))
+    return torch.where(j[None] < size + 2 * pad, out, out.new_zeros(()))  # zero after an item's padding
+
+
 class MelSpectrogram(Float32Island, nn.Module):
     """Mel spectrogram ``[B, N] -> [B, n_mels, 1 + N // hop]``, always computed in float32 (a
     :class:`~losatok_plugin.nn.fp32.Float32Island`: lower-precision input is cast up).
@@ -91,6 +112,17 @@ class MelSpectrogram(Float32Island, nn.Module):
             spec = spec.pow(self.power)
         return torch.matmul(spec.transpose(-1, -2), self.fb).transpose(-1, -2)
 
+    def frames_of(
+        self, audio: torch.Tensor, start: int, stop: int, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Frames ``start..stop-1`` of the centred mel of ``audio [B, N]`` (with ``lengths``, each item
+        reflect-padded at its own end, as :func:`reflect_pad_items`): ``[B, n_mels, stop - start]``, reading
+        only the samples those frames need (:func:`reflect_pad_window`)."""
+        end = (stop - 1) * self.hop_length + self.n_fft
+        return self.frames(
+            reflect_pad_window(audio, self.n_fft // 2, start * self.hop_length, end, lengths), 0, stop - start
+        )
+
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """audio: ``[B, N]`` float -> mel ``[B, n_mels, 1 + N // hop]`` (power or magnitude)."""
         spec = torch.stft(
@@ -117,6 +149,8 @@ def power_to_db(
     amin: float = 1e-10,
     batch_global_floor: bool = False,
     valid_frames: torch.Tensor | None = None,
+    first_frame: int = 0,
+    peak: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``10·log10(max(x, amin))`` floored at ``max - top_db``.
 
@@ -126,17 +160,37 @@ def power_to_db(
         batch_global_floor: take the maximum over the whole batch, as torchaudio's ``AmplitudeToDB``
             does for a 3-D input (the reference quirk). Default: per item (correct for batches).
         valid_frames: ``[B]`` frames per item that are not padding; the maximum ignores the rest.
+        first_frame: frame index of ``power[..., 0]`` in the clip (``power`` is a window of it).
+        peak: the maximum from :func:`db_peak` (the whole clip's, when ``power`` is one window of it);
+            ``None``: taken from ``power``.
 
     Returns:
         ``[B, F, T]`` in dB.
     """
     db = 10.0 * torch.log10(torch.clamp(power, min=amin))
-    masked = db
-    if valid_frames is not None:
-        keep = torch.arange(db.shape[-1], device=db.device) < valid_frames[:, None].to(db.device)
-        masked = db.masked_fill(~keep[:, None, :], float("-inf"))
-    if batch_global_floor:
-        peak = masked.amax()
-    else:
-        peak = masked.amax(dim=(-2, -1), keepdim=True)
+    if peak is None:
+        peak = _db_peak(db, batch_global_floor, valid_frames, first_frame)
     return torch.maximum(db, peak - top_db)
+
+
+def db_peak(
+    power: torch.Tensor,
+    amin: float = 1e-10,
+    batch_global_floor: bool = False,
+    valid_frames: torch.Tensor | None = None,
+    first_frame: int = 0,
+) -> torch.Tensor:
+    """The maximum of ``10·log10(max(power, amin))`` that :func:`power_to_db` floors against: ``[B, 1, 1]``
+    per item (``[]`` over the batch with ``batch_global_floor``), over the valid frames of ``power [B, F, t]``,
+    whose first frame is frame ``first_frame`` of the clip. The maximum of window maxima is the clip's."""
+    return _db_peak(10.0 * torch.log10(torch.clamp(power, min=amin)), batch_global_floor, valid_frames, first_frame)
+
+
+def _db_peak(
+    db: torch.Tensor, batch_global_floor: bool, valid_frames: torch.Tensor | None, first_frame: int
+) -> torch.Tensor:
+    if valid_frames is not None:
+        frame = torch.arange(first_frame, first_frame + db.shape[-1], device=db.device)
+        keep = frame < valid_frames[:, None].to(db.device)
+        db = db.masked_fill(~keep[:, None, :], float("-inf"))
+    return db.amax() if batch_global_floor else db.amax(dim=(-2, -1), keepdim=True)
