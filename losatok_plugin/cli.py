@@ -6,6 +6,7 @@
     losatok decode  latents/ --out wavs/            [--model MODEL]
     losatok reconstruct audio.wav --out recon/      [--model MODEL] [--precision fp32|bf16|int8]
     losatok export-onnx --model MODEL --out onnx/   # encoder.onnx + decoder.onnx for onnxruntime (extra [deploy])
+                                                    # [--precision int8]: dynamically quantized graphs
     losatok eval recon --manifest test.jsonl --model MODEL --out eval/recon
     losatok eval probe --manifest task1.jsonl --manifest task2.jsonl --model MODEL --rep mu --rep unified_emb --out eval/probe
     losatok eval rank  --manifest speech.jsonl --model MODEL --rep semantic_emb --rep mu --out eval/rank
@@ -210,7 +211,7 @@ def cmd_export_onnx(args) -> int:
     from .export.onnx import export_onnx
 
     model = _model(args.model, "cpu")
-    paths = export_onnx(model, args.out)
+    paths = export_onnx(model, args.out, precision=args.precision)
     print("\n".join(f"{name:<8} {path}" for name, path in paths.items()))
     if "encoder" not in paths:
         print(f"encoder  not exported: {encoder_export_blocker(model)}", file=sys.stderr)
@@ -257,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     onx = sub.add_parser("export-onnx", help="export the encoder and decoder to ONNX (extra [deploy])")
     onx.add_argument("--model", default=None, help="save_pretrained folder or official checkpoint")
     onx.add_argument("--out", required=True, help="output folder (encoder.onnx, decoder.onnx, export.json)")
+    onx.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "int8"),
+        help="fp32, or int8: the graphs dynamically int8-quantized by onnxruntime (same layers as PyTorch int8)",
+    )
     onx.set_defaults(func=cmd_export_onnx)
     ev = sub.add_parser("eval", help="evaluate a tokenizer: recon | probe | rank | fd")
     evs = ev.add_subparsers(dest="what", required=True)

@@ -165,7 +165,9 @@ def test_export_cli_says_why_the_encoder_was_not_exported(tmp_path, monkeypatch,
     LoSATokVAE(**tiny_config().to_dict()).save_pretrained(tmp_path / "m")
     reason = "the encoder export covers the Dasheng semantic encoder only; this model's is 'hubert'"
     monkeypatch.setattr(encoder_module, "encoder_export_blocker", lambda vae: reason)
-    monkeypatch.setattr(onnx_module, "export_onnx", lambda vae, out: {"decoder": tmp_path / "o" / "decoder.onnx"})
+    monkeypatch.setattr(
+        onnx_module, "export_onnx", lambda vae, out, precision="fp32": {"decoder": tmp_path / "o" / "decoder.onnx"}
+    )
     assert cli(["export-onnx", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"encoder  not exported: {reason}"]
@@ -189,3 +191,68 @@ def test_exportable_encoder_runs_a_short_clip_as_one_unpadded_chunk(monkeypatch)
     tokens = (1 + (16000 * 3 + 77) // 160) // patch
     assert tokens < chunk < (1 + (16000 * 11 + 3) // 160) // patch < 2 * chunk
     assert seen == [(1, mels, tokens * patch), (2, mels, chunk * patch)]
+
+
+# -- int8 graphs (onnxruntime dynamic quantization) ------------------------------------------------
+def _snr_db(ref: torch.Tensor, x: torch.Tensor) -> float:
+    return (10 * torch.log10(ref.pow(2).sum() / (ref - x).pow(2).sum())).item()
+
+
+@pytest.fixture(scope="module")
+def int8_graphs(exported, tmp_path_factory):
+    from losatok_plugin.export.quantize import quantize_onnx_graphs
+
+    vae, _, out, _ = exported
+    folder = tmp_path_factory.mktemp("onnx_int8")
+    return quantize_onnx_graphs(vae, out, folder), folder
+
+
+def test_int8_graphs_quantize_the_layers_pytorch_int8_quantizes(exported, int8_graphs):
+    import onnx
+
+    from losatok_plugin.models.precision import int8_linear_names
+
+    vae, *_ = exported
+    layers, folder = int8_graphs
+    names = int8_linear_names(vae)
+    assert layers["decoder.onnx"] == sorted(n for n in names if n.startswith("decoder."))
+    assert layers["encoder.onnx"] == sorted(n for n in names if not n.startswith("decoder."))
+    assert not any(
+        n.startswith(("decoder.head", "gaussian", "bottleneck", "acoustic")) for n in sum(layers.values(), [])
+    )
+    for name, expected in layers.items():
+        ops = [n.op_type for n in onnx.load(str(folder / name)).graph.node]
+        assert ops.count("MatMulInteger") == len(expected) > 0
+    meta = json.loads((folder / "export.json").read_text())
+    assert meta["precision"] == "int8" and meta["hop_length"] == 640
+
+
+def test_int8_graphs_within_tolerance_of_fp32(exported, int8_graphs):
+    vae, *_ = exported
+    _, folder = int8_graphs
+    audio = synth_audio(16000 + 321)[:, None]
+    with torch.no_grad():
+        z = vae.encode(audio).latent_dist.mode()
+        y = vae.decode(z).sample
+    decoder, encoder = OnnxDecoder(folder / "decoder.onnx"), OnnxEncoder(folder / "encoder.onnx")
+    y_q = decoder(z)
+    z_q = encoder(audio).mean
+    assert y_q.shape == y.shape and z_q.shape == z.shape
+    assert 30.0 < _snr_db(y, y_q) < 200.0  # quantized (not float), within the int8 budget
+    assert _snr_db(y, decoder(z_q)) > 25.0  # encode + decode, as for PyTorch int8
+
+
+def test_export_cli_passes_the_precision(tmp_path, monkeypatch):
+    import losatok_plugin.export.onnx as onnx_module
+
+    LoSATokVAE(**tiny_config().to_dict()).save_pretrained(tmp_path / "m")
+    seen = {}
+    monkeypatch.setattr(onnx_module, "export_onnx", lambda vae, out, precision: seen.update(p=precision) or {})
+    assert (
+        cli(["export-onnx", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o"), "--precision", "int8"]) == 0
+    )
+    assert seen == {"p": "int8"}
+    with pytest.raises(ExportError, match="unknown ONNX precision 'bf16'"):
+        export_onnx(LoSATokVAE(**tiny_config().to_dict()).eval(), tmp_path / "b", precision="bf16")
+    with pytest.raises(SystemExit):
+        cli(["export-onnx", "--model", str(tmp_path / "m"), "--out", str(tmp_path / "o"), "--precision", "bf16"])

@@ -1,6 +1,7 @@
 """ONNX export of the LoSATok encoder (audio -> latent mean, logvar) and decoder (latents -> waveform).
 
     paths = export_onnx(vae, "onnx/")              # onnx/encoder.onnx, onnx/decoder.onnx (+ export.json)
+    export_onnx(vae, "onnx-int8/", precision="int8")  # the same, dynamically int8-quantized (export/quantize.py)
     encoder = OnnxEncoder("onnx/encoder.onnx")     # encoder(audio [B, 1, N]).mean -> [B, 128, T]
     decoder = OnnxDecoder("onnx/decoder.onnx")     # audio [B, 1, 640·T] = decoder(z [B, 128, T])
 
@@ -40,6 +41,7 @@ OPSET = 18
 DECODER_FILE = "decoder.onnx"
 ENCODER_FILE = "encoder.onnx"
 EXTERNAL_DATA_BYTES = 1_800_000_000
+EXPORT_PRECISIONS = ("fp32", "int8")
 
 
 class ExportError(RuntimeError):
@@ -90,25 +92,40 @@ def _export(module: nn.Module, example: torch.Tensor, path: Path, names: tuple[l
 
 
 def export_onnx(
-    vae: LoSATokVAE, out_dir: str | Path, example_frames: int = 50, encoder: bool = True
+    vae: LoSATokVAE, out_dir: str | Path, example_frames: int = 50, encoder: bool = True, precision: str = "fp32"
 ) -> dict[str, Path]:
     """Export the decoder and the encoder of ``vae`` (float32 weights; a bf16 model is cast to float32 in
     place) to ``out_dir``.
 
     Args:
-        vae: the model (not int8-quantized).
+        vae: the model (not int8-quantized in PyTorch: ``precision="int8"`` quantizes the graphs).
         out_dir: folder for ``decoder.onnx``, ``encoder.onnx`` and ``export.json`` (shapes, sample rate,
             opset; ``encoder_skipped`` says why when the encoder could not be exported).
         example_frames: latent length of the decoder's tracing example (the exported time axis is dynamic).
         encoder: also export the encoder (when :func:`encoder_export_blocker` allows it).
+        precision: ``fp32``, or ``int8``: the float graphs are exported to a scratch folder, then dynamically
+            quantized into ``out_dir`` by onnxruntime (:mod:`~losatok_plugin.export.quantize`; the same
+            layers as ``vae.quantize("int8")``).
 
     Returns:
         ``{"decoder": path}`` plus ``"encoder": path`` when the encoder was exported.
     """
     _require("onnx")
     _require("onnxscript")
+    if precision not in EXPORT_PRECISIONS:
+        raise ExportError(f"unknown ONNX precision {precision!r}: choose one of {', '.join(EXPORT_PRECISIONS)}")
     if is_quantized(vae):
         raise ExportError("an int8-quantized model cannot be exported: export the float model")
+    if precision == "int8":
+        import tempfile
+
+        from .quantize import quantize_onnx_graphs
+
+        _require("onnxruntime")
+        with tempfile.TemporaryDirectory(prefix="losatok_onnx_") as scratch:
+            paths = export_onnx(vae, scratch, example_frames, encoder)
+            quantize_onnx_graphs(vae, scratch, out_dir)
+        return {name: Path(out_dir) / path.name for name, path in paths.items()}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     vae = vae.to(device="cpu", dtype=torch.float32).eval()

@@ -6,9 +6,11 @@ would otherwise pick, with ratios, quality against fp32 and memory against audio
 
 Every configuration runs in its own subprocess (peak memory per row). Rows:
 - ours: the official size (random weights) and the embedded ``losatok-mini`` (trained), in fp32, bf16
-  (``from_pretrained(torch_dtype=bfloat16)`` / ``.to``), int8 (``vae.quantize("int8")``) and onnx
+  (``from_pretrained(torch_dtype=bfloat16)`` / ``.to``), int8 (``vae.quantize("int8")``), onnx
   (encoder and decoder exported once per size with ``export_onnx``, run by onnxruntime: ``OnnxEncoder``,
-  ``OnnxDecoder.decode``; no PyTorch model in that process).
+  ``OnnxDecoder.decode``; no PyTorch model in that process) and onnx-int8 (those graphs quantized by
+  onnxruntime's ``quantize_dynamic``, ``export_onnx(precision="int8")``). ``--onnx-from size=DIR`` reuses a
+  float export (the official one takes ~10 minutes).
 - baselines at their published configurations, random weights, same audio duration: diffusers
   ``AutoencoderOobleck`` (Stable Audio Open VAE, 44.1 kHz stereo), transformers ``DacModel`` (DAC 16 kHz)
   and ``EncodecModel`` (EnCodec 24 kHz, 6 kbps).
@@ -22,8 +24,10 @@ Every configuration runs in its own subprocess (peak memory per row). Rows:
   separately, each in a fresh process: RSS after loading, then the kernel's peak-RSS mark is reset
   (``/proc/self/clear_refs``) and read back after the call (``getrusage`` ``ru_maxrss``, the same mark).
   Unlike tracemalloc this counts every allocation (torch, onnxruntime, BLAS). Decode runs on random latents
-  of the same length. Default plan: ``losatok-mini`` at 1 and 10 min in every precision, the official size
-  at 1 min in fp32 / int8 / onnx (bf16 has no hardware path on an AVX2 CPU: ~15 s per audio second).
+  of the same length. Default plan: both sizes at 1 and 10 min in every precision but official bf16, which
+  runs at 1 min only (bf16 has no hardware path on an AVX2 CPU: ~15 s per audio second).
+- caps: ``--row-limit size:precision=SECONDS`` stops a row after that much wall time and ``--deadline
+  MINUTES`` starts no row after that; either is listed under "not measured (capped)", never dropped silently.
 
 ``--json PATH`` also writes every row as JSON.
 """
@@ -44,7 +48,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "recipes" / "assets" / "examples"
-OURS = ("fp32", "bf16", "int8", "onnx")
+OURS = ("fp32", "bf16", "int8", "onnx", "onnx-int8")
 
 
 def _rss_gb() -> float:
@@ -95,9 +99,10 @@ def _ours(size: str, precision: str, onnx_dir: str | None = None):
     """(encode, decode, params, weights GB) of our model; ``onnx`` runs the graphs in ``onnx_dir``."""
     import torch
 
-    if precision == "onnx":
+    if precision in ("onnx", "onnx-int8"):
         from losatok_plugin.export.onnx import OnnxDecoder, OnnxEncoder
 
+        onnx_dir = _onnx_folder(onnx_dir, precision)
         threads = torch.get_num_threads()
         encoder = OnnxEncoder(Path(onnx_dir) / "encoder.onnx", threads=threads)
         decoder = OnnxDecoder(Path(onnx_dir) / "decoder.onnx", threads=threads)
@@ -125,25 +130,48 @@ def _ours(size: str, precision: str, onnx_dir: str | None = None):
     )
 
 
-def export_worker(size: str, folder: str) -> dict:
-    """Export our model of ``size`` (fp32) to ``folder``; ``sizes.json`` records parameters and bytes."""
+def _onnx_folder(folder: str, precision: str) -> Path:
+    """The float export's folder, or its int8 sibling (``<folder>-int8``) for ``onnx-int8``."""
+    return Path(folder + "-int8") if precision == "onnx-int8" else Path(folder)
+
+
+def _graph_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.name.startswith(("encoder.onnx", "decoder.onnx")))
+
+
+def export_worker(size: str, folder: str, int8: bool = True) -> dict:
+    """Export our model of ``size`` (fp32) to ``folder`` (kept when it already holds both graphs: pass an
+    earlier export with ``--onnx-from``), and its onnxruntime int8 copy to ``<folder>-int8``; each folder's
+    ``sizes.json`` records parameters and bytes."""
     import torch
 
     from losatok_plugin import LoSATokConfig, LoSATokVAE
     from losatok_plugin.export.onnx import export_onnx
+    from losatok_plugin.export.quantize import quantize_onnx_graphs
 
     if size == "mini":
         model = LoSATokVAE.from_pretrained("losatok-mini").eval()
     else:
         torch.manual_seed(0)
         model = LoSATokVAE(**LoSATokConfig().to_dict()).eval()
-    t0 = time.perf_counter()
-    paths = export_onnx(model, folder)
-    files = [f for f in Path(folder).iterdir() if f.name.startswith(("encoder.onnx", "decoder.onnx"))]
     params = sum(p.numel() for p in model.parameters())
-    info = {"params": params, "bytes": sum(f.stat().st_size for f in files), "seconds": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    reused = all((Path(folder) / f).is_file() for f in ("encoder.onnx", "decoder.onnx"))
+    if not reused:
+        export_onnx(model, folder)
+    info = {"params": params, "bytes": _graph_bytes(Path(folder)), "seconds": time.perf_counter() - t0}
     (Path(folder) / "sizes.json").write_text(json.dumps(info))
-    return {"kind": size, "exported": sorted(paths), **info}
+    out = {"kind": size, "reused": reused, **info}
+    if int8:
+        t0 = time.perf_counter()
+        q = _onnx_folder(folder, "onnx-int8")
+        layers = quantize_onnx_graphs(model, folder, q)
+        q_info = {"params": params, "bytes": _graph_bytes(q), "seconds": time.perf_counter() - t0}
+        (q / "sizes.json").write_text(json.dumps(q_info))
+        out.update(
+            int8_bytes=q_info["bytes"], int8_seconds=q_info["seconds"], int8_layers=sum(map(len, layers.values()))
+        )
+    return out
 
 
 def _baseline(name: str):
@@ -280,10 +308,26 @@ def _latent_dim(kind: str) -> int:
 
 
 # -- driver -----------------------------------------------------------------------------------------
-def _run(args: list[str], label: str) -> dict | None:
+CAPPED: list[str] = []  # rows not measured: over the per-row limit or past the deadline (printed as footnotes)
+
+
+def _run(args: list[str], label: str, limit: float | None = None, deadline: float | None = None) -> dict | None:
+    """One worker process; ``limit``: seconds of wall time before it is stopped, ``deadline``: a
+    ``time.time()`` after which no row starts (both recorded in :data:`CAPPED`)."""
+    if deadline is not None and time.time() > deadline:
+        CAPPED.append(f"{label}: not run (past --deadline)")
+        print(f"[bench] {label} skipped (deadline)", file=sys.stderr, flush=True)
+        return None
+    if deadline is not None:
+        limit = min(limit or float("inf"), max(deadline - time.time(), 1.0))
     print(f"[bench] {label} ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    try:
+        out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        CAPPED.append(f"{label}: stopped after {limit:.0f} s of wall time (--row-limit / --deadline)")
+        print(f"[bench] {label} CAPPED after {limit:.0f} s", file=sys.stderr, flush=True)
+        return None
     if out.returncode != 0:
         print(f"[bench] {label} FAILED:\n{out.stderr[-3000:]}", file=sys.stderr)
         return None
@@ -353,7 +397,7 @@ def parse_long_plan(plan: str) -> list[tuple[str, str, str]]:
 def memory_table(long_rows: list[dict]) -> list[str]:
     """Encode and decode rows of the same size / precision / length side by side."""
     lines = [
-        f"{'model':<9} {'prec':<5} {'audio':>6} {'loaded GB':>9} {'enc peak+ GB':>12} {'dec peak+ GB':>12} "
+        f"{'model':<9} {'prec':<9} {'audio':>6} {'loaded GB':>9} {'enc peak+ GB':>12} {'dec peak+ GB':>12} "
         f"{'enc CPU s':>9} {'dec CPU s':>9}"
     ]
     keys = list(dict.fromkeys((r["kind"], r["precision"], r["minutes"]) for r in long_rows))
@@ -363,13 +407,13 @@ def memory_table(long_rows: list[dict]) -> list[str]:
         loaded = (enc or dec)["loaded_gb"]
         cell = lambda r, k, f: format(r[k], f) if r else "n/m"  # noqa: E731
         lines.append(
-            f"{kind:<9} {p:<5} {minutes:>4g} m {loaded:>9.2f} {cell(enc, 'above_gb', '.3f'):>12} "
+            f"{kind:<9} {p:<9} {minutes:>4g} m {loaded:>9.2f} {cell(enc, 'above_gb', '.3f'):>12} "
             f"{cell(dec, 'above_gb', '.3f'):>12} {cell(enc, 'cpu_seconds', '.1f'):>9} {cell(dec, 'cpu_seconds', '.1f'):>9}"
         )
     return lines
 
 
-DEFAULT_LONG_PLAN = "mini=fp32,bf16,int8,onnx@1,10;official=fp32,int8,onnx@1"
+DEFAULT_LONG_PLAN = "mini=fp32,bf16,int8,onnx,onnx-int8@1,10;official=fp32,int8,onnx,onnx-int8@1,10;official=bf16@1"
 
 
 def main() -> None:
@@ -378,7 +422,7 @@ def main() -> None:
         "--quick", action="store_true", help="smoke run: losatok-mini and EnCodec, 1 s, one 6 s memory row"
     )
     parser.add_argument("--sizes", default="official,mini", help="our model sizes: official, mini")
-    parser.add_argument("--precisions", default=",".join(OURS), help="ours: fp32, bf16, int8, onnx")
+    parser.add_argument("--precisions", default=",".join(OURS), help="ours: fp32, bf16, int8, onnx, onnx-int8")
     parser.add_argument("--baselines", default="oobleck,dac,encodec", help="oobleck, dac, encodec ('' for none)")
     parser.add_argument("--seconds", type=float, default=10.0, help="audio length per call")
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats (the best is reported)")
@@ -389,6 +433,20 @@ def main() -> None:
         f"measures encode and decode in fresh processes (default {DEFAULT_LONG_PLAN!r})",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch / onnxruntime threads (default: torch's)")
+    parser.add_argument(
+        "--onnx-from",
+        default="",
+        help="reuse float ONNX exports, 'size=DIR,...' (DIR from `losatok export-onnx`; the int8 copy is made here)",
+    )
+    parser.add_argument(
+        "--row-limit",
+        default="",
+        help="wall-time caps per row, 'size:precision=SECONDS,...' (e.g. 'official:bf16=900'): a row past its cap "
+        "is stopped and named in the footnotes",
+    )
+    parser.add_argument(
+        "--deadline", type=float, default=None, help="minutes from start after which no further row starts"
+    )
     parser.add_argument("--json", default=None, help="also write every row (speed, quality, memory) to this file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--quality-dir", default=None, help=argparse.SUPPRESS)
@@ -401,7 +459,7 @@ def main() -> None:
             torch.set_num_threads(args.threads)
         kind, precision, *rest = args.worker.split(":")
         if precision == "export":
-            print(json.dumps(export_worker(kind, args.onnx_dir)))
+            print(json.dumps(export_worker(kind, args.onnx_dir, "onnx-int8" in args.precisions.split(","))))
         elif rest:
             print(json.dumps(long_worker(kind, precision, float(rest[0]), rest[1], args.onnx_dir)))
         else:
@@ -419,9 +477,19 @@ def main() -> None:
     threads = ["--threads", str(args.threads)] if args.threads else []
     onnx_dirs: dict[str, str] = {}
     exports = []
-    for size in dict.fromkeys([*(sizes if "onnx" in precisions else []), *(k for k, p, _ in long_plan if p == "onnx")]):
+    deadline = time.time() + 60 * args.deadline if args.deadline else None
+    limits = {k: float(v) for k, v in (item.split("=") for item in args.row_limit.split(",") if item)}
+    reuse = dict(item.split("=") for item in args.onnx_from.split(",") if item)
+    onnx_sizes = [
+        *(sizes if {"onnx", "onnx-int8"} & set(precisions) else []),
+        *(k for k, p, _ in long_plan if "onnx" in p),
+    ]
+    for size in dict.fromkeys(onnx_sizes):
         folder = scratch / f"onnx_{size}"
-        r = _run(["--worker", f"{size}:export", "--onnx-dir", str(folder), *threads], f"{size} ONNX export")
+        if size in reuse:
+            shutil.copytree(reuse[size], folder)
+        export = ["--worker", f"{size}:export", "--onnx-dir", str(folder), "--precisions", ",".join(precisions)]
+        r = _run([*export, *threads], f"{size} ONNX export", deadline=deadline)
         if r:
             onnx_dirs[size] = str(folder)
             exports.append(r)
@@ -429,29 +497,29 @@ def main() -> None:
     common = ["--seconds", str(args.seconds), "--repeats", str(args.repeats), "--quality-dir", str(quality), *threads]
     for size in sizes:
         for p in precisions:
-            if p == "onnx" and size not in onnx_dirs:
+            if "onnx" in p and size not in onnx_dirs:
                 continue
-            onnx = ["--onnx-dir", onnx_dirs[size]] if p == "onnx" else []
-            r = _run(["--worker", f"{size}:{p}", *common, *onnx], f"{size} {p}, {args.seconds:g} s audio")
+            onnx = ["--onnx-dir", onnx_dirs[size]] if "onnx" in p else []
+            label = f"{size} {p}, {args.seconds:g} s audio"
+            r = _run(["--worker", f"{size}:{p}", *common, *onnx], label, limits.get(f"{size}:{p}"), deadline)
             rows.append(r) if r else None
     for b in [b for b in args.baselines.split(",") if b]:
-        r = _run(["--worker", f"{b}:fp32", *common], f"{b} fp32, {args.seconds:g} s audio")
+        r = _run(["--worker", f"{b}:fp32", *common], f"{b} fp32, {args.seconds:g} s audio", deadline=deadline)
         rows.append(r) if r else None
     long_rows = []
     for size, p, minutes in long_plan:
-        if p == "onnx" and size not in onnx_dirs:
+        if "onnx" in p and size not in onnx_dirs:
             continue
-        onnx = ["--onnx-dir", onnx_dirs[size]] if p == "onnx" else []
+        onnx = ["--onnx-dir", onnx_dirs[size]] if "onnx" in p else []
         for stage in ("encode", "decode"):
-            r = _run(
-                ["--worker", f"{size}:{p}:{minutes}:{stage}", *threads, *onnx], f"{size} {p} {stage}, {minutes} min"
-            )
+            args_ = ["--worker", f"{size}:{p}:{minutes}:{stage}", *threads, *onnx]
+            r = _run(args_, f"{size} {p} {stage}, {minutes} min", limits.get(f"{size}:{p}"), deadline)
             long_rows.append(r) if r else None
 
     ref = {r["kind"]: r for r in rows if r["precision"] == "fp32" and r["kind"] in ("official", "mini")}
     anchor = ref.get("official") or ref.get("mini")
     header = (
-        f"{'model':<9} {'prec':<5} {'params':>8} {'weights GB':>10} {'loaded GB':>9} {'peak+ GB':>8} "
+        f"{'model':<9} {'prec':<9} {'params':>8} {'weights GB':>10} {'loaded GB':>9} {'peak+ GB':>8} "
         f"{'enc s/s':>8} {'dec s/s':>8} {'enc+dec':>8} {'x fp32':>7} {'enc x':>6} {'dec x':>6} {'wall e+d':>8}"
     )
     print(
@@ -466,17 +534,22 @@ def main() -> None:
         base = ref.get(r["kind"], anchor) or r
         total = r["encode"] + r["decode"]
         print(
-            f"{r['kind']:<9} {r['precision']:<5} {r['params_m']:>7.1f}M {r['weights_gb']:>10.3f} {r['loaded_gb']:>9.2f} "
+            f"{r['kind']:<9} {r['precision']:<9} {r['params_m']:>7.1f}M {r['weights_gb']:>10.3f} {r['loaded_gb']:>9.2f} "
             f"{r['peak_above_gb']:>8.2f} {r['encode']:>8.4f} {r['decode']:>8.4f} {total:>8.4f} "
             f"{_ratio(base['encode'] + base['decode'], total):>7} {_ratio(base['encode'], r['encode'])} "
             f"{_ratio(base['decode'], r['decode'])} {r['encode_wall'] + r['decode_wall']:>8.4f}"
         )
     print(
-        "onnx rows: encoder and decoder in onnxruntime (weights GB = size of the .onnx files); "
+        "onnx rows: encoder and decoder in onnxruntime (weights GB = size of the .onnx files); onnx-int8: the "
+        "same graphs dynamically int8-quantized by onnxruntime (export/quantize.py); "
         "int8 weights GB counts the packed int8 weights"
     )
     for e in exports:
-        print(f"ONNX export of {e['kind']}: {e['seconds']:.0f} s, {e['bytes'] / 1024**3:.3f} GB")
+        how = "reused (--onnx-from)" if e.get("reused") else f"{e['seconds']:.0f} s"
+        line = f"ONNX export of {e['kind']}: {how}, {e['bytes'] / 1024**3:.3f} GB"
+        if "int8_bytes" in e:
+            line += f"; onnxruntime int8: {e['int8_seconds']:.0f} s, {e['int8_bytes'] / 1024**3:.3f} GB, {e['int8_layers']} layers"
+        print(line)
     print(
         f"\nquality on {EXAMPLES.relative_to(ROOT)}/*.wav (reconstruction SNR against fp32; mel distance to the input)"
     )
@@ -491,8 +564,11 @@ def main() -> None:
             f"({method}; decode of random latents of that length); n/m = not measured"
         )
         print("\n".join(memory_table(long_rows)))
+    if CAPPED:
+        print("\nnot measured (capped):\n" + "\n".join(f"- {c}" for c in CAPPED))
     if args.json:
         out = {
+            "capped": CAPPED,
             "args": vars(args),
             "speed": rows,
             "quality": quality_records,
