@@ -76,3 +76,13 @@ def test_long_plan_and_memory_table():
     assert len(lines) == 3
     assert "0.123" in lines[1] and "0.045" in lines[1]
     assert "n/m" in lines[2]  # official int8 decode not measured
+
+
+def test_rows_past_the_deadline_are_listed_not_dropped():
+    bench = _bench()
+    import time
+
+    assert bench._run(["--worker", "mini:fp32"], "mini fp32, 4 s audio", deadline=time.time() - 1) is None
+    assert bench.CAPPED == ["mini fp32, 4 s audio: not run (past --deadline)"]
+    assert bench._onnx_folder("/x/onnx_mini", "onnx-int8").name == "onnx_mini-int8"
+    assert bench._onnx_folder("/x/onnx_mini", "onnx").name == "onnx_mini"
