@@ -37,19 +37,31 @@ def reflect_pad_window(
     """``reflect_pad_items(audio, pad, lengths)[:, start:stop]`` without building the whole padded signal.
 
     ``audio [B, N]`` -> ``[B, stop - start]``: a view where the window touches no edge (and no ``lengths``),
-    else the window's samples gathered by their reflected indices (same values, bit for bit). Long audio
-    then costs one window of memory, not a padded copy of the input.
+    else the window alone, assembled from reflected slices (same values, bit for bit). Long audio then costs
+    one window of memory, not a padded copy of the input.
     """
-    b, n = audio.shape
-    if lengths is None and pad <= start and stop <= n + pad:
-        return audio[:, start - pad : stop - pad]
-    j = torch.arange(start, stop, device=audio.device)
-    size = (torch.full((b,), n) if lengths is None else lengths).to(audio.device)[:, None]  # [B, 1]
-    i = (j - pad)[None].expand(b, -1)
-    i = torch.where(i < 0, -i, i)
-    i = torch.where(i >= size, 2 * (size - 1) - i, i)  # reflect about each item's last sample
-    out = audio.gather(1, i.clamp(0, n - 1))
-    return torch.where(j[None] < size + 2 * pad, out, out.new_zeros(()))  # zero after an item's padding
+    if lengths is None:
+        return _reflect_window(audio, pad, start, stop)
+    out = audio.new_zeros(audio.shape[0], stop - start)
+    for b, n in enumerate(lengths.tolist()):
+        end = min(stop, n + 2 * pad)  # what follows an item's padding is zero
+        if end > start:
+            out[b, : end - start] = _reflect_window(audio[b : b + 1, :n], pad, start, end)[0]
+    return out
+
+
+def _reflect_window(audio: torch.Tensor, pad: int, start: int, stop: int) -> torch.Tensor:
+    """Samples ``start..stop-1`` of ``audio [B, n]`` reflect-padded by ``pad`` each side (``pad < n``)."""
+    n = audio.shape[-1]
+    lo, hi = start - pad, stop - pad  # the window in unpadded sample indices
+    parts = []
+    if lo < 0:  # index -k (k >= 1) reflects to k
+        parts.append(audio[:, 1 - min(hi, 0) : 1 - lo].flip(-1))
+    if max(lo, 0) < min(hi, n):
+        parts.append(audio[:, max(lo, 0) : min(hi, n)])
+    if hi > n:  # index n - 1 + k reflects to n - 1 - k
+        parts.append(audio[:, 2 * n - 1 - hi : 2 * n - 1 - max(lo, n)].flip(-1))
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
 
 class MelSpectrogram(Float32Island, nn.Module):

@@ -362,6 +362,8 @@ def quality_table(rows: list[dict], folder: Path, records: list[dict] | None = N
             p = r["precision"]
             snrs, mels = [], []
             for c, x in clips.items():
+                if c not in ref or not (folder / f"{kind}_{p}_{c}.npy").is_file():
+                    continue  # a clip this row (or fp32) did not reconstruct
                 y = np.load(folder / f"{kind}_{p}_{c}.npy")
                 n = min(len(y), len(ref[c]), len(x))
                 snrs.append(10 * np.log10(np.sum(ref[c][:n] ** 2) / max(np.sum((ref[c][:n] - y[:n]) ** 2), 1e-20)))
