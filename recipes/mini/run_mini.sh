@@ -2,8 +2,9 @@
 # Reproduce losatok-mini end to end on a CPU: corpus -> semantic encoder (stage 0) -> feature cache -> SemBo -> tokenizer ->
 # export -> held-out evaluation. Every stage resumes: run it again after an interruption (or in the next
 # session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
-# arguments go to the tokenizer stage (e.g. run.max_steps=20000). The v2 run:
-#   PARTS_FROM=losatok-mini bash recipes/mini/run_mini.sh discriminator.warmup_steps=3000
+# arguments go to the tokenizer stage (e.g. run.max_steps=20000). The v2 model (the one shipped now) is this
+# script as it stands: its warm start takes the v1 model's trained parts from git (PARTS_FROM=git:5923fb3,
+# the default; PARTS_FROM= trains stage 2 from random weights instead).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -18,10 +19,11 @@ $PY recipes/cache_features.py --manifest data/corpus/train.jsonl --teacher runs/
     --out data/cache/teacher_mini
 [ -f runs/sembo_mini/final/config.json ] || $PY recipes/train.py sembo --config recipes/configs/sembo_mini.yaml \
     $(resume runs/sembo_mini) teacher=runs/teacher_mini/final data.feature_cache=data/cache/teacher_mini
-# PARTS_FROM=<model> (e.g. losatok-mini): stage 2 starts from that model's trained acoustic branch, Gaussian
+# PARTS_FROM=<model> (a folder, losatok-mini, or git:REV): stage 2 starts from that model's trained acoustic branch, Gaussian
 # head and decoder on top of the new teacher + SemBo (a warm start: compose_init.py) instead of random weights
 init=runs/sembo_mini/final
-if [ -n "${PARTS_FROM:-}" ]; then
+PARTS_FROM=${PARTS_FROM-git:5923fb3}
+if [ -n "$PARTS_FROM" ]; then
     [ -f runs/tokenizer_init/config.json ] || $PY recipes/mini/compose_init.py --base runs/sembo_mini/final \
         --parts-from "$PARTS_FROM" --out runs/tokenizer_init
     init=runs/tokenizer_init
