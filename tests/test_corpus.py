@@ -138,3 +138,17 @@ def test_real_speech_rows_have_text_phonemes_licence_and_speaker_split(tmp_path)
         assert row["text"] and row["phonemes"] and row["license"] and row["speaker"] and row["domain"] == "speech"
         assert sf.info(str(tmp_path / "out" / row["path"])).samplerate == 16000
     assert len({r["path"] for j in jobs for r in [corpus_real.make_real(*j[:3], tmp_path / "o2", j[3])[0]]}) == 4
+
+
+@pytest.mark.skipif(
+    not HAVE_TOOLS, reason="needs espeak-ng, flite, fluidsynth and a GM soundfont (apt-get; .ci/run installs them)"
+)
+def test_profile_corpus_prints_the_cost_of_each_kind_of_job(capsys):
+    from recipes.data import profile_corpus
+
+    assert profile_corpus.main(["--hours", "0.01", "--per-kind", "1", "--no-real"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:-1]}
+    assert set(rows) == {"synth/speech", "synth/music", "synth/sound"}
+    assert all(float(r[2]) > 0 for r in rows.values())  # CPU seconds per job, subprocesses included
+    assert "estimated CPU of the whole build" in out.splitlines()[-1]

@@ -55,6 +55,18 @@ def _job(job: tuple) -> list[dict]:
         return [{"error": f"{type(e).__name__}: {e}", "job": [str(j) for j in job[:4]]}]
 
 
+def corpus_jobs(out: Path, hours: float, seed: int, music_seconds: float, real: bool = True) -> list[tuple]:
+    """Every clip job of a build (``_job``'s argument): synthetic ones sized by ``hours``, then the real
+    recordings of the installed packages."""
+    jobs: list[tuple] = []
+    for domain, share in SHARES.items():
+        n = max(1, round(hours * share * 3600 / MEAN_SECONDS[domain]))
+        jobs += [("synth", domain, i, seed, str(out)) for i in range(n)]
+    if real:
+        jobs += [("real", kind, src, split, meta, str(out)) for kind, src, split, meta in real_jobs(music_seconds)]
+    return jobs
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="data/corpus", help="output folder (wavs + manifests)")
@@ -73,15 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         require_tool(tool, pkg)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs: list[tuple] = []
-    for domain, share in SHARES.items():
-        n = max(1, round(args.hours * share * 3600 / MEAN_SECONDS[domain]))
-        jobs += [("synth", domain, i, args.seed, str(out)) for i in range(n)]
     if not args.no_real:
         missing = [k for k, ok in available_sources().items() if not ok]
         if missing:
             print(f"note: real sources not installed, skipped: {missing}", file=sys.stderr)
-        jobs += [("real", kind, src, split, meta, str(out)) for kind, src, split, meta in real_jobs(args.music_seconds)]
+    jobs = corpus_jobs(out, args.hours, args.seed, args.music_seconds, real=not args.no_real)
     t0 = time.time()
     rows: dict[str, list[dict]] = defaultdict(list)
     errors = []
