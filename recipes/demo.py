@@ -160,8 +160,9 @@ def generate_examples(out: Path) -> list[dict]:
             }
         )
     if rows:
-        print("\ngenerated (DiT pipelines on losatok-mini latents; Fréchet distance on the semantic teacher's")
-        print("embedding to held-out clips of the domain: generated | decoded ground truth | real clips)")
+        print("\ngenerated (DiT pipelines on losatok-mini v1 latents, each with its own copy of that VAE; Fréchet")
+        print("distance on the semantic teacher's embedding to held-out clips of the domain: generated | decoded")
+        print("ground truth | real clips)")
         print(f"{'pipeline':<8} {'sec':>5} {'time s':>7} {'FD gen':>8} {'FD dec':>8} {'FD real':>8}  prompt")
         for r in rows:
             c = r["card"]
