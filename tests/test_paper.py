@@ -174,6 +174,11 @@ def test_each_verdict_is_reachable():
     noisy = paired([0.9, 0.7, 0.85], [0.8, 0.8, 0.8])  # mean diff 0.017, std of the diffs 0.10
     assert noisy["verdict"] == INCONCLUSIVE and noisy["diff"] == pytest.approx(0.05 / 3)
     assert paired([0.9], [0.1])["verdict"] == INCONCLUSIVE  # one seed: no spread to compare with
+    # seeds that agree closely still leave a difference below the held-out set's resolution unresolved
+    close = ([0.81, 0.82, 0.81], [0.80, 0.81, 0.80])
+    assert paired(*close)["verdict"] == REPRODUCED
+    assert paired(*close, floor=0.02)["verdict"] == INCONCLUSIVE
+    assert paired(*close, floor=0.005) == {**paired(*close), "floor": 0.005}
     with pytest.raises(ValueError, match="same seeds"):
         paired([0.9, 0.8], [0.1])
     assert threshold(0.2, 0.5)["verdict"] == REPRODUCED and threshold(0.7, 0.5)["verdict"] == NOT_REPRODUCED
@@ -196,7 +201,7 @@ def _rows(rep: str, accs: dict[str, list[float]]) -> list[dict]:
             "level": "clip",
             "accuracy": a,
             "n_train": 10,
-            "n_test": 5,
+            "n_test": 50,
             "n_classes": 2,
             "chance": 0.5,
             "seed": s,
@@ -253,12 +258,17 @@ def test_report_is_written_from_results_json_only(tmp_path):
     )
     report = write_report(results, tmp_path / "out")
     text = report.read_text()
-    assert "| speech_lang (clip) | 10 / 5 | 50.0 | 92.0 ± 0.8 | 72.0 ± 0.8 | 85.7 ± 11.1 |" in text
+    assert "| speech_lang (clip) | 10 / 50 | 50.0 | 92.0 ± 0.8 | 72.0 ± 0.8 | 85.7 ± 11.1 |" in text
     assert "93.70" in text and "78.06" in text  # the paper's numbers beside ours
     assert "python recipes/train.py sembo --config recipes/paper/configs/sembo.yaml" in text and "12 s" in text
     verdicts = json.loads((tmp_path / "out" / "verdicts.json").read_text())
     assert verdicts["sembo_beats_pca_on_speech"]["verdict"] == "reproduced in direction"
     assert verdicts["relation_loss_helps"]["verdict"] == "inconclusive"  # within the seeds' std
+    assert verdicts["sembo_beats_pca_on_speech"]["floor"] == pytest.approx(1 / 50)  # one clip of speech_lang
+    from recipes.paper.report import compare
+
+    few = [{**r, "n_test": 4} for r in rows]  # 20 points apart, but one held-out clip is 25 points
+    assert compare(few, "sembo", "pca128", "speech_")["verdict"] == "inconclusive"
     assert verdicts["teacher_is_redundant"]["verdict"] == "not reproduced"  # 200 / 256 > 0.5
     assert verdicts["small_latent_trains_faster"] == {
         "verdict": "reproduced in direction",
@@ -338,16 +348,69 @@ def _test_budget():
     )
 
 
+def _teacher_cache(teacher: Path, corpus: Path, out: Path, teacher_id: str | None = None) -> Path:
+    """A feature cache of ``teacher`` on the corpus' train clips, as recipes/cache_features.py makes it."""
+    from losatok_plugin.data import build_feature_cache, read_manifest
+    from losatok_plugin.hashing import tensor_fingerprint
+    from losatok_plugin.teachers import load_teacher
+
+    enc = load_teacher("midashenglm", teacher)
+    tid = teacher_id or f"midashenglm:{tensor_fingerprint(enc.state_dict().values())}"
+    entries = read_manifest(corpus / "train.jsonl")
+    build_feature_cache(entries, lambda a: enc(a), out, dim=enc.output_dim, teacher_id=tid, progress=False)
+    return out
+
+
+def test_feature_cache_is_checked_against_the_teacher(paper_setup, tmp_path):
+    from recipes.paper.experiments import check_feature_cache
+    from recipes.paper.run import main
+
+    root, corpus = paper_setup
+    good = _teacher_cache(root / "teacher", corpus, tmp_path / "good")
+    check_feature_cache(good, root / "teacher")
+    bad = _teacher_cache(root / "teacher", corpus, tmp_path / "bad", teacher_id="midashenglm:0000000000000000")
+    with pytest.raises(ValueError, match="not of"):
+        check_feature_cache(bad, root / "teacher")
+    args = ["--teacher", str(root / "teacher"), "--corpus", str(corpus), "--feature-cache", str(bad)]
+    with pytest.raises(SystemExit):  # refused before any step runs
+        main([*args, "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results"), "--budget", "tiny"])
+    assert not (tmp_path / "work").exists()
+
+
 def test_sembo_vs_pca_and_dual_level_steps_on_a_tiny_model(paper_setup, tmp_path):
+    from losatok_plugin.data.feature_cache import FeatureCache
     from recipes.paper.driver import run_plan
-    from recipes.paper.experiments import EXPERIMENTS, STEPS
+    from recipes.paper.experiments import EXPERIMENTS, STEPS, load_features
     from recipes.paper.report import write_report
 
     root, corpus = paper_setup
-    ctx = _ctx(tmp_path, _test_budget(), progress=False)
+    cache = _teacher_cache(root / "teacher", corpus, tmp_path / "cache")
+    ctx = _ctx(tmp_path, _test_budget(), progress=False, feature_cache=str(cache))
     ctx.teacher, ctx.corpus = str(root / "teacher"), corpus
     ran = run_plan(ctx, STEPS, EXPERIMENTS, ["sembo_vs_pca", "dual_level"], log=lambda _: None)
     assert ran == [*EXPERIMENTS["sembo_vs_pca"], *EXPERIMENTS["dual_level"]]
+    # one teacher pass: the train clips come from the cache, the held-out ones are encoded (to the cache's float16)
+    teacher = load_features(ctx, "teacher.pt")
+    cached = FeatureCache(cache)
+    held_out = [p for p in teacher if p not in cached]
+    assert held_out and len(held_out) < len(teacher)
+    for p in teacher:
+        if p in cached:
+            torch.testing.assert_close(teacher[p], cached.get(p), rtol=0, atol=0)
+    model = LoSATokVAE.from_pretrained(root / "teacher").eval()
+    from losatok_plugin.data.audio_io import load_audio
+
+    with torch.no_grad():
+        online = model.encode_features(load_audio(held_out[0], 16000)[None]).semantic_emb[0]
+    torch.testing.assert_close(teacher[held_out[0]], online, rtol=2e-3, atol=2e-3)
+    sembo = load_features(ctx, "sembo.pt")
+    vae = LoSATokVAE.from_pretrained(tmp_path / "work" / "sembo" / "final").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            sembo["semantic_emb_low"][held_out[0]], vae.bottleneck.encode(teacher[held_out[0]][None])[0]
+        )
+    for step in ("sembo", "sembo_norel", "tok_both", "tok_high_only", "tok_low_only"):
+        assert f"data.feature_cache={cache}" in STEPS[step].command(ctx)
     m = json.loads((tmp_path / "results" / "sembo_vs_pca.json").read_text())["measurements"]
     reps = {r["representation"] for r in m["probes"]}
     assert reps == {"teacher", "sembo", "pca16", "random16", "sembo_norel"}
@@ -363,6 +426,11 @@ def test_sembo_vs_pca_and_dual_level_steps_on_a_tiny_model(paper_setup, tmp_path
     assert run_plan(ctx, STEPS, EXPERIMENTS, ["dual_level"], log=lambda _: None) == []  # all done: nothing reruns
     text = write_report(tmp_path / "results", tmp_path / "report").read_text()
     assert "pca16" in text and "high_only" in text
+    # the report says what ran: the budget, the inputs, and each measuring step's full command line
+    assert "Budget `test`: SemBo 1 steps, tokenizer 1 steps" in text and f"from `{cache}`" in text
+    assert f"--feature-cache {cache}" in d["steps"]["dual_probes"]["command"]
+    assert f"--teacher {root / 'teacher'}" in d["steps"]["dual_probes"]["command"]
+    assert "Needs a stage-0 teacher 512 wide" in text  # latent_width not run: what it needs
 
 
 def test_latent_width_steps_on_a_tiny_model(paper_setup, tmp_path):

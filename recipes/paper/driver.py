@@ -13,7 +13,7 @@ import json
 import shlex
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ BUDGETS: dict[str, Budget] = {
     "tiny": Budget("tiny", 2, 2, 2, 4, 2, 16, 8, (0, 1), 0.8, 4, 2, 2),
     # what this 2-core CPU allows in a few hours per experiment
     "small": Budget("small", 1000, 3000, 8000, 3000, 500, 300, None, (0, 1, 2), 0.8, 24, 8, 20),
+    # what one shared core allows in about 90 minutes for sembo_vs_pca + dual_level (issue 17, 2026-11-29): the
+    # probe sets of "small", fewer SemBo / tokenizer steps (generator-only: the discriminator joins at 20k)
+    "cpu1h": Budget("cpu1h", 500, 600, 8000, 3000, 500, 300, None, (0, 1, 2), 0.8, 8, 8, 20),
     # the intended run on the retrained stage-0 teacher (a GPU or a long CPU session)
     "full": Budget("full", 4000, 20000, 8000, 20000, 2000, None, None, (0, 1, 2, 3, 4), 0.8, 64, 32, 50),
 }
@@ -60,6 +63,7 @@ class Context:
     teacher: str  # stage-0 export folder (LoSATokVAE with the teacher)
     corpus: Path  # train/valid/test/test_real manifests
     wide_teacher: str = ""  # latent_width: a wider stage-0 export ("" = train one)
+    feature_cache: str = ""  # cached features of ``teacher`` on the train clips ("" = run it online)
     progress: bool = True
 
     def run_dir(self, name: str) -> Path:
@@ -79,7 +83,13 @@ class Context:
                 f"{path} holds budget {data['budget']!r}, this run is {self.budget.name!r}: "
                 "use another --results folder or delete it"
             )
-        data.update(experiment=experiment, budget=self.budget.name)
+        data.update(experiment=experiment, budget=self.budget.name, budget_spec=asdict(self.budget))
+        data["inputs"] = {
+            "teacher": str(self.teacher),
+            "corpus": str(self.corpus),
+            "feature_cache": self.feature_cache,
+            "wide_teacher": self.wide_teacher,
+        }
         return data
 
     def _write(self, experiment: str, data: dict[str, Any]) -> None:

@@ -36,8 +36,11 @@ def _rel(path: Path) -> str:
 
 
 # -- training steps ---------------------------------------------------------------------------------------
-def stage_args(ctx: Context, name: str, stage: str, overrides: Callable[[Context], list[str]]) -> list[str]:
-    """The dotted overrides of training step ``name``: output folder, budget steps, manifests, the budget's
+def stage_args(
+    ctx: Context, name: str, stage: str, overrides: Callable[[Context], list[str]], cached: bool = False
+) -> list[str]:
+    """The dotted overrides of training step ``name``: output folder, budget steps, manifests, the feature
+    cache (``cached`` steps train on ``ctx.teacher``, whose cache ``ctx.feature_cache`` is), the budget's
     overrides (per stage, then per step), then the step's own (teacher, init_from...)."""
     b = ctx.budget
     steps = {
@@ -52,17 +55,25 @@ def stage_args(ctx: Context, name: str, stage: str, overrides: Callable[[Context
         common.append(f"data.train_manifest={ctx.corpus / 'train.jsonl'}")
     if stage in ("tokenizer", "semantic_encoder"):
         common.append(f"data.valid_manifest={ctx.corpus / 'valid.jsonl'}")
+    if cached and ctx.feature_cache:
+        common.append(f"data.feature_cache={ctx.feature_cache}")
     # the budget's overrides (per stage, then per step), then the step's own (teacher, init_from...)
     return [*common, *b.overrides.get(stage, []), *b.overrides.get(name, []), *overrides(ctx)]
 
 
 def train_step(
-    name: str, stage: str, config: str, overrides: Callable[[Context], list[str]], needs: tuple[str, ...] = ()
+    name: str,
+    stage: str,
+    config: str,
+    overrides: Callable[[Context], list[str]],
+    needs: tuple[str, ...] = (),
+    cached: bool = False,
 ) -> Step:
-    """Train ``stage`` with ``configs/<config>`` into ``<work>/<name>`` (resumes an interrupted run)."""
+    """Train ``stage`` with ``configs/<config>`` into ``<work>/<name>`` (resumes an interrupted run);
+    ``cached``: the step's teacher is ``ctx.teacher``, so it reads ``ctx.feature_cache`` when one is given."""
 
     def args(ctx: Context) -> list[str]:
-        return stage_args(ctx, name, stage, overrides)
+        return stage_args(ctx, name, stage, overrides, cached)
 
     def run(ctx: Context) -> None:
         from losatok_plugin.training.checkpoint import latest_checkpoint
@@ -78,6 +89,21 @@ def train_step(
         return shell("python", "recipes/train.py", stage, "--config", _rel(CONFIGS / config), *args(ctx))
 
     return Step(name, run, command, needs)
+
+
+def check_feature_cache(cache: str | Path, teacher: str | Path, teacher_type: str = "midashenglm") -> None:
+    """Raise ``ValueError`` unless the feature cache folder ``cache`` was made by the teacher in the stage-0
+    export ``teacher`` (the cache's ``teacher`` id is ``<type>:<fingerprint of the teacher's weights>``, as
+    ``recipes/cache_features.py`` writes it)."""
+    from losatok_plugin.data.feature_cache import FeatureCache
+    from losatok_plugin.hashing import tensor_fingerprint
+    from losatok_plugin.teachers import load_teacher
+
+    made_by = FeatureCache(cache).teacher
+    enc = load_teacher(teacher_type, teacher)
+    expected = f"{teacher_type}:{tensor_fingerprint(enc.state_dict().values())}"
+    if made_by != expected:
+        raise ValueError(f"feature cache {cache} holds features of teacher {made_by!r}, not of {teacher} ({expected})")
 
 
 def final(ctx: Context, name: str) -> Path:
@@ -97,9 +123,45 @@ def task_entries(ctx: Context) -> dict[str, list[ManifestEntry]]:
     return {name: read_manifest(p) for name, p in task_manifests(ctx).items()}
 
 
+def teacher_features(ctx: Context) -> None:
+    """``<work>/features/teacher.pt``: ``{path: [T, D]}`` of ``ctx.teacher`` on every clip of every probe task,
+    one teacher pass for all the representations built on it. Clips in ``ctx.feature_cache`` (the train clips,
+    checked against the teacher by ``run.py``) are read from it; the others are encoded. Every tensor is
+    rounded to float16, the cache's storage, so that train and held-out clips carry the same precision."""
+    from tqdm import tqdm
+
+    from losatok_plugin.data.audio_io import AudioReadError, load_audio
+    from losatok_plugin.data.feature_cache import FeatureCache
+    from losatok_plugin.loading import load_vae
+
+    cache = FeatureCache(ctx.feature_cache) if ctx.feature_cache else None
+    model = load_vae(str(ctx.teacher)).eval()
+    paths = sorted({e.path for entries in task_entries(ctx).values() for e in entries})
+    out: dict[str, torch.Tensor] = {}
+    cached = 0
+    for path in tqdm(paths, desc="teacher features", disable=not ctx.progress):
+        if cache is not None and path in cache:
+            out[path] = cache.get(path).half().float()
+            cached += 1
+            continue
+        try:
+            audio = load_audio(path, model.sampling_rate)
+            with torch.inference_mode():
+                feats = model.semantic_encoder(model.prepare_audio(audio[None]))
+        except (AudioReadError, ValueError) as err:
+            print(f"[paper] skipped {path}: {err}")
+            continue
+        out[path] = feats[0].half().float().clone()
+    print(f"[paper] teacher features of {len(out)} clips ({cached} from the feature cache)")
+    (ctx.work / "features").mkdir(parents=True, exist_ok=True)
+    torch.save(out, ctx.work / "features" / "teacher.pt")
+
+
 def extract_features(ctx: Context, model_dir: str | Path, reps: list[str], file: str) -> None:
     """``<work>/features/<file>``: ``{rep: {path: [T, D]}}`` of every clip of every probe task (one forward
-    pass per clip for all ``reps``)."""
+    pass per clip for all ``reps``), on the teacher features of :func:`teacher_features` (the model's frozen
+    teacher is ``ctx.teacher``): ``semantic_emb`` and ``semantic_emb_low`` need no audio, the others run the
+    acoustic branch on the clip."""
     from tqdm import tqdm
 
     from losatok_plugin.data.audio_io import AudioReadError, load_audio
@@ -108,20 +170,23 @@ def extract_features(ctx: Context, model_dir: str | Path, reps: list[str], file:
 
     for rep in reps:
         check_representation(rep)
+    teacher = load_features(ctx, "teacher.pt")
     model = load_vae(str(model_dir)).eval()
-    paths = sorted({e.path for entries in task_entries(ctx).values() for e in entries})
+    semantic_only = set(reps) <= {"semantic_emb", "semantic_emb_low"}
     out: dict[str, dict[str, torch.Tensor]] = {rep: {} for rep in reps}
-    for path in tqdm(paths, desc=f"features of {Path(model_dir).parent.name}", disable=not ctx.progress):
-        try:
-            audio = load_audio(path, model.sampling_rate)
-            with torch.inference_mode():
-                feats = model.encode_features(audio[None])
-        except (AudioReadError, ValueError) as err:
-            print(f"[paper] skipped {path}: {err}")
-            continue
+    for path, emb in tqdm(teacher.items(), desc=f"features of {Path(model_dir).parent.name}", disable=not ctx.progress):
+        with torch.inference_mode():
+            if semantic_only:
+                feats = {"semantic_emb": emb[None], "semantic_emb_low": model.bottleneck.encode(emb[None])}
+            else:
+                try:
+                    audio = load_audio(path, model.sampling_rate)
+                    feats = model.encode_features(audio[None], semantic_emb=emb[None])
+                except (AudioReadError, ValueError) as err:
+                    print(f"[paper] skipped {path}: {err}")
+                    continue
         for rep in reps:
             out[rep][path] = feats[rep][0].float().clone()
-    (ctx.work / "features").mkdir(parents=True, exist_ok=True)
     torch.save(out, ctx.work / "features" / file)
 
 
@@ -377,8 +442,19 @@ def _wide_teacher_step() -> Step:
     return Step("teacher_wide", run, command)
 
 
+def run_command(ctx: Context, experiment: str) -> str:
+    """The ``recipes.paper.run`` line that runs ``experiment`` with this context's inputs."""
+    args = ["--only", experiment, "--budget", ctx.budget.name, "--teacher", ctx.teacher, "--corpus", ctx.corpus]
+    args += ["--work", ctx.work]
+    if ctx.feature_cache:
+        args += ["--feature-cache", ctx.feature_cache]
+    if ctx.wide_teacher:
+        args += ["--wide-teacher", ctx.wide_teacher]
+    return f"{RUN} {shell(*args)}"
+
+
 def _measure(name: str, fn: Callable[[Context], None], needs: tuple[str, ...], experiment: str) -> Step:
-    return Step(name, fn, lambda ctx: f"{RUN} --budget {ctx.budget.name} --only {experiment}  # step {name}", needs)
+    return Step(name, fn, lambda ctx: f"{run_command(ctx, experiment)}  # step {name}", needs)
 
 
 def _build_tasks(ctx: Context) -> None:
@@ -393,9 +469,10 @@ STEPS: dict[str, Step] = {
     s.name: s
     for s in (
         _measure("tasks", _build_tasks, (), "sembo_vs_pca"),
-        train_step("sembo", "sembo", "sembo.yaml", lambda ctx: [f"teacher={ctx.teacher}"]),
-        train_step("sembo_norel", "sembo", "sembo_norel.yaml", lambda ctx: [f"teacher={ctx.teacher}"]),
-        _measure("sembo_features", sembo_features, ("tasks", "sembo", "sembo_norel"), "sembo_vs_pca"),
+        train_step("sembo", "sembo", "sembo.yaml", lambda ctx: [f"teacher={ctx.teacher}"], cached=True),
+        train_step("sembo_norel", "sembo", "sembo_norel.yaml", lambda ctx: [f"teacher={ctx.teacher}"], cached=True),
+        _measure("teacher_features", teacher_features, ("tasks",), "sembo_vs_pca"),
+        _measure("sembo_features", sembo_features, ("teacher_features", "sembo", "sembo_norel"), "sembo_vs_pca"),
         _measure("sembo_probes", sembo_probes, ("sembo_features",), "sembo_vs_pca"),
         _measure("teacher_rank", teacher_rank, ("sembo_features",), "sembo_vs_pca"),
         *(
@@ -405,10 +482,11 @@ STEPS: dict[str, Step] = {
                 f"tokenizer_{m}.yaml",
                 lambda ctx: [f"init_from={final(ctx, 'sembo')}"],
                 ("sembo",),
+                cached=True,
             )
             for m in MODES
         ),
-        _measure("dual_features", dual_features, ("tasks", *(f"tok_{m}" for m in MODES)), "dual_level"),
+        _measure("dual_features", dual_features, ("teacher_features", *(f"tok_{m}" for m in MODES)), "dual_level"),
         _measure("dual_probes", dual_probes, ("dual_features",), "dual_level"),
         _measure("dual_recon", dual_recon, tuple(f"tok_{m}" for m in MODES), "dual_level"),
         _wide_teacher_step(),
@@ -430,7 +508,15 @@ STEPS: dict[str, Step] = {
 }
 
 EXPERIMENTS: dict[str, tuple[str, ...]] = {
-    "sembo_vs_pca": ("tasks", "sembo", "sembo_norel", "sembo_features", "sembo_probes", "teacher_rank"),
+    "sembo_vs_pca": (
+        "tasks",
+        "teacher_features",
+        "sembo",
+        "sembo_norel",
+        "sembo_features",
+        "sembo_probes",
+        "teacher_rank",
+    ),
     "dual_level": ("tok_both", "tok_high_only", "tok_low_only", "dual_features", "dual_probes", "dual_recon"),
     "latent_width": (
         "teacher_wide",

@@ -92,11 +92,20 @@ def shared_tasks(rows: list[dict], reps: list[str], prefix: str = "") -> set[tup
     return {t for t in common if t[0].startswith(prefix)}
 
 
+def resolution(rows: list[dict], tasks: set[tuple[str, str]]) -> float:
+    """One held-out item per task, averaged over ``tasks``: the smallest change of a mean-over-tasks accuracy
+    that one clip (or frame) answered differently makes. Seeds share the held-out set, so a difference below
+    this is not resolved however small the seeds' spread."""
+    n_test = {(r["task"], r["level"]): r["n_test"] for r in rows if (r["task"], r["level"]) in tasks}
+    return sum(1.0 / max(1, n) for n in n_test.values()) / len(n_test) if n_test else 0.0
+
+
 def compare(rows: list[dict], a: str, b: str, prefix: str = "") -> dict:
     tasks = shared_tasks(rows, [a, b], prefix)
     if not tasks:
         return {"verdict": "inconclusive", "diff": math.nan, "std": math.nan, "n": 0, "tasks": []}
-    return {**paired(per_seed_mean(rows, a, tasks), per_seed_mean(rows, b, tasks)), "tasks": sorted(tasks)}
+    floor = resolution(rows, tasks)
+    return {**paired(per_seed_mean(rows, a, tasks), per_seed_mean(rows, b, tasks), floor=floor), "tasks": sorted(tasks)}
 
 
 def verdicts(results: dict[str, dict]) -> dict[str, dict]:
@@ -236,12 +245,53 @@ def claim_lines(key: str, v: dict | None) -> list[str]:
         return lines
     if "diff" in v:
         detail = f"difference {fmt(v['diff'])} points ± {fmt(v['std'])} (std over {v['n']} seeds)"
+        if v.get("floor"):
+            detail += f"; resolution (one held-out clip per task) {fmt(v['floor'])} points"
+        if v.get("tasks"):
+            detail += f"; mean over {', '.join(f'{t} ({lv})' for t, lv in v['tasks'])}"
     elif "value" in v:
         detail = f"measured {v['value']:.3f} (limit {v['limit']})"
     else:
         detail = f"(a) reaches (b)'s final FD {v['target']} at step {v['reach_step']} (b's last step {v['last_step']})"
     lines.append(f"  - *Verdict*: **{v['verdict']}** — {detail}.")
     return lines
+
+
+# What latent_width needs when it has no results, and the line that runs it.
+LATENT_WIDTH_NEEDS = (
+    "Needs a stage-0 teacher 512 wide (`configs/teacher_wide.yaml`: the mini teacher recipe at `embed_dim: 512`, "
+    "so that the no-bottleneck latent (b) is 4x the 128-d latent (a)) — hours of CPU at the budgets' "
+    "`teacher_steps` — then its SemBo, the two tokenizers, latents and two DiT runs. Train the teacher with the "
+    "runner (`python -m recipes.paper.run --only latent_width --budget small --teacher T --corpus C`) or give one "
+    "with `--wide-teacher PATH`."
+)
+
+
+def budget_line(data: dict) -> str:
+    """One sentence with the budget an experiment ran at (from its results JSON)."""
+    b = data.get("budget_spec")
+    if not b:
+        return f"Budget `{data.get('budget', '?')}`."
+    train = "all" if b["max_train"] is None else f"at most {b['max_train']}"
+    test = "all" if b["max_test"] is None else f"at most {b['max_test']}"
+    return (
+        f"Budget `{b['name']}`: SemBo {b['sembo_steps']} steps, tokenizer {b['tokenizer_steps']} steps; probe clips "
+        f"per task: {train} train, {test} held-out; seeds {', '.join(map(str, b['seeds']))}, each fitting on "
+        f"{fmt(b['train_fraction'], digits=0)} % of the training clips; {b['recon_clips']} reconstruction clips per "
+        "domain."
+    )
+
+
+def inputs_line(data: dict) -> str:
+    i = data.get("inputs")
+    if not i:
+        return ""
+    cache = f", teacher features of the train clips from `{i['feature_cache']}`" if i.get("feature_cache") else ""
+    return f"Inputs: teacher `{i['teacher']}`, corpus `{i['corpus']}`{cache}."
+
+
+def total_wall(data: dict) -> str:
+    return f"Wall clock of the steps: {sum(s['wall_s'] for s in data.get('steps', {}).values()) / 60:.0f} min."
 
 
 def write_report(results_dir: Path, out_dir: Path) -> Path:
@@ -272,6 +322,7 @@ def write_report(results_dir: Path, out_dir: Path) -> Path:
     data = results.get("sembo_vs_pca")
     if data:
         m = data.get("measurements", {})
+        md += [budget_line(data), inputs_line(data), total_wall(data), ""]
         setup = m.get("setup", {})
         if setup:
             md.append(
@@ -306,6 +357,7 @@ def write_report(results_dir: Path, out_dir: Path) -> Path:
     data = results.get("dual_level")
     if data:
         m = data.get("measurements", {})
+        md += [budget_line(data), inputs_line(data), total_wall(data), ""]
         if m.get("probes"):
             md += ["Probes on the latent `mu`:", ""] + probe_table(m["probes"])
             md += ["", "![dual-level probes](dual_level_probes.png)", ""]
@@ -336,7 +388,7 @@ def write_report(results_dir: Path, out_dir: Path) -> Path:
         plot_fd_curves(w, out_dir / "latent_width_fd.png")
         md += steps_table(data) + [""]
     else:
-        md += ["Not run yet: `python -m recipes.paper.run --only latent_width`.", ""]
+        md += ["Not run yet: `python -m recipes.paper.run --only latent_width`.", "", LATENT_WIDTH_NEEDS, ""]
     md += claim_lines("small_latent_trains_faster", v.get("small_latent_trains_faster"))
     md.append("")
     atomic_write_text(out_dir / "REPORT.md", "\n".join(md))

@@ -15,8 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from losatok_plugin.data.feature_cache import FeatureCacheError
 from recipes.paper.driver import BUDGETS, Context, run_plan
-from recipes.paper.experiments import EXPERIMENTS, STEPS
+from recipes.paper.experiments import EXPERIMENTS, STEPS, check_feature_cache
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         default="runs/teacher_mini/final",
         help="stage-0 export (LoSATokVAE folder) whose teacher SemBo compresses (default: the mini recipe's)",
     )
+    p.add_argument(
+        "--feature-cache",
+        default="",
+        help="cached features of --teacher on the train clips (recipes/cache_features.py) for SemBo and the "
+        "tokenizers (checked against the teacher; default: run the teacher online)",
+    )
     p.add_argument("--wide-teacher", default="", help="latent_width: a wider stage-0 export (default: train one)")
     p.add_argument("--corpus", default="data/corpus", help="folder with train/valid/test/test_real.jsonl")
     p.add_argument("--work", default=None, help="runs and features (default: runs/paper/<budget>)")
@@ -40,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--teacher {args.teacher}: no config.json (train stage 0 first, or name another export)")
     if not Path(args.corpus, "train.jsonl").is_file():
         p.error(f"--corpus {args.corpus}: no train.jsonl")
+    if args.feature_cache:
+        try:
+            check_feature_cache(args.feature_cache, args.teacher)
+        except (ValueError, FeatureCacheError) as e:
+            p.error(f"--feature-cache: {e}")
     ctx = Context(
         work=Path(args.work or f"runs/paper/{args.budget}"),
         results=Path(args.results),
@@ -47,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         teacher=args.teacher,
         corpus=Path(args.corpus),
         wide_teacher=args.wide_teacher,
+        feature_cache=args.feature_cache,
         progress=not args.no_progress,
     )
     ran = run_plan(ctx, STEPS, EXPERIMENTS, args.only)

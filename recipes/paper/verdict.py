@@ -1,8 +1,9 @@
 """Verdicts of the paper's claims, computed from measured numbers only.
 
-``reproduced in direction``: the measured difference has the paper's sign and exceeds the seeds' spread;
-``not reproduced``: it has the opposite sign and exceeds the spread; ``inconclusive``: within the spread
-(or too few seeds / points to tell).
+``reproduced in direction``: the measured difference has the paper's sign and exceeds the seeds' spread
+and the measurement's resolution (for probes: one held-out clip per task, see ``report.compare``);
+``not reproduced``: it has the opposite sign and exceeds both; ``inconclusive``: within either (or too few
+seeds / points to tell).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ NOT_REPRODUCED = "not reproduced"
 INCONCLUSIVE = "inconclusive"
 
 
-def paired(a: Sequence[float], b: Sequence[float], expect: int = 1) -> dict:
+def paired(a: Sequence[float], b: Sequence[float], expect: int = 1, floor: float = 0.0) -> dict:
     """``a`` vs ``b`` measured with the same seeds (element i = seed i); the paper says ``sign(a - b) == expect``.
 
     The spread is the sample std (ddof 1) of the per-seed differences; fewer than 2 seeds is inconclusive.
-    Returns ``{"verdict", "diff", "std", "n"}``.
+    ``floor``: the smallest difference the measurement resolves (the seeds share one held-out set, so their
+    spread alone says nothing about a difference of a clip or two); ``|diff| <= max(std, floor)`` is
+    inconclusive. Returns ``{"verdict", "diff", "std", "floor", "n"}``.
     """
     if len(a) != len(b):
         raise ValueError(f"paired verdict needs the same seeds on both sides, got {len(a)} and {len(b)} values")
@@ -29,11 +32,11 @@ def paired(a: Sequence[float], b: Sequence[float], expect: int = 1) -> dict:
     diffs = [x - y for x, y in zip(a, b)]
     diff = sum(diffs) / n if n else math.nan
     std = math.sqrt(sum((d - diff) ** 2 for d in diffs) / (n - 1)) if n > 1 else math.nan
-    if n < 2 or abs(diff) <= std:
+    if n < 2 or abs(diff) <= max(std, floor):
         verdict = INCONCLUSIVE
     else:
         verdict = REPRODUCED if diff * expect > 0 else NOT_REPRODUCED
-    return {"verdict": verdict, "diff": diff, "std": std, "n": n}
+    return {"verdict": verdict, "diff": diff, "std": std, "floor": floor, "n": n}
 
 
 def threshold(value: float, limit: float, below: bool = True) -> dict:
