@@ -349,15 +349,23 @@ def _test_budget():
 
 
 def _teacher_cache(teacher: Path, corpus: Path, out: Path, teacher_id: str | None = None) -> Path:
-    """A feature cache of ``teacher`` on the corpus' train clips, as recipes/cache_features.py makes it."""
+    """A feature cache of ``teacher`` on the corpus' train clips, as recipes/cache_features.py makes it when
+    run from the corpus' parent folder: its keys are relative paths (``corpus/000.wav``)."""
+    import os
+
     from losatok_plugin.data import build_feature_cache, read_manifest
     from losatok_plugin.hashing import tensor_fingerprint
     from losatok_plugin.teachers import load_teacher
 
     enc = load_teacher("midashenglm", teacher)
     tid = teacher_id or f"midashenglm:{tensor_fingerprint(enc.state_dict().values())}"
-    entries = read_manifest(corpus / "train.jsonl")
-    build_feature_cache(entries, lambda a: enc(a), out, dim=enc.output_dim, teacher_id=tid, progress=False)
+    here = os.getcwd()
+    os.chdir(corpus.parent)
+    try:
+        entries = read_manifest(Path(corpus.name) / "train.jsonl")
+        build_feature_cache(entries, lambda a: enc(a), out, dim=enc.output_dim, teacher_id=tid, progress=False)
+    finally:
+        os.chdir(here)
     return out
 
 
@@ -377,26 +385,32 @@ def test_feature_cache_is_checked_against_the_teacher(paper_setup, tmp_path):
     assert not (tmp_path / "work").exists()
 
 
-def test_sembo_vs_pca_and_dual_level_steps_on_a_tiny_model(paper_setup, tmp_path):
+def test_sembo_vs_pca_and_dual_level_steps_on_a_tiny_model(paper_setup, tmp_path, monkeypatch):
     from losatok_plugin.data.feature_cache import FeatureCache
     from recipes.paper.driver import run_plan
-    from recipes.paper.experiments import EXPERIMENTS, STEPS, load_features
+    from recipes.paper.experiments import EXPERIMENTS, STEPS, load_features, task_entries
     from recipes.paper.report import write_report
 
     root, corpus = paper_setup
     cache = _teacher_cache(root / "teacher", corpus, tmp_path / "cache")
+    # as in a checkout with data/corpus: the runner gets the corpus by the relative path the cache was built with
+    monkeypatch.chdir(corpus.parent)
     ctx = _ctx(tmp_path, _test_budget(), progress=False, feature_cache=str(cache))
-    ctx.teacher, ctx.corpus = str(root / "teacher"), corpus
+    ctx.teacher, ctx.corpus = str(root / "teacher"), Path(corpus.name)
     ran = run_plan(ctx, STEPS, EXPERIMENTS, ["sembo_vs_pca", "dual_level"], log=lambda _: None)
     assert ran == [*EXPERIMENTS["sembo_vs_pca"], *EXPERIMENTS["dual_level"]]
-    # one teacher pass: the train clips come from the cache, the held-out ones are encoded (to the cache's float16)
+    m = json.loads((tmp_path / "results" / "sembo_vs_pca.json").read_text())["measurements"]
+    # one teacher pass: the train clips come from the cache (keyed by relative paths, the task manifests by
+    # absolute ones: matched on the file), the held-out ones are encoded (rounded to the cache's float16)
     teacher = load_features(ctx, "teacher.pt")
     cached = FeatureCache(cache)
-    held_out = [p for p in teacher if p not in cached]
-    assert held_out and len(held_out) < len(teacher)
-    for p in teacher:
-        if p in cached:
-            torch.testing.assert_close(teacher[p], cached.get(p), rtol=0, atol=0)
+    key = {str(Path(k).resolve()): k for k in cached.entries}
+    train = {e.path for es in task_entries(ctx).values() for e in es if e.extra["split"] == "train"}
+    held_out = [p for p in teacher if p not in train]
+    assert held_out and train and set(teacher) == train | set(held_out)
+    assert m["teacher_features"] == {"clips": len(teacher), "from_cache": len(train)}
+    for p in train:
+        torch.testing.assert_close(teacher[p], cached.get(key[str(Path(p).resolve())]), rtol=0, atol=0)
     model = LoSATokVAE.from_pretrained(root / "teacher").eval()
     from losatok_plugin.data.audio_io import load_audio
 
@@ -411,7 +425,6 @@ def test_sembo_vs_pca_and_dual_level_steps_on_a_tiny_model(paper_setup, tmp_path
         )
     for step in ("sembo", "sembo_norel", "tok_both", "tok_high_only", "tok_low_only"):
         assert f"data.feature_cache={cache}" in STEPS[step].command(ctx)
-    m = json.loads((tmp_path / "results" / "sembo_vs_pca.json").read_text())["measurements"]
     reps = {r["representation"] for r in m["probes"]}
     assert reps == {"teacher", "sembo", "pca16", "random16", "sembo_norel"}
     assert {r["level"] for r in m["probes"]} == {"clip", "bag", "frame"}

@@ -135,13 +135,17 @@ def teacher_features(ctx: Context) -> None:
     from losatok_plugin.loading import load_vae
 
     cache = FeatureCache(ctx.feature_cache) if ctx.feature_cache else None
+    # the cache keys its clips by the path its manifest gave (often relative to the folder it was built from),
+    # the task manifests by another spelling of the same file: match on the resolved file
+    in_cache = {str(Path(k).resolve()): k for k in cache.entries} if cache is not None else {}
     model = load_vae(str(ctx.teacher)).eval()
     paths = sorted({e.path for entries in task_entries(ctx).values() for e in entries})
     out: dict[str, torch.Tensor] = {}
     cached = 0
     for path in tqdm(paths, desc="teacher features", disable=not ctx.progress):
-        if cache is not None and path in cache:
-            out[path] = cache.get(path).half().float()
+        key = in_cache.get(str(Path(path).resolve()))
+        if cache is not None and key is not None:
+            out[path] = cache.get(key).half().float()
             cached += 1
             continue
         try:
@@ -155,6 +159,7 @@ def teacher_features(ctx: Context) -> None:
     print(f"[paper] teacher features of {len(out)} clips ({cached} from the feature cache)")
     (ctx.work / "features").mkdir(parents=True, exist_ok=True)
     torch.save(out, ctx.work / "features" / "teacher.pt")
+    ctx.record("sembo_vs_pca", "teacher_features", {"clips": len(out), "from_cache": cached})
 
 
 def extract_features(ctx: Context, model_dir: str | Path, reps: list[str], file: str) -> None:
