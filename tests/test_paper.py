@@ -325,6 +325,30 @@ def test_driver_skips_done_steps_and_resumes_after_a_failure(tmp_path):
         _ctx(tmp_path, BUDGETS["small"]).record("exp1", "x", 1)
 
 
+def test_a_training_step_stopped_by_a_signal_is_not_marked_done(tmp_path, monkeypatch):
+    import losatok_plugin.training.stages as stages
+    from recipes.paper.driver import BUDGETS, is_done, run_plan
+    from recipes.paper.experiments import STEPS, StepStopped
+
+    stopped_at = {"step": 97}
+
+    def fake_train(name, cfg, resume=False):  # the engine on SIGTERM: a checkpoint at the current step, returned
+        ckpt = Path(cfg.run.output_dir) / "checkpoints" / f"step_{stopped_at['step']:08d}"
+        ckpt.mkdir(parents=True, exist_ok=True)
+        (ckpt / "train_state.pt").write_bytes(b"")
+        (ckpt.parent / "latest").write_text(ckpt.name)
+        return ckpt
+
+    monkeypatch.setattr(stages, "train", fake_train)
+    ctx = _ctx(tmp_path, BUDGETS["cpu1h"], progress=False)
+    steps, experiments = {"sembo": STEPS["sembo"]}, {"exp": ("sembo",)}
+    with pytest.raises(StepStopped, match="stopped at step 97 of 500"):
+        run_plan(ctx, steps, experiments, log=lambda _: None)
+    assert not is_done(ctx, "sembo")
+    stopped_at["step"] = 500  # the rerun resumes and reaches max_steps
+    assert run_plan(ctx, steps, experiments, log=lambda _: None) == ["sembo"] and is_done(ctx, "sembo")
+
+
 @pytest.fixture(scope="module")
 def paper_setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("paper")

@@ -35,6 +35,10 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+class StepStopped(RuntimeError):
+    """A training step returned before ``run.max_steps`` (stopped by a signal): not done, resumable."""
+
+
 # -- training steps ---------------------------------------------------------------------------------------
 def stage_args(
     ctx: Context, name: str, stage: str, overrides: Callable[[Context], list[str]], cached: bool = False
@@ -76,14 +80,21 @@ def train_step(
         return stage_args(ctx, name, stage, overrides, cached)
 
     def run(ctx: Context) -> None:
-        from losatok_plugin.training.checkpoint import latest_checkpoint
+        from losatok_plugin.training.checkpoint import latest_checkpoint, step_of
         from losatok_plugin.training.stages import get_stage, train
         from losatok_plugin.training.yaml_config import load_stage_config
 
         cfg = load_stage_config(get_stage(stage).config, CONFIGS / config, args(ctx))
         resume = latest_checkpoint(ctx.run_dir(name)) is not None
         cfg.run.overwrite = not resume  # an interrupted run without a checkpoint starts over
-        train(stage, cfg, resume=resume)
+        out = train(stage, cfg, resume=resume)
+        # SIGINT / SIGTERM make the engine save a checkpoint and return: the step is not done (no marker)
+        last = latest_checkpoint(ctx.run_dir(name))
+        reached = step_of(last) if last is not None else None
+        if reached is None or reached < cfg.run.max_steps:
+            raise StepStopped(
+                f"{name}: training stopped at step {reached} of {cfg.run.max_steps} ({out}); rerun to resume"
+            )
 
     def command(ctx: Context) -> str:
         return shell("python", "recipes/train.py", stage, "--config", _rel(CONFIGS / config), *args(ctx))

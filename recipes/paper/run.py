@@ -17,7 +17,7 @@ from pathlib import Path
 
 from losatok_plugin.data.feature_cache import FeatureCacheError
 from recipes.paper.driver import BUDGETS, Context, run_plan
-from recipes.paper.experiments import EXPERIMENTS, STEPS, check_feature_cache
+from recipes.paper.experiments import EXPERIMENTS, STEPS, StepStopped, check_feature_cache
 
 HERE = Path(__file__).resolve().parent
 
@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         feature_cache=args.feature_cache,
         progress=not args.no_progress,
     )
-    ran = run_plan(ctx, STEPS, EXPERIMENTS, args.only)
+    try:
+        ran = run_plan(ctx, STEPS, EXPERIMENTS, args.only)
+    except StepStopped as e:  # SIGINT / SIGTERM during training: checkpoint saved, step not marked done
+        print(f"[paper] {e}", file=sys.stderr)
+        return 1
     print(f"[paper] done: {len(ran)} step(s) ran ({', '.join(ran) or 'none'}); results in {ctx.results}")
     return 0
 
