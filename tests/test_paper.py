@@ -269,6 +269,13 @@ def test_report_is_written_from_results_json_only(tmp_path):
 
     few = [{**r, "n_test": 4} for r in rows]  # 20 points apart, but one held-out clip is 25 points
     assert compare(few, "sembo", "pca128", "speech_")["verdict"] == "inconclusive"
+    # a task both score 100 % on (every seed) cannot order them: it is left out, not averaged in as a tie
+    ceiling = rows + _rows("sembo", {"speech_voice": [1.0] * 3}) + _rows("pca128", {"speech_voice": [1.0] * 3})
+    v = compare(ceiling, "sembo", "pca128", "speech_")
+    assert v["saturated"] == [("speech_voice", "clip")] and v["tasks"] == [("speech_lang", "clip")]
+    assert v["diff"] == pytest.approx(0.2)
+    part = ceiling + _rows("sembo", {"speech_x": [1.0] * 3}) + _rows("pca128", {"speech_x": [1.0, 0.98, 1.0]})
+    assert ("speech_x", "clip") in compare(part, "sembo", "pca128", "speech_")["tasks"]
     assert verdicts["teacher_is_redundant"]["verdict"] == "not reproduced"  # 200 / 256 > 0.5
     assert verdicts["small_latent_trains_faster"] == {
         "verdict": "reproduced in direction",

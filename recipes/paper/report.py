@@ -100,12 +100,28 @@ def resolution(rows: list[dict], tasks: set[tuple[str, str]]) -> float:
     return sum(1.0 / max(1, n) for n in n_test.values()) / len(n_test) if n_test else 0.0
 
 
+def saturated(rows: list[dict], reps: list[str], tasks: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The tasks on which every one of ``reps`` scores 100 % on every seed: they cannot order the two, and
+    averaging them in would only shrink the difference."""
+    out = set()
+    for t in tasks:
+        accs = [r["accuracy"] for r in rows if (r["task"], r["level"]) == t and r["representation"] in reps]
+        if accs and min(accs) >= 1.0 - 1e-9:
+            out.add(t)
+    return out
+
+
 def compare(rows: list[dict], a: str, b: str, prefix: str = "") -> dict:
-    tasks = shared_tasks(rows, [a, b], prefix)
+    """``a`` vs ``b`` (paper: a > b) on the mean accuracy over the tasks both have (names starting with
+    ``prefix``), per seed; tasks where both are at 100 % on every seed are left out (listed as ``saturated``)."""
+    shared = shared_tasks(rows, [a, b], prefix)
+    full = saturated(rows, [a, b], shared)
+    tasks = shared - full
     if not tasks:
-        return {"verdict": "inconclusive", "diff": math.nan, "std": math.nan, "n": 0, "tasks": []}
+        return {"verdict": "inconclusive", "diff": math.nan, "std": math.nan, "n": 0, "tasks": [], "saturated": []}
     floor = resolution(rows, tasks)
-    return {**paired(per_seed_mean(rows, a, tasks), per_seed_mean(rows, b, tasks), floor=floor), "tasks": sorted(tasks)}
+    v = paired(per_seed_mean(rows, a, tasks), per_seed_mean(rows, b, tasks), floor=floor)
+    return {**v, "tasks": sorted(tasks), "saturated": sorted(full)}
 
 
 def verdicts(results: dict[str, dict]) -> dict[str, dict]:
@@ -249,6 +265,8 @@ def claim_lines(key: str, v: dict | None) -> list[str]:
             detail += f"; resolution (one held-out clip per task) {fmt(v['floor'])} points"
         if v.get("tasks"):
             detail += f"; mean over {', '.join(f'{t} ({lv})' for t, lv in v['tasks'])}"
+        if v.get("saturated"):
+            detail += f"; left out at 100 % for both: {', '.join(f'{t} ({lv})' for t, lv in v['saturated'])}"
     elif "value" in v:
         detail = f"measured {v['value']:.3f} (limit {v['limit']})"
     else:
