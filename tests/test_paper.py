@@ -475,6 +475,7 @@ def test_sembo_vs_pca_and_dual_level_steps_on_a_tiny_model(paper_setup, tmp_path
     assert f"--feature-cache {cache}" in d["steps"]["dual_probes"]["command"]
     assert f"--teacher {root / 'teacher'}" in d["steps"]["dual_probes"]["command"]
     assert "Needs a stage-0 teacher 512 wide" in text  # latent_width not run: what it needs
+    assert "the 16-d latent is a 4x compression" in text and "The tokenizers trained 1 steps each" in text
 
 
 def test_latent_width_steps_on_a_tiny_model(paper_setup, tmp_path):
