@@ -47,7 +47,8 @@ BUDGETS: dict[str, Budget] = {
     "small": Budget("small", 1000, 3000, 8000, 3000, 500, 300, None, (0, 1, 2), 0.8, 24, 8, 20),
     # what a fifth to a half of one shared core allowed in about 90 minutes for sembo_vs_pca + dual_level (issue
     # 17, 2026-11-29): the probe sets of "small", far fewer SemBo / tokenizer steps (generator-only: the
-    # discriminator joins at 20k), the tokenizer's lr warm-up cut to 50 steps to fit in them
+    # discriminator joins at tokenizer_mini.yaml's warm-up, 20k when this ran, 1.5k since), the tokenizer's lr
+    # warm-up cut to 50 steps to fit in them
     "cpu1h": Budget(
         "cpu1h",
         500,
