@@ -44,11 +44,11 @@ PAPER = {
 CLAIMS = {
     "sembo_beats_pca_on_speech": (
         "SemBo keeps speech information a training-free PCA loses (FSC: SemBo 89.01 vs PCA 78.06)",
-        "PCA-128 at or above SemBo on the speech probes by more than the seeds' std",
+        "PCA-128 at or above SemBo on the speech probes by more than the seeds' std and one held-out clip per task",
     ),
     "relation_loss_helps": (
         "the time-relation loss improves the 128-d features (ESC +6.0, FSC +6.0)",
-        "SemBo without the relation loss at or above SemBo (mean over tasks) by more than the seeds' std",
+        "SemBo without the relation loss at or above SemBo (mean over tasks) by more than the seeds' std and one held-out clip per task",
     ),
     "teacher_is_redundant": (
         "the teacher's features are highly redundant (effective rank ≈ 20 % of the width on speech)",
@@ -56,11 +56,11 @@ CLAIMS = {
     ),
     "low_level_term_needed": (
         "without L_L the latent loses its semantics (both − high_only: +44 / +54 / +33 points)",
-        "high_only at or above both (mean over tasks) by more than the seeds' std",
+        "high_only at or above both (mean over tasks) by more than the seeds' std and one held-out clip per task",
     ),
     "high_level_term_dispensable": (
         "low_only keeps the semantics (low_only ≫ high_only)",
-        "high_only at or above low_only by more than the seeds' std",
+        "high_only at or above low_only by more than the seeds' std and one held-out clip per task",
     ),
     "small_latent_trains_faster": (
         "the 128-d DiT reaches the wide DiT's final FD well before the wide DiT's last step",
