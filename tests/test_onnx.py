@@ -128,6 +128,50 @@ def test_onnx_encoder_equals_pytorch_real_audio(exported):
     assert (encoder(joined).mean - encoder(joined[None, None]).mean).abs().max() == 0  # [N] == [1, 1, N]
 
 
+def _quiet_spans(n: int, seed: int) -> torch.Tensor:
+    """Two items of noise ``[2, 1, n]`` at different levels with silent and near-silent spans (the first item
+    loud enough for its dB floor, peak − 120 dB, to lie above silence's −100 dB), so that a window's own dB
+    peak differs from the clip's."""
+    audio = 0.5 * torch.randn(2, 1, n, generator=torch.Generator().manual_seed(seed))
+    audio[1] *= 0.02
+    audio[..., CHUNK_SAMPLES + 5000 : CHUNK_SAMPLES + 90000] = 0.0
+    audio[..., 2 * CHUNK_SAMPLES :] *= 1e-7
+    return audio
+
+
+# 2 chunks - 1 sample (two whole windows), 1 chunk + 1 frame (a tail too short for a token), 2 chunks + 3
+# frames (the same after two windows), 25 s + 77 and 3 chunks + 1000 samples (tails of 23 and 1 tokens)
+@pytest.mark.parametrize(
+    "n",
+    [2016 * 160 - 1, 1008 * 160, 2016 * 160 + 2 * 160 + 5, 16000 * 25 + 77, 3 * CHUNK_SAMPLES + 1000],
+)
+def test_onnx_encoder_windows_equal_one_pass(exported, n):
+    """Long audio in windows of one semantic chunk (the clip's dB peak first) equals one pass and PyTorch."""
+    vae, _, out, _ = exported
+    audio = _quiet_spans(n, seed=n)
+    windowed = OnnxEncoder(out, window_chunks=1)
+    one_pass = OnnxEncoder(out, window_chunks=1000)
+    got, ref = windowed(audio), one_pass(audio)
+    assert got.mean.shape == ref.mean.shape == (2, vae.latent_dim, vae.num_frames(n))
+    assert (got.mean - ref.mean).abs().max().item() <= 1e-4
+    assert (got.logvar - ref.logvar).abs().max().item() <= 1e-4
+    _check_encoder(vae, windowed, audio)
+    for item in range(2):  # each item alone: the per-item peak
+        _check_encoder(vae, windowed, audio[item : item + 1])
+
+
+def test_onnx_encoder_windows_need_the_clip_peak(exported, monkeypatch):
+    """Without the clip's peak (each window flooring at its own maximum) the silent spans come out different:
+    the peak pass is what makes the windows exact."""
+    vae, _, out, _ = exported
+    audio = _quiet_spans(3 * CHUNK_SAMPLES + 1000, seed=1)
+    encoder = OnnxEncoder(out, window_chunks=1)
+    ref = encoder(audio).mean
+    run = encoder.peak_session.run
+    monkeypatch.setattr(encoder.peak_session, "run", lambda names, feed: [np.full_like(run(names, feed)[0], -np.inf)])
+    assert (encoder(audio).mean - ref).abs().max().item() > 1e-3
+
+
 def test_onnx_encoder_refuses_bad_audio(exported):
     *_, encoder = exported
     with pytest.raises(ValueError, match="too short"):
@@ -147,7 +191,7 @@ def test_exportable_encoder_follows_config_flags(flag):
     audio = 0.1 * torch.randn(2, 1, 16000 * 11) * torch.tensor([1.0, 0.01])[:, None, None]  # different peaks
     with torch.no_grad():
         ref = vae.encode(audio).latent_dist
-        mean, logvar = ExportableEncoder(vae)(audio)
+        mean, logvar = ExportableEncoder(vae).one_pass(audio)
     assert (mean - ref.mean).abs().max() <= 1e-5 and (logvar - ref.logvar).abs().max() <= 1e-5
 
 
@@ -184,7 +228,7 @@ def test_exportable_encoder_runs_a_short_clip_as_one_unpadded_chunk(monkeypatch)
     monkeypatch.setattr(module.semantic, "forward_chunk", lambda mel, mask: seen.append(mel.shape) or real(mel, mask))
     with torch.no_grad():
         for n in (16000 * 3 + 77, 16000 * 11 + 3):
-            mean, _ = module(0.1 * torch.randn(1, 1, n))
+            mean, _ = module.one_pass(0.1 * torch.randn(1, 1, n))
             assert mean.shape[-1] == vae.num_frames(n)
     sem = vae.semantic_encoder
     mels, patch, chunk = sem.front_end.fb.shape[-1], sem.patch_time, sem.chunk_tokens

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from torch import nn
 from ..models.precision import int8_linear_names
 
 GRAPH_FILES = ("decoder.onnx", "encoder.onnx")
+COPIED_FILES = ("encoder_peak.onnx",)  # no Linear layer: copied as it is
 EXTERNAL_DATA_BYTES = 1_800_000_000
 
 
@@ -86,6 +88,9 @@ def quantize_onnx_graphs(vae: nn.Module, src_dir: str | Path, out_dir: str | Pat
             use_external_data_format=big,
         )
         done[name] = sorted(nodes.values())
+    for name in COPIED_FILES:
+        if (src / name).is_file():
+            shutil.copyfile(src / name, out / name)
     meta_path = src / "export.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     meta.update(precision="int8", int8_layers=done, int8_method="onnxruntime quantize_dynamic, per channel, 7-bit")
