@@ -257,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec.set_defaults(func=cmd_reconstruct)
     onx = sub.add_parser("export-onnx", help="export the encoder and decoder to ONNX (extra [deploy])")
     onx.add_argument("--model", default=None, help="save_pretrained folder or official checkpoint")
-    onx.add_argument("--out", required=True, help="output folder (encoder.onnx, decoder.onnx, export.json)")
+    onx.add_argument(
+        "--out", required=True, help="output folder (encoder.onnx, encoder_peak.onnx, decoder.onnx, export.json)"
+    )
     onx.add_argument(
         "--precision",
         default="fp32",

@@ -136,7 +136,11 @@ def _onnx_folder(folder: str, precision: str) -> Path:
 
 
 def _graph_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.iterdir() if f.name.startswith(("encoder.onnx", "decoder.onnx")))
+    return sum(
+        f.stat().st_size
+        for f in folder.iterdir()
+        if f.name.startswith(("encoder.onnx", "encoder_peak.onnx", "decoder.onnx"))
+    )
 
 
 def export_worker(size: str, folder: str, int8: bool = True) -> dict:
