@@ -10,7 +10,7 @@ Every configuration runs in its own subprocess (peak memory per row). Rows:
   (encoder and decoder exported once per size with ``export_onnx``, run by onnxruntime: ``OnnxEncoder``,
   ``OnnxDecoder.decode``; no PyTorch model in that process) and onnx-int8 (those graphs quantized by
   onnxruntime's ``quantize_dynamic``, ``export_onnx(precision="int8")``). ``--onnx-from size=DIR`` reuses a
-  float export (the official one takes ~10 minutes).
+  float export (the official one takes ~10 minutes) and its int8 sibling ``DIR-int8`` when there is one.
 - baselines at their published configurations, random weights, same audio duration: diffusers
   ``AutoencoderOobleck`` (Stable Audio Open VAE, 44.1 kHz stereo), transformers ``DacModel`` (DAC 16 kHz)
   and ``EncodecModel`` (EnCodec 24 kHz, 6 kbps).
@@ -169,11 +169,18 @@ def export_worker(size: str, folder: str, int8: bool = True) -> dict:
     if int8:
         t0 = time.perf_counter()
         q = _onnx_folder(folder, "onnx-int8")
-        layers = quantize_onnx_graphs(model, folder, q)
+        q_reused = all((q / f).is_file() for f in ("encoder.onnx", "decoder.onnx", "export.json"))
+        if q_reused:  # an int8 sibling copied by --onnx-from
+            layers = json.loads((q / "export.json").read_text())["int8_layers"]
+        else:
+            layers = quantize_onnx_graphs(model, folder, q)
         q_info = {"params": params, "bytes": _graph_bytes(q), "seconds": time.perf_counter() - t0}
         (q / "sizes.json").write_text(json.dumps(q_info))
         out.update(
-            int8_bytes=q_info["bytes"], int8_seconds=q_info["seconds"], int8_layers=sum(map(len, layers.values()))
+            int8_bytes=q_info["bytes"],
+            int8_seconds=q_info["seconds"],
+            int8_layers=sum(map(len, layers.values())),
+            int8_reused=q_reused,
         )
     return out
 
@@ -442,7 +449,8 @@ def main() -> None:
     parser.add_argument(
         "--onnx-from",
         default="",
-        help="reuse float ONNX exports, 'size=DIR,...' (DIR from `losatok export-onnx`; the int8 copy is made here)",
+        help="reuse float ONNX exports, 'size=DIR,...' (DIR from `losatok export-onnx`; the int8 copy is made here "
+        "unless DIR-int8 exists beside it, which is then reused too)",
     )
     parser.add_argument(
         "--row-limit",
@@ -494,6 +502,8 @@ def main() -> None:
         folder = scratch / f"onnx_{size}"
         if size in reuse:
             shutil.copytree(reuse[size], folder)
+            if Path(reuse[size] + "-int8").is_dir():  # its int8 sibling too: no new quantization
+                shutil.copytree(reuse[size] + "-int8", _onnx_folder(str(folder), "onnx-int8"))
         export = ["--worker", f"{size}:export", "--onnx-dir", str(folder), "--precisions", ",".join(precisions)]
         r = _run([*export, *threads], f"{size} ONNX export", deadline=deadline)
         if r:
@@ -554,7 +564,8 @@ def main() -> None:
         how = "reused (--onnx-from)" if e.get("reused") else f"{e['seconds']:.0f} s"
         line = f"ONNX export of {e['kind']}: {how}, {e['bytes'] / 1024**3:.3f} GB"
         if "int8_bytes" in e:
-            line += f"; onnxruntime int8: {e['int8_seconds']:.0f} s, {e['int8_bytes'] / 1024**3:.3f} GB, {e['int8_layers']} layers"
+            how = "reused (--onnx-from DIR-int8)" if e.get("int8_reused") else f"{e['int8_seconds']:.0f} s"
+            line += f"; onnxruntime int8: {how}, {e['int8_bytes'] / 1024**3:.3f} GB, {e['int8_layers']} layers"
         print(line)
     print(
         f"\nquality on {EXAMPLES.relative_to(ROOT)}/*.wav (reconstruction SNR against fp32; mel distance to the input)"
