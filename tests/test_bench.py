@@ -86,3 +86,22 @@ def test_rows_past_the_deadline_are_listed_not_dropped():
     assert bench.CAPPED == ["mini fp32, 4 s audio: not run (past --deadline)"]
     assert bench._onnx_folder("/x/onnx_mini", "onnx-int8").name == "onnx_mini-int8"
     assert bench._onnx_folder("/x/onnx_mini", "onnx").name == "onnx_mini"
+
+
+def test_workers_get_the_malloc_threshold(monkeypatch):
+    """``--malloc-mmap-threshold`` reaches every worker's environment (and nothing is set without it)."""
+    import subprocess
+
+    bench = _bench()
+    seen = []
+
+    def fake_run(cmd, **kwargs):
+        seen.append(kwargs["env"].get("MALLOC_MMAP_THRESHOLD_"))
+        return subprocess.CompletedProcess(cmd, 0, stdout='{"kind": "mini"}\n', stderr="")
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    assert bench._run(["--worker", "mini:fp32"], "mini fp32") == {"kind": "mini"}
+    bench.WORKER_ENV["MALLOC_MMAP_THRESHOLD_"] = "131072"
+    assert bench._run(["--worker", "mini:fp32"], "mini fp32") == {"kind": "mini"}
+    assert seen == [None, "131072"]

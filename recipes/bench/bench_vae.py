@@ -320,6 +320,7 @@ def _latent_dim(kind: str) -> int:
 
 # -- driver -----------------------------------------------------------------------------------------
 CAPPED: list[str] = []  # rows not measured: over the per-row limit or past the deadline (printed as footnotes)
+WORKER_ENV: dict[str, str] = {}  # extra environment of every worker (--malloc-mmap-threshold)
 
 
 def _run(args: list[str], label: str, limit: float | None = None, deadline: float | None = None) -> dict | None:
@@ -334,7 +335,8 @@ def _run(args: list[str], label: str, limit: float | None = None, deadline: floa
     print(f"[bench] {label} ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     try:
-        out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, timeout=limit)
+        env = {**os.environ, **WORKER_ENV}
+        out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, timeout=limit, env=env)
     except subprocess.TimeoutExpired:
         CAPPED.append(f"{label}: stopped after {limit:.0f} s of wall time (--row-limit / --deadline)")
         print(f"[bench] {label} CAPPED after {limit:.0f} s", file=sys.stderr, flush=True)
@@ -461,6 +463,14 @@ def main() -> None:
     parser.add_argument(
         "--deadline", type=float, default=None, help="minutes from start after which no further row starts"
     )
+    parser.add_argument(
+        "--malloc-mmap-threshold",
+        type=int,
+        default=None,
+        help="run the workers with glibc's MALLOC_MMAP_THRESHOLD_ fixed at this many bytes (e.g. 131072): freed "
+        "buffers above it go back to the system at once, so peak RSS counts live memory, not what glibc's heap "
+        "keeps after earlier windows (default: glibc's adaptive threshold)",
+    )
     parser.add_argument("--json", default=None, help="also write every row (speed, quality, memory) to this file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--quality-dir", default=None, help=argparse.SUPPRESS)
@@ -482,6 +492,8 @@ def main() -> None:
     if args.quick:
         args.sizes, args.seconds, args.repeats, args.baselines = "mini", 1.0, 1, "encodec"
         args.long_plan = "mini=fp32,onnx@0.1"
+    if args.malloc_mmap_threshold:
+        WORKER_ENV["MALLOC_MMAP_THRESHOLD_"] = str(args.malloc_mmap_threshold)
     sizes = [s for s in args.sizes.split(",") if s]
     precisions = [p for p in args.precisions.split(",") if p]
     long_plan = parse_long_plan(args.long_plan)
@@ -579,6 +591,7 @@ def main() -> None:
         print(
             "\nmemory vs audio length: peak RSS above the loaded model, encode and decode each in a fresh process "
             f"({method}; decode of random latents of that length); n/m = not measured"
+            + (f"; workers ran with MALLOC_MMAP_THRESHOLD_={args.malloc_mmap_threshold}" if WORKER_ENV else "")
         )
         print("\n".join(memory_table(long_rows)))
     if CAPPED:
