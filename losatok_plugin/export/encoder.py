@@ -65,19 +65,22 @@ def _mel(stft: ConvSTFT, fb: torch.Tensor, x: torch.Tensor, power: bool = True) 
 
 
 class _PaddedMel(nn.Module):
-    """The semantic front end over reflect-padded input (shared by both graphs)."""
+    """The semantic front end over reflect-padded input (shared by both graphs; holds only the front end's
+    filterbank, not the semantic encoder, so the peak graph carries no transformer weights)."""
 
     def __init__(self, vae: LoSATokVAE) -> None:
         super().__init__()
-        self.semantic = vae.semantic_encoder
+        front = vae.semantic_encoder.front_end
         self.pad = pad_samples(vae)
-        self.semantic_stft = ConvSTFT(self.semantic.front_end.n_fft, self.semantic.front_end.hop_length)
+        self.batch_global_db_floor = vae.semantic_encoder.batch_global_db_floor
+        self.semantic_stft = ConvSTFT(front.n_fft, front.hop_length)
+        self.register_buffer("semantic_fb", front.fb.detach().clone(), persistent=False)  # [bins, n_mels]
 
     def semantic_power(self, padded: torch.Tensor) -> torch.Tensor:
         """padded ``[B, N + 2·pad]`` -> power mel ``[B, n_mels, 1 + N // hop]`` (frames centred on ``N``'s samples)."""
         off = self.pad - self.semantic_stft.n_fft // 2  # the semantic STFT pads less than the acoustic one
         x = padded.narrow(-1, off, padded.shape[-1] - 2 * off)
-        return _mel(self.semantic_stft, self.semantic.front_end.fb, x)
+        return _mel(self.semantic_stft, self.semantic_fb, x)
 
 
 class SemanticPeak(_PaddedMel):
@@ -88,7 +91,7 @@ class SemanticPeak(_PaddedMel):
     def forward(self, padded: torch.Tensor) -> torch.Tensor:
         """padded ``[B, 1, N + 2·pad]`` float32 -> peak ``[B]`` float32."""
         power = self.semantic_power(padded[:, 0])
-        peak = db_peak(power, batch_global_floor=self.semantic.batch_global_db_floor)
+        peak = db_peak(power, batch_global_floor=self.batch_global_db_floor)
         return peak.reshape(-1).expand(power.shape[0]) if peak.dim() == 0 else peak.reshape(-1)
 
 
@@ -104,6 +107,7 @@ class ExportableEncoder(_PaddedMel):
         if blocker:
             raise ValueError(blocker)
         super().__init__(vae)
+        self.semantic = vae.semantic_encoder
         self.bottleneck = vae.bottleneck
         self.acoustic = vae.acoustic
         self.gaussian = vae.gaussian

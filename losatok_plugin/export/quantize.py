@@ -89,8 +89,8 @@ def quantize_onnx_graphs(vae: nn.Module, src_dir: str | Path, out_dir: str | Pat
         )
         done[name] = sorted(nodes.values())
     for name in COPIED_FILES:
-        if (src / name).is_file():
-            shutil.copyfile(src / name, out / name)
+        for f in src.glob(name + "*"):  # the graph and its external data, if any
+            shutil.copyfile(f, out / f.name)
     meta_path = src / "export.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     meta.update(precision="int8", int8_layers=done, int8_method="onnxruntime quantize_dynamic, per channel, 7-bit")
