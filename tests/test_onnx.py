@@ -172,6 +172,25 @@ def test_onnx_encoder_windows_need_the_clip_peak(exported, monkeypatch):
     assert (encoder(audio).mean - ref).abs().max().item() > 1e-3
 
 
+@pytest.mark.parametrize("batch_global", [False, True])
+def test_semantic_peak_module_is_the_front_end_peak(batch_global):
+    """The peak graph's module: the clip's semantic dB peak as the PyTorch front end takes it, per item or over
+    the batch, from the front end alone (no semantic-encoder weights end up in encoder_peak.onnx)."""
+    from losatok_plugin.export.encoder import SemanticPeak, pad_samples
+    from losatok_plugin.nn.mel import db_peak, reflect_pad_items
+
+    vae = LoSATokVAE(**tiny_config(semantic_batch_global_db_floor=batch_global).to_dict()).eval()
+    module = SemanticPeak(vae).eval()
+    assert not list(module.parameters()) and sum(b.numel() for b in module.buffers()) < 300_000
+    audio = 0.1 * torch.randn(2, 16000 + 77) * torch.tensor([[1.0], [0.01]])
+    with torch.no_grad():
+        got = module(reflect_pad_items(audio, pad_samples(vae))[:, None])
+        ref = db_peak(vae.semantic_encoder.front_end(audio), batch_global_floor=batch_global)
+    assert got.shape == (2,)
+    assert (got - ref.reshape(-1).expand(2)).abs().max() < 1e-3
+    assert (got[0] == got[1]).item() == batch_global
+
+
 def test_onnx_encoder_refuses_bad_audio(exported):
     *_, encoder = exported
     with pytest.raises(ValueError, match="too short"):
