@@ -195,10 +195,9 @@ def _session(path: str | Path, default_file: str, threads: int | None):
     if not path.is_file():
         raise FileNotFoundError(f"no ONNX model at {path}")
     options = ort.SessionOptions()
-    # no CPU memory arena: it keeps and grows buffers across calls, so windowed long audio would not stay
-    # flat (losatok-mini encode of 10 min: 0.154 GB above the model with it, 0.113 without, 0.063 with glibc's
-    # MALLOC_MMAP_THRESHOLD_ fixed as well); speed unchanged within noise (official int8 graphs, 4 s)
-    options.enable_cpu_mem_arena = False
+    # onnxruntime's CPU memory arena stays on: it keeps buffers across calls (windowed long audio creeps up:
+    # losatok-mini encode 0.067 -> 0.151 GB above the model from 1 to 10 min), but without it the official
+    # graphs peak 2 GB higher on their first call (logs/onnx_arena_2026-11-29.txt)
     if threads:
         options.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
