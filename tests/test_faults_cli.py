@@ -151,10 +151,22 @@ def assert_clean_latents(out: Path, n: int) -> None:
 
 
 def test_sigint_exits_130_and_leaves_only_complete_files(model_dir, tmp_path, capsys):
-    n = 30
+    # Enough files, and the child at a lower priority than this poller, that the signal lands mid-run even
+    # on a loaded machine (with 30 files at equal priority the run could finish before the poller woke up).
+    n = 120
     clips(tmp_path / "in", n=n, length=16000)
     out = tmp_path / "lat"
-    proc = losatok("encode", str(tmp_path / "in"), "--out", str(out), "--model", str(model_dir), "--batch-size", "1")
+    proc = losatok(
+        "encode",
+        str(tmp_path / "in"),
+        "--out",
+        str(out),
+        "--model",
+        str(model_dir),
+        "--batch-size",
+        "1",
+        preexec_fn=lambda: os.nice(5),
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (out.is_dir() and any(p.name.endswith(SUFFIX) for p in out.iterdir())):
         time.sleep(0.02)
