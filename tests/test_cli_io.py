@@ -229,7 +229,7 @@ def test_training_configs_and_teachers_accept_the_short_name():
 
     teacher = load_teacher("midashenglm", "losatok-mini")  # stage-1 ``teacher: losatok-mini``
     raw = json.loads((embedded_model_path("losatok-mini") / "config.json").read_text())
-    cfg = LoSATokConfig.from_dict({k: v for k, v in raw.items() if not k.startswith("_")})
+    cfg = LoSATokConfig.from_model_config(raw)
     model = build_stage_model(cfg, "losatok-mini", frozen=("semantic_encoder", "bottleneck"))  # ``init_from``
     for a, b in zip(model.semantic_encoder.parameters(), teacher.parameters()):
         torch.testing.assert_close(a, b)
