@@ -152,7 +152,13 @@ def assert_clean_latents(out: Path, n: int) -> None:
 
 def test_sigint_exits_130_and_leaves_only_complete_files(model_dir, tmp_path, capsys):
     # Enough files, and the child at a lower priority than this poller, that the signal lands mid-run even
-    # on a loaded machine (with 30 files at equal priority the run could finish before the poller woke up).
+    # on a loaded machine. The child starts with SIGINT at its default disposition, as from a terminal: a
+    # child inherits an ignored SIGINT (an earlier test in the same pytest process can leave it ignored), and
+    # Python then installs no KeyboardInterrupt handler, so Ctrl-C would be ignored (seen in the full suite).
+    def child_setup():
+        os.nice(5)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     n = 120
     clips(tmp_path / "in", n=n, length=16000)
     out = tmp_path / "lat"
@@ -165,7 +171,7 @@ def test_sigint_exits_130_and_leaves_only_complete_files(model_dir, tmp_path, ca
         str(model_dir),
         "--batch-size",
         "1",
-        preexec_fn=lambda: os.nice(5),
+        preexec_fn=child_setup,
     )
     deadline = time.time() + 120
     while time.time() < deadline and not (out.is_dir() and any(p.name.endswith(SUFFIX) for p in out.iterdir())):
