@@ -478,7 +478,8 @@ def test_sembo_vs_pca_and_dual_level_steps_on_a_tiny_model(paper_setup, tmp_path
     assert "the 16-d latent is a 4x compression" in text and "The tokenizers trained 1 steps each" in text
 
 
-def test_latent_width_steps_on_a_tiny_model(paper_setup, tmp_path):
+def test_latent_width_steps_on_a_tiny_model(paper_setup, tmp_path, monkeypatch):
+    import recipes.paper.experiments as experiments
     from recipes.paper.driver import run_plan
     from recipes.paper.experiments import EXPERIMENTS, STEPS
 
@@ -492,6 +493,45 @@ def test_latent_width_steps_on_a_tiny_model(paper_setup, tmp_path):
     assert [r["step"] for r in m["fd_a"]] == [1, 2] and [r["step"] for r in m["fd_b"]] == [1, 2]
     assert all(np.isfinite(r["fd"]) and r["gen_clips"] == 2 for r in m["fd_a"] + m["fd_b"])
     assert w["steps"]["teacher_wide"]["command"].startswith("(given: --wide-teacher")
+    rank = m["latent_stats"]["rank"]
+    assert (rank["a"]["dim"], rank["b"]["dim"]) == (16, 64)
+    assert all(1.0 <= r["effective_rank"] <= r["dim"] for r in rank.values())
+    assert "fd_floor" not in m["latent_stats"]  # 4 held-out sound clips: all are FD references, none left over
+    # with enough held-out clips: the floors (clips no DiT made, and their reconstructions by (a) and (b))
+    real = experiments.heldout_clips
+    monkeypatch.setattr(experiments, "heldout_clips", lambda c, n, d: (real(c, n, d) * 3)[: 5 * c.budget.fd_clips])
+    STEPS["latent_stats"].run(ctx)
+    floor = json.loads((tmp_path / "results" / "latent_width.json").read_text())["measurements"]["latent_stats"]
+    assert floor["fd_floor"]["clips"] == 2
+    assert all(np.isfinite(floor["fd_floor"][k]) for k in ("data", "recon_a", "recon_b"))
+
+
+def test_widened_teacher_computes_the_same_features_twice(paper_setup, tmp_path):
+    from recipes.paper.widen import widen_encoder_state, widen_teacher
+
+    root, _ = paper_setup
+    old = LoSATokVAE.from_pretrained(root / "teacher").eval()
+    wide = widen_teacher(root / "teacher", tmp_path / "wide", factor=2).eval()
+    d = old.arch.embed_dim
+    assert wide.arch.embed_dim == 2 * d and wide.arch.semantic_num_heads == old.arch.semantic_num_heads
+    audio = synth_audio(32000, batch=2, seed=3)
+    audio[1] *= 0.1
+    with torch.no_grad():
+        a, b = old.semantic_encoder(audio), wide.semantic_encoder(audio)
+    assert b.shape == (*a.shape[:2], 2 * d)
+    torch.testing.assert_close(b[..., :d], a, rtol=1e-4, atol=1e-4)  # every channel twice
+    torch.testing.assert_close(b[..., d:], a, rtol=1e-4, atol=1e-4)
+    # the export loads as a teacher of the new width
+    assert LoSATokVAE.from_pretrained(tmp_path / "wide").semantic_encoder.output_dim == 2 * d
+    # noise breaks the copies (different gradients in the fine-tune) while staying close
+    state = widen_encoder_state(old.semantic_encoder.state_dict(), d, old.arch.semantic_num_heads, 2, noise=0.05)
+    wide.semantic_encoder.load_state_dict(state)
+    with torch.no_grad():
+        c = wide.semantic_encoder(audio)
+    assert not torch.allclose(c[..., :d], c[..., d:], atol=1e-4)
+    assert (c[..., :d] - a).abs().mean() < 0.5 * a.abs().mean()
+    with pytest.raises(KeyError, match="no rule"):
+        widen_encoder_state({"extra.weight": torch.zeros(2, 2)}, d, 2)
 
 
 def test_cli_probe_with_seeds(paper_setup, tmp_path, capsys):

@@ -44,7 +44,7 @@ BUDGETS: dict[str, Budget] = {
     # proves the pipeline end to end in minutes on a shared CPU; its numbers mean nothing
     "tiny": Budget("tiny", 2, 2, 2, 4, 2, 16, 8, (0, 1), 0.8, 4, 2, 2),
     # what this 2-core CPU allows in a few hours per experiment
-    "small": Budget("small", 1000, 3000, 8000, 3000, 500, 300, None, (0, 1, 2), 0.8, 24, 8, 20),
+    "small": Budget("small", 1000, 3000, 2000, 3000, 500, 300, None, (0, 1, 2), 0.8, 24, 8, 20),
     # what a fifth to a half of one shared core allowed in about 90 minutes for sembo_vs_pca + dual_level (issue
     # 17, 2026-11-29): the probe sets of "small", far fewer SemBo / tokenizer steps (generator-only: the
     # discriminator joins at tokenizer_mini.yaml's warm-up, 20k when this ran, 1.5k since), the tokenizer's lr
@@ -53,7 +53,7 @@ BUDGETS: dict[str, Budget] = {
         "cpu1h",
         500,
         350,
-        8000,
+        500,  # the wide teacher: a fine-tune of --teacher widened (latent_width, 2026-11-29 session 5)
         3000,
         500,
         300,

@@ -343,6 +343,10 @@ def dual_recon(ctx: Context) -> None:
 
 # -- latent_width -----------------------------------------------------------------------------------------
 DIT_DOMAIN = "sound"  # text-to-audio, the paper's generation claim
+# The wide teacher is --teacher widened (widen.py: same function, every channel twice, weights perturbed so
+# that the copies can drift apart) and fine-tuned with the stage-0 recipe (teacher_wide.yaml, budget steps).
+WIDEN_FACTOR = 2
+WIDEN_NOISE = 0.05
 
 
 def dit_manifest(ctx: Context) -> Path:
@@ -366,7 +370,7 @@ def encode_latents(which: str) -> Callable[[Context], None]:
 
 def fd_curve(which: str) -> Callable[[Context], None]:
     """FD (wide teacher's ``semantic_emb``, the same fixed embedding for (a) and (b)) of generated audio at
-    each kept DiT checkpoint, against held-out real clips of the domain."""
+    each kept DiT checkpoint, against the first ``4 * fd_clips`` held-out clips (valid + test) of the domain."""
 
     def run(ctx: Context) -> None:
         import soundfile as sf
@@ -410,6 +414,74 @@ def fd_curve(which: str) -> Callable[[Context], None]:
     return run
 
 
+def _crop(entries: list[ManifestEntry], seconds: float, out: Path) -> list[ManifestEntry]:
+    """The first ``seconds`` of each clip, written as 16 kHz wavs into ``out`` (the generated clips' length)."""
+    import soundfile as sf
+
+    from losatok_plugin.data.audio_io import load_audio
+
+    out.mkdir(parents=True, exist_ok=True)
+    cropped = []
+    for i, e in enumerate(entries):
+        audio = load_audio(e.path, 16000)[: int(seconds * 16000)]
+        sf.write(str(out / f"{i:03d}.wav"), audio.numpy(), 16000)
+        cropped.append(ManifestEntry(str(out / f"{i:03d}.wav"), domain=e.domain))
+    return cropped
+
+
+def latent_stats(ctx: Context) -> None:
+    """What the FD curves are read against: the wide teacher's last validation metrics, the effective rank of
+    each latent (the paper's redundancy argument), and the FD floors — held-out clips that no DiT made
+    (``data``) and their reconstructions by tokenizer (a) and (b) (``recon_a``/``recon_b``: a DiT that
+    generated the data distribution exactly would score about these), cropped to the generated clips' length,
+    against the same reference clips as :func:`fd_curve`."""
+    import soundfile as sf
+
+    from losatok_plugin.data.audio_io import load_audio
+    from losatok_plugin.data.latent_shards import load_shards
+    from losatok_plugin.eval.analysis import effective_rank
+    from losatok_plugin.eval.reports import run_fd
+    from losatok_plugin.loading import load_vae
+    from losatok_plugin.training.config import DiTStageConfig
+    from losatok_plugin.training.yaml_config import load_stage_config
+
+    out: dict = {}
+    log = ctx.run_dir("teacher_wide") / "metrics.jsonl"
+    if not ctx.wide_teacher and log.is_file():
+        rows = [json.loads(line) for line in log.read_text().splitlines() if "teacher_valid/per" in line]
+        if rows:
+            out["wide_teacher_valid"] = rows[-1]
+    out["rank"] = {}
+    for w in ("a", "b"):
+        x = torch.cat([c.mu.float().T for c in load_shards(ctx.run_dir(f"latents_{w}"))])
+        out["rank"][w] = {"dim": int(x.shape[1]), "effective_rank": effective_rank(x), "frames": int(x.shape[0])}
+    cfg = load_stage_config(
+        DiTStageConfig, CONFIGS / "dit_width.yaml", stage_args(ctx, "dit_a", "dit", dit_overrides("a"))
+    )
+    seconds = cfg.model.max_seconds / 2
+    n = ctx.budget.fd_clips
+    pool = heldout_clips(ctx, 5 * n, (DIT_DOMAIN,))
+    ref, held = pool[: 4 * n], pool[4 * n :]
+    if len(held) >= 2:
+        embed = load_vae(wide_teacher(ctx)).eval()
+        floor_dir = ctx.work / "fd_floor"
+        data = _crop(held, seconds, floor_dir / "data")
+        floors = {"clips": len(data), "data": run_fd(ref, data, floor_dir / "data", model=embed, progress=False)}
+        for w in ("a", "b"):
+            model = load_vae(str(final(ctx, f"tok_{w}"))).eval()
+            recon = []
+            for i, e in enumerate(data):
+                with torch.no_grad():
+                    y = model(load_audio(e.path, 16000)[None, None]).sample
+                path = floor_dir / f"recon_{w}" / f"{i:03d}.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(str(path), y.reshape(-1).clamp(-1, 1).numpy(), 16000)
+                recon.append(ManifestEntry(str(path), domain=DIT_DOMAIN))
+            floors[f"recon_{w}"] = run_fd(ref, recon, floor_dir / f"recon_{w}", model=embed, progress=False)
+        out["fd_floor"] = {k: (v.frechet_distance if hasattr(v, "frechet_distance") else v) for k, v in floors.items()}
+    ctx.record("latent_width", "latent_stats", out)
+
+
 def dit_overrides(which: str) -> Callable[[Context], list[str]]:
     def ov(ctx: Context) -> list[str]:
         b = ctx.budget
@@ -446,8 +518,22 @@ def _nothing(ctx: Context) -> None:
         raise FileNotFoundError(f"--wide-teacher {ctx.wide_teacher}: no config.json there")
 
 
+def _widen(ctx: Context) -> None:
+    from .widen import widen_teacher
+
+    if ctx.wide_teacher:  # given: nothing to widen
+        return
+    widen_teacher(ctx.teacher, ctx.run_dir("teacher_widened"), factor=WIDEN_FACTOR, noise=WIDEN_NOISE)
+
+
 def _wide_teacher_step() -> Step:
-    trained = train_step("teacher_wide", "semantic_encoder", "teacher_wide.yaml", lambda ctx: [])
+    trained = train_step(
+        "teacher_wide",
+        "semantic_encoder",
+        "teacher_wide.yaml",
+        lambda ctx: [f"init_from={ctx.run_dir('teacher_widened')}"],
+        ("teacher_widened",),
+    )
 
     def run(ctx: Context) -> None:
         (_nothing if ctx.wide_teacher else trained.run)(ctx)
@@ -505,6 +591,7 @@ STEPS: dict[str, Step] = {
         _measure("dual_features", dual_features, ("teacher_features", *(f"tok_{m}" for m in MODES)), "dual_level"),
         _measure("dual_probes", dual_probes, ("dual_features",), "dual_level"),
         _measure("dual_recon", dual_recon, tuple(f"tok_{m}" for m in MODES), "dual_level"),
+        _measure("teacher_widened", _widen, (), "latent_width"),
         _wide_teacher_step(),
         train_step(
             "sembo_wide", "sembo", "sembo.yaml", lambda ctx: [f"teacher={wide_teacher(ctx)}"], ("teacher_wide",)
@@ -520,6 +607,7 @@ STEPS: dict[str, Step] = {
         *(_measure(f"latents_{w}", encode_latents(w), (f"tok_{w}",), "latent_width") for w in ("a", "b")),
         *(train_step(f"dit_{w}", "dit", "dit_width.yaml", dit_overrides(w), (f"latents_{w}",)) for w in ("a", "b")),
         *(_measure(f"fd_{w}", fd_curve(w), (f"dit_{w}", "teacher_wide"), "latent_width") for w in ("a", "b")),
+        _measure("latent_stats", latent_stats, ("latents_a", "latents_b"), "latent_width"),
     )
 }
 
@@ -535,6 +623,7 @@ EXPERIMENTS: dict[str, tuple[str, ...]] = {
     ),
     "dual_level": ("tok_both", "tok_high_only", "tok_low_only", "dual_features", "dual_probes", "dual_recon"),
     "latent_width": (
+        "teacher_widened",
         "teacher_wide",
         "sembo_wide",
         "tok_a",
@@ -545,5 +634,6 @@ EXPERIMENTS: dict[str, tuple[str, ...]] = {
         "dit_b",
         "fd_a",
         "fd_b",
+        "latent_stats",
     ),
 }

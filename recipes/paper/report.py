@@ -277,12 +277,60 @@ def claim_lines(key: str, v: dict | None) -> list[str]:
 
 # What latent_width needs when it has no results, and the line that runs it.
 LATENT_WIDTH_NEEDS = (
-    "Needs a stage-0 teacher 512 wide (`configs/teacher_wide.yaml`: the mini teacher recipe at `embed_dim: 512`, "
-    "so that the no-bottleneck latent (b) is 4x the 128-d latent (a)) — hours of CPU at the budgets' "
-    "`teacher_steps` — then its SemBo, the two tokenizers, latents and two DiT runs. Train the teacher with the "
-    "runner (`python -m recipes.paper.run --only latent_width --budget small --teacher T --corpus C`) or give one "
-    "with `--wide-teacher PATH`."
+    "Needs a stage-0 teacher 512 wide, so that the no-bottleneck latent (b) is 4x the 128-d latent (a): the runner "
+    "widens `--teacher` without changing its function (`widen.py`, every channel twice) and fine-tunes it for the "
+    "budget's `teacher_steps` (`configs/teacher_wide.yaml`), or takes one with `--wide-teacher PATH`; then its "
+    "SemBo, the two tokenizers, latents and two DiT runs (`python -m recipes.paper.run --only latent_width "
+    "--budget B --teacher T --corpus C`)."
 )
+
+
+def width_budget_line(data: dict) -> str:
+    b = data.get("budget_spec")
+    if not b:
+        return f"Budget `{data.get('budget', '?')}`."
+    return (
+        f"Budget `{b['name']}`: wide teacher {b['teacher_steps']} steps, SemBo {b['sembo_steps']} steps, each "
+        f"tokenizer {b['tokenizer_steps']} steps, each DiT {b['dit_steps']} steps; FD every {b['dit_eval_every']} "
+        f"DiT steps on {b['fd_clips']} generated clips ({b['sample_steps']} sampler steps each)."
+    )
+
+
+def latent_width_setup(w: dict, budget: dict | None) -> list[str]:
+    """The lines that say what the FD curves are read against (from the ``latent_stats`` measurement)."""
+    st = w.get("latent_stats", {})
+    lines = []
+    valid = st.get("wide_teacher_valid")
+    if valid:
+        steps = f"{budget['teacher_steps']} steps" if budget else "the budget's steps"
+        lines.append(
+            f"- Wide teacher: `--teacher` widened 2x by `widen.py` (same function, every channel twice, weights "
+            f"perturbed by 5 %), then fine-tuned {steps} with `configs/teacher_wide.yaml`. Its validation after the "
+            f"fine-tune: phoneme error rate {valid['teacher_valid/per']:.3f}, domain accuracy "
+            f"{fmt(valid['teacher_valid/domain_acc'])} %, sound class {fmt(valid['teacher_valid/sound_acc'])} %."
+        )
+    for k, label in (("a", "(a) 128-d LoSATok latent"), ("b", "(b) no-bottleneck latent")):
+        r = st.get("rank", {}).get(k)
+        if r:
+            lines.append(
+                f"- {label}: {r['dim']} channels, effective rank {r['effective_rank']:.1f} over the "
+                f"{r['frames']} frames of the DiT's training clips."
+            )
+    floor = st.get("fd_floor")
+    if floor:
+        lines += [
+            "",
+            f"FD floors, {floor['clips']} held-out clips that no DiT made, cropped to the generated length, against "
+            "the same references (a DiT that generated the data distribution exactly would score about its "
+            "tokenizer's row):",
+            "",
+            "| clips | FD |",
+            "|---|---|",
+            f"| the originals | {floor['data']:.3f} |",
+            f"| reconstructed by tokenizer (a) | {floor['recon_a']:.3f} |",
+            f"| reconstructed by tokenizer (b) | {floor['recon_b']:.3f} |",
+        ]
+    return [*lines, ""] if lines else []
 
 
 def budget_line(data: dict) -> str:
@@ -435,6 +483,7 @@ def write_report(results_dir: Path, out_dir: Path) -> Path:
     data = results.get("latent_width")
     if data and "fd_a" in data.get("measurements", {}) and "fd_b" in data["measurements"]:
         w = data["measurements"]
+        md += [width_budget_line(data), "", *latent_width_setup(w, data.get("budget_spec"))]
         md += ["| step | FD (a) | FD (b) |", "|---|---|---|"]
         fa = {r["step"]: r["fd"] for r in w["fd_a"]}
         fb = {r["step"]: r["fd"] for r in w["fd_b"]}
