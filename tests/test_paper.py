@@ -4,6 +4,7 @@ no-bottleneck model mode, the resumable driver, verdicts and the report writer. 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -166,7 +167,15 @@ def test_seeded_probes_bag_probe_and_summary():
 
 # -- verdicts -----------------------------------------------------------------------------------------------
 def test_each_verdict_is_reachable():
-    from recipes.paper.verdict import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, paired, threshold, width_verdict
+    from recipes.paper.verdict import (
+        INCONCLUSIVE,
+        NOT_REPRODUCED,
+        REPRODUCED,
+        paired,
+        spread,
+        threshold,
+        width_verdict,
+    )
 
     assert paired([0.9, 0.92, 0.91], [0.8, 0.81, 0.79])["verdict"] == REPRODUCED
     assert paired([0.7, 0.72, 0.71], [0.8, 0.81, 0.79])["verdict"] == NOT_REPRODUCED
@@ -190,6 +199,16 @@ def test_each_verdict_is_reachable():
     late = [{"step": 1, "fd": 9.0}, {"step": 3, "fd": 5.0}]
     assert width_verdict(late, b)["verdict"] == NOT_REPRODUCED  # reaches it only at the last step
     assert width_verdict(a[:1], b)["verdict"] == INCONCLUSIVE
+    # with spreads: a difference inside the seeds' (or the bootstrap's) spread is not a result
+    seeds = [{"step": 1, "fd": 9.0, "fd_seeds": [8.0, 10.0]}, {"step": 2, "fd": 4.5, "fd_seeds": [3.0, 6.0]}]
+    wide = [{"step": 1, "fd": 9.0}, {"step": 2, "fd": 6.0}, {"step": 3, "fd": 5.0, "fd_seeds": [4.9, 5.1]}]
+    v = width_verdict([*seeds, {"step": 3, "fd": 4.0}], wide)
+    assert v["verdict"] == INCONCLUSIVE and v["reach_step"] == 2 and v["tol"] == pytest.approx(2.12, abs=0.01)
+    tight = [{**r, "fd_seeds": [r["fd"] - 0.1, r["fd"] + 0.1]} for r in a]
+    assert width_verdict(tight, wide)["verdict"] == REPRODUCED and width_verdict(tight, wide)["reach_step"] == 2
+    boot = [{"step": 1, "fd": 9.0, "fd_boot_std": 0.5}, {"step": 2, "fd": 5.6, "fd_boot_std": 0.5}]
+    assert width_verdict([*boot, {"step": 3, "fd": 1.0}], b)["verdict"] == NOT_REPRODUCED  # only at the last step
+    assert spread({"fd": 1.0}) == 0.0 and spread({"fd": 1.0, "fd_boot_std": 0.3}) == 0.3
 
 
 # -- report writer ------------------------------------------------------------------------------------------
@@ -478,13 +497,12 @@ def test_sembo_vs_pca_and_dual_level_steps_on_a_tiny_model(paper_setup, tmp_path
     assert "the 16-d latent is a 4x compression" in text and "The tokenizers trained 1 steps each" in text
 
 
-def test_latent_width_steps_on_a_tiny_model(paper_setup, tmp_path, monkeypatch):
-    import recipes.paper.experiments as experiments
+def test_latent_width_steps_on_a_tiny_model(paper_setup, tmp_path):
     from recipes.paper.driver import run_plan
     from recipes.paper.experiments import EXPERIMENTS, STEPS
 
     root, corpus = paper_setup
-    ctx = _ctx(tmp_path, _test_budget(), progress=False, wide_teacher=str(root / "teacher"))
+    ctx = _ctx(tmp_path, replace(_test_budget(), dit_seeds=(0, 1)), progress=False, wide_teacher=str(root / "teacher"))
     ctx.teacher, ctx.corpus = str(root / "teacher"), corpus
     run_plan(ctx, STEPS, EXPERIMENTS, ["latent_width"], log=lambda _: None)
     w = json.loads((tmp_path / "results" / "latent_width.json").read_text())
@@ -496,14 +514,15 @@ def test_latent_width_steps_on_a_tiny_model(paper_setup, tmp_path, monkeypatch):
     rank = m["latent_stats"]["rank"]
     assert (rank["a"]["dim"], rank["b"]["dim"]) == (16, 64)
     assert all(1.0 <= r["effective_rank"] <= r["dim"] for r in rank.values())
-    assert "fd_floor" not in m["latent_stats"]  # 4 held-out sound clips: all are FD references, none left over
-    # with enough held-out clips: the floors (clips no DiT made, and their reconstructions by (a) and (b))
-    real = experiments.heldout_clips
-    monkeypatch.setattr(experiments, "heldout_clips", lambda c, n, d: (real(c, n, d) * 3)[: 5 * c.budget.fd_clips])
-    STEPS["latent_stats"].run(ctx)
-    floor = json.loads((tmp_path / "results" / "latent_width.json").read_text())["measurements"]["latent_stats"]
-    assert floor["fd_floor"]["clips"] == 2
-    assert all(np.isfinite(floor["fd_floor"][k]) for k in ("data", "recon_a", "recon_b"))
+    # the floors: held-out clips no DiT made, and their reconstructions by (a) and (b), against the same references
+    floor = m["latent_stats"]["fd_floor"]
+    assert floor["clips"] == 2 and floor["ref_clips"] == m["fd_a"][0]["ref_clips"]
+    assert all(np.isfinite(floor[k]) and floor[f"{k}_boot_std"] >= 0 for k in ("data", "recon_a", "recon_b"))
+    # each DiT seed trained in its own folder; a seed outside the budget's dit_seeds is not trained
+    assert all(len(r["fd_seeds"]) == 2 for r in m["fd_a"] + m["fd_b"])
+    seed1 = json.loads((tmp_path / "work" / "dit_b_s1" / "config.json").read_text())
+    assert seed1["run"]["seed"] == 1 and not (tmp_path / "work" / "dit_a_s2").exists()
+    assert w["steps"]["dit_a_s2"]["command"].startswith("(seed 2: not in")
 
 
 def test_widened_teacher_computes_the_same_features_twice(paper_setup, tmp_path):

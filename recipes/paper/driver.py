@@ -38,6 +38,7 @@ class Budget:
     fd_clips: int  # generated clips per checkpoint
     sample_steps: int  # sampler steps of the generated clips
     overrides: dict[str, list[str]] = field(default_factory=dict)  # per stage: extra dotted overrides
+    dit_seeds: tuple[int, ...] = (0,)  # latent_width: training seeds of each DiT (a subset of experiments.DIT_SEEDS)
 
 
 BUDGETS: dict[str, Budget] = {
@@ -61,9 +62,10 @@ BUDGETS: dict[str, Budget] = {
         (0, 1, 2),
         0.8,
         8,
-        8,
+        32,  # FD clips per checkpoint (8 in the first latent_width run: FDs within their noise; see REPORT.md)
         20,
         {"tokenizer": ["optim.warmup_steps=50", "run.save_every=125"]},
+        (0, 1, 2),
     ),
     # the intended run on the retrained stage-0 teacher (a GPU or a long CPU session)
     "full": Budget("full", 4000, 20000, 8000, 20000, 2000, None, None, (0, 1, 2, 3, 4), 0.8, 64, 32, 50),

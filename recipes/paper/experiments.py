@@ -368,14 +368,80 @@ def encode_latents(which: str) -> Callable[[Context], None]:
     return run
 
 
+DIT_SEEDS = (0, 1, 2)  # the DiT steps that exist; a budget trains those in its ``dit_seeds``
+
+
+def dit_step(which: str, seed: int) -> Step:
+    """Train the DiT of latent ``which`` with ``seed``; nothing when ``seed`` is not in the budget's ``dit_seeds``."""
+    trained = train_step(
+        dit_run(which, seed), "dit", "dit_width.yaml", dit_overrides(which, seed), (f"latents_{which}",)
+    )
+
+    def run(ctx: Context) -> None:
+        if seed in ctx.budget.dit_seeds:
+            trained.run(ctx)
+
+    def command(ctx: Context) -> str:
+        return (
+            trained.command(ctx) if seed in ctx.budget.dit_seeds else f"(seed {seed}: not in this budget's dit_seeds)"
+        )
+
+    return Step(trained.name, run, command, trained.needs)
+
+
+def dit_run(which: str, seed: int) -> str:
+    """The DiT step (and run folder) of latent ``which`` trained with ``seed`` (seed 0 keeps the plain name)."""
+    return f"dit_{which}" if seed == 0 else f"dit_{which}_s{seed}"
+
+
+FD_REF_CLIPS = 256  # training clips of the domain that the FD is taken against
+FD_BOOTSTRAP = 20  # resamplings of the generated clips for the FD's spread
+
+
+def _fd_setup(ctx: Context):
+    """(embedding model, reference features, held-out clips, generated length): what every FD of latent_width
+    shares. The reference is up to :data:`FD_REF_CLIPS` of the DiT's training clips (the distribution both DiTs
+    learn), cropped to the generated length; prompts come from the held-out clips of the domain."""
+    from losatok_plugin.eval.representations import extract
+    from losatok_plugin.loading import load_vae
+    from losatok_plugin.training.config import DiTStageConfig
+    from losatok_plugin.training.yaml_config import load_stage_config
+
+    args = stage_args(ctx, "dit_a", "dit", dit_overrides("a", 0))
+    seconds = load_stage_config(DiTStageConfig, CONFIGS / "dit_width.yaml", args).model.max_seconds / 2
+    embed = load_vae(wide_teacher(ctx)).eval()
+    train = read_manifest(dit_manifest(ctx))
+    pick = np.sort(np.random.default_rng(0).choice(len(train), size=min(FD_REF_CLIPS, len(train)), replace=False))
+    ref = _crop([train[i] for i in pick], seconds, ctx.work / "fd_ref")
+    ref_feats, _, _ = extract(embed, ref, "semantic_emb", progress=False)
+    held = heldout_clips(ctx, 10**9, (DIT_DOMAIN,))
+    return embed, ref_feats, held, seconds
+
+
+def fd_with_spread(ref: list[torch.Tensor], gen: list[torch.Tensor], boots: int = FD_BOOTSTRAP) -> tuple[float, float]:
+    """FD between the frames of ``ref`` and ``gen`` (lists of per-clip ``[T, D]``) and its bootstrap std over
+    ``boots`` resamplings (with replacement) of the ``gen`` clips."""
+    from losatok_plugin.eval.analysis import frechet_distance
+
+    a = torch.cat(ref)
+    fd = frechet_distance(a, torch.cat(gen))
+    rng = np.random.default_rng(0)
+    samples = [
+        frechet_distance(a, torch.cat([gen[i] for i in rng.integers(0, len(gen), len(gen))])) for _ in range(boots)
+    ]
+    return fd, float(np.std(samples))
+
+
 def fd_curve(which: str) -> Callable[[Context], None]:
-    """FD (wide teacher's ``semantic_emb``, the same fixed embedding for (a) and (b)) of generated audio at
-    each kept DiT checkpoint, against the first ``4 * fd_clips`` held-out clips (valid + test) of the domain."""
+    """FD (wide teacher's ``semantic_emb``, the same fixed embedding for (a) and (b)) of audio generated at
+    each kept checkpoint of every DiT seed of latent ``which``, against the DiT's training clips
+    (:func:`_fd_setup`). Each row: the step, the FD averaged over the DiT seeds, the per-seed FDs and the mean
+    bootstrap std of one seed's FD."""
 
     def run(ctx: Context) -> None:
         import soundfile as sf
 
-        from losatok_plugin.eval.reports import run_fd
+        from losatok_plugin.eval.representations import extract
         from losatok_plugin.generation.generate import load_pipeline
         from losatok_plugin.generation.text import prompt_for
         from losatok_plugin.loading import load_vae
@@ -384,32 +450,42 @@ def fd_curve(which: str) -> Callable[[Context], None]:
         from losatok_plugin.training.dit_pipeline import export_checkpoint, generate_audio
         from losatok_plugin.training.yaml_config import load_stage_config
 
-        args = stage_args(ctx, f"dit_{which}", "dit", dit_overrides(which))
-        cfg = load_stage_config(DiTStageConfig, CONFIGS / "dit_width.yaml", args)
-        embed = load_vae(wide_teacher(ctx)).eval()
-        ref = heldout_clips(ctx, 4 * ctx.budget.fd_clips, (DIT_DOMAIN,))
-        prompts = [prompt_for({**e.extra, "label": e.label}, DIT_DOMAIN) for e in ref[: ctx.budget.fd_clips]]
-        curve = []
-        for ckpt in complete_checkpoints(cfg.run.output_dir):
-            step = step_of(ckpt)
-            pipe_dir = export_checkpoint(cfg, ctx.work / f"pipelines_{which}" / f"step_{step}", checkpoint=ckpt)
-            pipe = load_pipeline(pipe_dir)
-            gen_dir = ctx.work / f"generated_{which}" / f"step_{step}"
-            gen_dir.mkdir(parents=True, exist_ok=True)
-            gen = []
-            for i, prompt in enumerate(prompts):
-                audio = generate_audio(
-                    pipe, cfg.model.family, prompt, cfg.model.max_seconds / 2, ctx.budget.sample_steps, 3.0, i
-                )
-                sf.write(str(gen_dir / f"{i:03d}.wav"), audio[0].clamp(-1, 1).numpy(), 16000)
-                gen.append(ManifestEntry(str(gen_dir / f"{i:03d}.wav"), domain=DIT_DOMAIN))
-            rep = run_fd(ref, gen, gen_dir, model=embed, representation="semantic_emb", progress=False)
-            curve.append(
-                {"step": step, "fd": rep.frechet_distance, "gen_clips": rep.gen_clips, "ref_clips": rep.ref_clips}
+        embed, ref, held, seconds = _fd_setup(ctx)
+        n = ctx.budget.fd_clips
+        prompts = [prompt_for({**e.extra, "label": e.label}, DIT_DOMAIN) for e in (held * n)[:n]]
+        per_step: dict[int, list[tuple[float, float]]] = {}
+        for seed in ctx.budget.dit_seeds:
+            name = dit_run(which, seed)
+            cfg = load_stage_config(
+                DiTStageConfig, CONFIGS / "dit_width.yaml", stage_args(ctx, name, "dit", dit_overrides(which, seed))
             )
+            for ckpt in complete_checkpoints(cfg.run.output_dir):
+                step = step_of(ckpt)
+                pipe = load_pipeline(
+                    export_checkpoint(cfg, ctx.work / f"pipelines_{name}" / f"step_{step}", checkpoint=ckpt)
+                )
+                gen_dir = ctx.work / f"generated_{name}" / f"step_{step}"
+                gen_dir.mkdir(parents=True, exist_ok=True)
+                gen = []
+                for i, prompt in enumerate(prompts):
+                    audio = generate_audio(pipe, cfg.model.family, prompt, seconds, ctx.budget.sample_steps, 3.0, i)
+                    sf.write(str(gen_dir / f"{i:03d}.wav"), audio[0].clamp(-1, 1).numpy(), 16000)
+                    gen.append(ManifestEntry(str(gen_dir / f"{i:03d}.wav"), domain=DIT_DOMAIN))
+                feats, _, _ = extract(embed, gen, "semantic_emb", progress=False)
+                per_step.setdefault(step, []).append(fd_with_spread(ref, feats))
+        curve = [
+            {
+                "step": step,
+                "fd": float(np.mean([fd for fd, _ in rows])),
+                "fd_seeds": [fd for fd, _ in rows],
+                "fd_boot_std": float(np.mean([sd for _, sd in rows])),
+                "gen_clips": len(prompts),
+                "ref_clips": len(ref),
+            }
+            for step, rows in sorted(per_step.items())
+        ]
         ctx.record("latent_width", f"fd_{which}", curve)
-        model = load_vae(str(final(ctx, f"tok_{which}")))
-        ctx.record("latent_width", f"latent_dim_{which}", int(model.latent_dim))
+        ctx.record("latent_width", f"latent_dim_{which}", int(load_vae(str(final(ctx, f"tok_{which}"))).latent_dim))
 
     return run
 
@@ -431,19 +507,17 @@ def _crop(entries: list[ManifestEntry], seconds: float, out: Path) -> list[Manif
 
 def latent_stats(ctx: Context) -> None:
     """What the FD curves are read against: the wide teacher's last validation metrics, the effective rank of
-    each latent (the paper's redundancy argument), and the FD floors — held-out clips that no DiT made
-    (``data``) and their reconstructions by tokenizer (a) and (b) (``recon_a``/``recon_b``: a DiT that
-    generated the data distribution exactly would score about these), cropped to the generated clips' length,
-    against the same reference clips as :func:`fd_curve`."""
+    each latent (the paper's redundancy argument), and the FD floors with their bootstrap std — held-out clips
+    that no DiT made (``data``) and their reconstructions by tokenizer (a) and (b) (``recon_a``/``recon_b``: a
+    DiT that generated the data distribution exactly would score about these), cropped to the generated
+    length, against the same reference clips as :func:`fd_curve`."""
     import soundfile as sf
 
     from losatok_plugin.data.audio_io import load_audio
     from losatok_plugin.data.latent_shards import load_shards
     from losatok_plugin.eval.analysis import effective_rank
-    from losatok_plugin.eval.reports import run_fd
+    from losatok_plugin.eval.representations import extract
     from losatok_plugin.loading import load_vae
-    from losatok_plugin.training.config import DiTStageConfig
-    from losatok_plugin.training.yaml_config import load_stage_config
 
     out: dict = {}
     log = ctx.run_dir("teacher_wide") / "metrics.jsonl"
@@ -455,43 +529,39 @@ def latent_stats(ctx: Context) -> None:
     for w in ("a", "b"):
         x = torch.cat([c.mu.float().T for c in load_shards(ctx.run_dir(f"latents_{w}"))])
         out["rank"][w] = {"dim": int(x.shape[1]), "effective_rank": effective_rank(x), "frames": int(x.shape[0])}
-    cfg = load_stage_config(
-        DiTStageConfig, CONFIGS / "dit_width.yaml", stage_args(ctx, "dit_a", "dit", dit_overrides("a"))
-    )
-    seconds = cfg.model.max_seconds / 2
-    n = ctx.budget.fd_clips
-    pool = heldout_clips(ctx, 5 * n, (DIT_DOMAIN,))
-    ref, held = pool[: 4 * n], pool[4 * n :]
-    if len(held) >= 2:
-        embed = load_vae(wide_teacher(ctx)).eval()
-        floor_dir = ctx.work / "fd_floor"
-        data = _crop(held, seconds, floor_dir / "data")
-        floors = {"clips": len(data), "data": run_fd(ref, data, floor_dir / "data", model=embed, progress=False)}
-        for w in ("a", "b"):
-            model = load_vae(str(final(ctx, f"tok_{w}"))).eval()
-            recon = []
-            for i, e in enumerate(data):
-                with torch.no_grad():
-                    y = model(load_audio(e.path, 16000)[None, None]).sample
-                path = floor_dir / f"recon_{w}" / f"{i:03d}.wav"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                sf.write(str(path), y.reshape(-1).clamp(-1, 1).numpy(), 16000)
-                recon.append(ManifestEntry(str(path), domain=DIT_DOMAIN))
-            floors[f"recon_{w}"] = run_fd(ref, recon, floor_dir / f"recon_{w}", model=embed, progress=False)
-        out["fd_floor"] = {k: (v.frechet_distance if hasattr(v, "frechet_distance") else v) for k, v in floors.items()}
+    embed, ref, held, seconds = _fd_setup(ctx)
+    floor_dir = ctx.work / "fd_floor"
+    data = _crop(held[: ctx.budget.fd_clips], seconds, floor_dir / "data")
+    sets = {"data": data}
+    for w in ("a", "b"):
+        model = load_vae(str(final(ctx, f"tok_{w}"))).eval()
+        sets[f"recon_{w}"] = []
+        for i, e in enumerate(data):
+            with torch.no_grad():
+                y = model(load_audio(e.path, 16000)[None, None]).sample
+            path = floor_dir / f"recon_{w}" / f"{i:03d}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), y.reshape(-1).clamp(-1, 1).numpy(), 16000)
+            sets[f"recon_{w}"].append(ManifestEntry(str(path), domain=DIT_DOMAIN))
+    floor: dict = {"clips": len(data), "ref_clips": len(ref)}
+    for key, entries in sets.items():
+        feats, _, _ = extract(embed, entries, "semantic_emb", progress=False)
+        floor[key], floor[f"{key}_boot_std"] = fd_with_spread(ref, feats)
+    out["fd_floor"] = floor
     ctx.record("latent_width", "latent_stats", out)
 
 
-def dit_overrides(which: str) -> Callable[[Context], list[str]]:
+def dit_overrides(which: str, seed: int = 0) -> Callable[[Context], list[str]]:
     def ov(ctx: Context) -> list[str]:
         b = ctx.budget
         return [
             f"vae={final(ctx, f'tok_{which}')}",
             f"data.latents={ctx.run_dir(f'latents_{which}')}",
-            f"run.output_dir={ctx.run_dir(f'dit_{which}')}",
+            f"run.output_dir={ctx.run_dir(dit_run(which, seed))}",
             f"run.max_steps={b.dit_steps}",
             f"run.save_every={b.dit_eval_every}",
             f"run.keep_checkpoints={b.dit_steps // b.dit_eval_every + 2}",
+            f"run.seed={seed}",
         ]
 
     return ov
@@ -605,8 +675,11 @@ STEPS: dict[str, Step] = {
         ),
         train_step("tok_b", "tokenizer", "tokenizer_no_bottleneck.yaml", no_bottleneck_overrides, ("teacher_wide",)),
         *(_measure(f"latents_{w}", encode_latents(w), (f"tok_{w}",), "latent_width") for w in ("a", "b")),
-        *(train_step(f"dit_{w}", "dit", "dit_width.yaml", dit_overrides(w), (f"latents_{w}",)) for w in ("a", "b")),
-        *(_measure(f"fd_{w}", fd_curve(w), (f"dit_{w}", "teacher_wide"), "latent_width") for w in ("a", "b")),
+        *(dit_step(w, seed) for seed in DIT_SEEDS for w in ("a", "b")),
+        *(
+            _measure(f"fd_{w}", fd_curve(w), (*(dit_run(w, s) for s in DIT_SEEDS), "teacher_wide"), "latent_width")
+            for w in ("a", "b")
+        ),
         _measure("latent_stats", latent_stats, ("latents_a", "latents_b"), "latent_width"),
     )
 }
@@ -630,8 +703,7 @@ EXPERIMENTS: dict[str, tuple[str, ...]] = {
         "tok_b",
         "latents_a",
         "latents_b",
-        "dit_a",
-        "dit_b",
+        *(dit_run(w, seed) for seed in DIT_SEEDS for w in ("a", "b")),
         "fd_a",
         "fd_b",
         "latent_stats",

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from losatok_plugin.fileio import atomic_write_text
-from recipes.paper.verdict import paired, threshold, width_verdict
+from recipes.paper.verdict import paired, spread, threshold, width_verdict
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,7 +64,8 @@ CLAIMS = {
     ),
     "small_latent_trains_faster": (
         "the 128-d DiT reaches the wide DiT's final FD well before the wide DiT's last step",
-        "(a) never reaching (b)'s final FD, or only at the last checkpoint",
+        "(a) never coming within the spread (seeds' std, or the bootstrap's with one seed) of (b)'s final FD "
+        "before (b)'s last checkpoint",
     ),
 }
 
@@ -201,8 +202,13 @@ def plot_fd_curves(w: dict, path: Path) -> None:
     for key, label in (("fd_a", "(a) 128-d"), ("fd_b", "(b) no bottleneck")):
         curve = sorted(w[key], key=lambda r: r["step"])
         dim = w.get(f"latent_dim_{key[-1]}")
-        ax.plot(
-            [r["step"] for r in curve], [r["fd"] for r in curve], "o-", label=f"{label} ({dim}-d)" if dim else label
+        ax.errorbar(
+            [r["step"] for r in curve],
+            [r["fd"] for r in curve],
+            yerr=[spread(r) for r in curve],
+            fmt="o-",
+            capsize=3,
+            label=f"{label} ({dim}-d)" if dim else label,
         )
     if w["fd_b"]:
         ax.axhline(max(w["fd_b"], key=lambda r: r["step"])["fd"], ls="--", color="gray", label="(b) final")
@@ -270,7 +276,10 @@ def claim_lines(key: str, v: dict | None) -> list[str]:
     elif "value" in v:
         detail = f"measured {v['value']:.3f} (limit {v['limit']})"
     else:
-        detail = f"(a) reaches (b)'s final FD {v['target']} at step {v['reach_step']} (b's last step {v['last_step']})"
+        tol = f" ± {v['tol']:.1f}" if v.get("tol") else ""
+        target = "n/a" if v["target"] is None else f"{v['target']:.1f}{tol}"
+        reach = "no checkpoint before it" if v["reach_step"] is None else f"step {v['reach_step']}"
+        detail = f"(a) reaches (b)'s final FD {target} at {reach} (b's last step {v['last_step']})"
     lines.append(f"  - *Verdict*: **{v['verdict']}** — {detail}.")
     return lines
 
@@ -283,6 +292,19 @@ LATENT_WIDTH_NEEDS = (
     "SemBo, the two tokenizers, latents and two DiT runs (`python -m recipes.paper.run --only latent_width "
     "--budget B --teacher T --corpus C`)."
 )
+
+
+def fd_cell(row: dict | None) -> str:
+    """``mean ± seeds' std (bootstrap std)`` of one FD-curve point (only the parts the row has)."""
+    if row is None:
+        return "—"
+    seeds = row.get("fd_seeds") or []
+    cell = f"{row['fd']:.1f}"
+    if len(seeds) > 1:
+        cell += f" ± {spread(row):.1f}"
+    if row.get("fd_boot_std"):
+        cell += f" ({row['fd_boot_std']:.1f})"
+    return cell
 
 
 def width_budget_line(data: dict) -> str:
@@ -320,15 +342,22 @@ def latent_width_setup(w: dict, budget: dict | None) -> list[str]:
     if floor:
         lines += [
             "",
-            f"FD floors, {floor['clips']} held-out clips that no DiT made, cropped to the generated length, against "
-            "the same references (a DiT that generated the data distribution exactly would score about its "
-            "tokenizer's row):",
+            f"FD floors: {floor['clips']} held-out clips that no DiT made, cropped to the generated length, against "
+            "the same reference clips (bootstrap std in brackets). A DiT that generated the data distribution "
+            "exactly would score about its tokenizer's row:",
             "",
             "| clips | FD |",
             "|---|---|",
-            f"| the originals | {floor['data']:.3f} |",
-            f"| reconstructed by tokenizer (a) | {floor['recon_a']:.3f} |",
-            f"| reconstructed by tokenizer (b) | {floor['recon_b']:.3f} |",
+            *(
+                f"| {label} | {floor[k]:.1f}"
+                + (f" ({floor[k + '_boot_std']:.1f})" if f"{k}_boot_std" in floor else "")
+                + " |"
+                for k, label in (
+                    ("data", "the originals"),
+                    ("recon_a", "reconstructed by tokenizer (a)"),
+                    ("recon_b", "reconstructed by tokenizer (b)"),
+                )
+            ),
         ]
     return [*lines, ""] if lines else []
 
@@ -484,11 +513,21 @@ def write_report(results_dir: Path, out_dir: Path) -> Path:
     if data and "fd_a" in data.get("measurements", {}) and "fd_b" in data["measurements"]:
         w = data["measurements"]
         md += [width_budget_line(data), "", *latent_width_setup(w, data.get("budget_spec"))]
-        md += ["| step | FD (a) | FD (b) |", "|---|---|---|"]
-        fa = {r["step"]: r["fd"] for r in w["fd_a"]}
-        fb = {r["step"]: r["fd"] for r in w["fd_b"]}
+        md += [
+            "FD of generated audio against the DiT's training clips: the mean over the DiT seeds ± their std "
+            "(the bootstrap std over the generated clips in brackets), then each seed's FD.",
+            "",
+            "| step | FD (a) | FD (b) | (a) per seed | (b) per seed |",
+            "|---|---|---|---|---|",
+        ]
+        fa = {r["step"]: r for r in w["fd_a"]}
+        fb = {r["step"]: r for r in w["fd_b"]}
         for step in sorted(set(fa) | set(fb)):
-            md.append(f"| {step} | {fa.get(step, float('nan')):.3f} | {fb.get(step, float('nan')):.3f} |")
+            cells = [fd_cell(fa.get(step)), fd_cell(fb.get(step))]
+            cells += [
+                ", ".join(f"{x:.1f}" for x in (r or {}).get("fd_seeds", [])) for r in (fa.get(step), fb.get(step))
+            ]
+            md.append(f"| {step} | " + " | ".join(cells) + " |")
         md += ["", "![FD vs steps](latent_width_fd.png)", ""]
         plot_fd_curves(w, out_dir / "latent_width_fd.png")
         md += steps_table(data) + [""]

@@ -55,15 +55,40 @@ def first_reach(curve: Sequence[dict], target: float) -> int | None:
     return None
 
 
+def spread(row: dict) -> float:
+    """The uncertainty of one FD-curve point: the std (ddof 1) of its per-seed FDs when there are 2 or more,
+    else its bootstrap std, else 0."""
+    seeds = row.get("fd_seeds") or []
+    if len(seeds) > 1:
+        m = sum(seeds) / len(seeds)
+        return math.sqrt(sum((x - m) ** 2 for x in seeds) / (len(seeds) - 1))
+    return float(row.get("fd_boot_std") or 0.0)
+
+
 def width_verdict(curve_a: Sequence[dict], curve_b: Sequence[dict]) -> dict:
     """The paper: the 128-d model (a) reaches the wide model (b)'s final FD well before b's last step.
 
-    Reproduced when (a) reaches b's final FD at a step before b's last; not reproduced when (a) never reaches
-    it, or only at the last step; inconclusive with fewer than 2 checkpoints on either side.
+    ``tol`` at a step combines the spreads (:func:`spread`) of (a) there and of (b)'s final point. Reproduced
+    when (a) is below b's final FD by more than ``tol`` at a step before b's last; inconclusive when it gets
+    there only within ``tol`` (or with fewer than 2 checkpoints on either side); not reproduced when (a) never
+    comes within ``tol`` of it before b's last step.
     """
+    none = {"verdict": INCONCLUSIVE, "reach_step": None, "target": None, "last_step": None}
     if len(curve_a) < 2 or len(curve_b) < 2:
-        return {"verdict": INCONCLUSIVE, "reach_step": None, "target": None, "last_step": None}
+        return none
     last_b = max(curve_b, key=lambda r: r["step"])
-    step = first_reach(curve_a, last_b["fd"])
-    verdict = REPRODUCED if step is not None and step < last_b["step"] else NOT_REPRODUCED
-    return {"verdict": verdict, "reach_step": step, "target": last_b["fd"], "last_step": int(last_b["step"])}
+    target, last = last_b["fd"], int(last_b["step"])
+    early = [r for r in sorted(curve_a, key=lambda r: r["step"]) if r["step"] < last]
+    tol = {int(r["step"]): math.hypot(spread(r), spread(last_b)) for r in early}
+    clear = next((int(r["step"]) for r in early if r["fd"] < target - tol[int(r["step"])]), None)
+    near = next((int(r["step"]) for r in early if r["fd"] <= target + tol[int(r["step"])]), None)
+    if clear is not None:
+        verdict, step = REPRODUCED, clear
+    elif near is not None:
+        verdict, step = INCONCLUSIVE, near
+    else:
+        verdict, step = NOT_REPRODUCED, None
+    out = {"verdict": verdict, "reach_step": step, "target": target, "last_step": last}
+    if step is not None and tol[step] > 0:
+        out["tol"] = tol[step]
+    return out
