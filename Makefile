@@ -55,7 +55,9 @@ corpus: $(STAMP)
 mini: $(STAMP)
 	bash recipes/mini/run_mini.sh
 
-# The paper's claims at small scale (recipes/paper/README.md): resumable; PAPER_ARGS="--budget tiny --only sembo_vs_pca"
+# The paper's claims at small scale (recipes/paper/README.md): resumable. The default is what REPORT.md ran (the
+# cpu1h budget on make mini's teacher and feature cache); e.g. PAPER_ARGS="--budget tiny --only sembo_vs_pca"
+PAPER_ARGS ?= --budget cpu1h --teacher runs/teacher_mini/final --feature-cache data/cache/teacher_mini
 paper: $(STAMP)
 	$(BIN)/python -m recipes.paper.run $(PAPER_ARGS)
 	$(BIN)/python -m recipes.paper.report
