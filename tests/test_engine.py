@@ -249,3 +249,23 @@ def test_yaml_model_sections_name_a_variant(tmp_path):
     path.write_text(yaml.safe_dump({"model": "mimi"}))
     with pytest.raises(ConfigError, match="model: unknown model variant 'mimi'"):
         load_stage_config(cls, path)
+
+
+def test_stop_at_ends_the_run_on_the_long_schedule_and_a_resume_there_trains_nothing(tmp_path, corpus):
+    """run.stop_at reproduces a run that was shipped from step k of a longer schedule: the same learning
+    rates as the uninterrupted run up to k, a checkpoint at k, no export; resuming with it set trains nothing;
+    without it the run goes on to max_steps."""
+    full = tmp_path / "full"
+    train_tokenizer(tokenizer_cfg(full, corpus, 5, optim={"warmup_steps": 0, "lr": 1e-3}))
+    out = tmp_path / "stopped"
+    cfg = tokenizer_cfg(out, corpus, 5, optim={"warmup_steps": 0, "lr": 1e-3}, run={"stop_at": 3})
+    path = train_tokenizer(cfg)
+    assert path == ckpt.latest_checkpoint(out) and ckpt.step_of(path) == 3
+    assert not (out / "final").exists()
+    lrs = [m["lr"] for m in metrics(out) if "lr" in m]
+    assert lrs == [m["lr"] for m in metrics(full) if "lr" in m][:3]  # the 5-step cosine, not a 3-step one
+    assert train_tokenizer(cfg, resume=True) == path and len(metrics(out)) == 3  # nothing trained
+    cfg.run.stop_at = 0
+    assert train_tokenizer(cfg, resume=True) == out / "final" and ckpt.step_of(ckpt.latest_checkpoint(out)) == 5
+    with pytest.raises(ConfigError, match="stop_at"):
+        load_dataclass(TokenizerStageConfig, stage_dict(out, corpus["manifest"], 5, run={"stop_at": -1}))

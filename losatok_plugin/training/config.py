@@ -76,6 +76,7 @@ class RunConfig:
     progress: bool = True
     overwrite: bool = False  # start a new run in an output_dir holding an earlier one (deletes it)
     max_nonfinite_steps: int = 20  # steps skipped for a NaN/inf loss or gradient before the run stops
+    stop_at: int = 0  # stop at this step of the max_steps schedule (checkpoint saved, as on SIGTERM); 0 = never
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("no", "fp16", "bf16"):
@@ -85,6 +86,8 @@ class RunConfig:
                 raise ConfigError(f"run.{name} must be >= 1")
         if self.max_nonfinite_steps < 0:
             raise ConfigError("run.max_nonfinite_steps must be >= 0")
+        if self.stop_at < 0:
+            raise ConfigError("run.stop_at must be >= 0 (0 = run to max_steps)")
 
 
 @dataclass

@@ -32,6 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .checkpoint import latest_checkpoint
 from .errors import ResumeError
 from .trainer import Trainer
 
@@ -170,17 +171,27 @@ def _export(stage: Stage, state: TrainState) -> Path:
 
 
 def run_stage(stage: Stage, cfg: Any, resume: bool = False) -> Path:
-    """Train ``stage`` to ``cfg.run.max_steps`` (or until SIGINT/SIGTERM).
+    """Train ``stage`` to ``cfg.run.max_steps`` (or until SIGINT/SIGTERM, or ``cfg.run.stop_at``).
+
+    ``run.stop_at`` ends the run at that step of the ``max_steps`` schedule as a signal would (checkpoint saved,
+    learning-rate schedule unchanged), so that a run can be reproduced to the step it was shipped from; a resumed
+    run already at or past it trains nothing.
 
     Returns:
         The export folder (``<output_dir>/<stage.export_dir>``) when the run reached ``max_steps``; the
-        checkpoint folder it saved when a signal stopped it.
+        checkpoint folder it saved when a signal or ``stop_at`` stopped it.
     """
     trainer = Trainer(cfg.run, cfg, resume=resume)  # checks the output folder before anything is built
     acc = trainer.accelerator
     state = stage.build(cfg, trainer)
     if resume:
         restore_state(state)
+    stop_at = cfg.run.stop_at if 0 < cfg.run.stop_at < cfg.run.max_steps else None
+    if stop_at is not None and trainer.step >= stop_at:
+        if trainer.is_main:
+            log.info("run.stop_at=%d: the run is at step %d already; nothing to train", stop_at, trainer.step)
+        trainer.close()
+        return latest_checkpoint(trainer.out)
     bar = trainer.progress(cfg.run.max_steps)
     batches = trainer.batches(state.loader)
     with trainer.stop.installed():
@@ -196,12 +207,14 @@ def run_stage(stage: Stage, cfg: Any, resume: bool = False) -> Path:
                 every = hook.every(cfg)
                 if every and trainer.step % every == 0:
                     hook.run(state, batch)
-            stop = trainer.should_stop()
+            signalled = trainer.should_stop()
+            stop = signalled or (stop_at is not None and trainer.step >= stop_at)
             if trainer.step % cfg.run.save_every == 0 or stop:
                 checkpoint = save_state(state)
             if stop:
                 if trainer.is_main:
-                    log.info("stopped by signal at step %d; checkpoint saved", trainer.step)
+                    why = "by signal" if signalled else f"at run.stop_at (of {cfg.run.max_steps})"
+                    log.info("stopped %s at step %d; checkpoint saved", why, trainer.step)
                 bar.close()
                 if stage.export_on_stop:
                     _export(stage, state)

@@ -2,9 +2,10 @@
 # Reproduce losatok-mini end to end on a CPU: corpus -> semantic encoder (stage 0) -> feature cache -> SemBo -> tokenizer ->
 # export -> held-out evaluation. Every stage resumes: run it again after an interruption (or in the next
 # session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
-# arguments go to the tokenizer stage (e.g. run.max_steps=20000). The v2 model (the one shipped now) is this
+# arguments go to the tokenizer stage (e.g. run.max_steps=20000). The v2.1 model (the one shipped now) is this
 # script as it stands: its warm start takes the v1 model's trained parts from git (PARTS_FROM=git:5923fb3,
-# the default; PARTS_FROM= trains stage 2 from random weights instead).
+# the default; PARTS_FROM= trains stage 2 from random weights instead), and the tokenizer stops at step 19353 of
+# its 50k-step schedule, where v2.1 was exported (STOP_AT=19353, the default; STOP_AT=0 runs the whole schedule).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -29,7 +30,7 @@ if [ -n "$PARTS_FROM" ]; then
     init=runs/tokenizer_init
 fi
 $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_mini) \
-    init_from=$init data.feature_cache=data/cache/teacher_mini "$@"
+    init_from=$init data.feature_cache=data/cache/teacher_mini run.stop_at="${STOP_AT-19353}" "$@"
 $PY recipes/mini/export.py --run runs/tokenizer_mini --out "$OUT"
 $PY recipes/mini/evaluate.py --model "$OUT" --out runs/eval_mini --manifest data/corpus/test.jsonl \
     --manifest data/corpus/test_real.jsonl --card recipes/mini/card.json
