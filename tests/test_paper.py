@@ -551,6 +551,14 @@ def test_widened_teacher_computes_the_same_features_twice(paper_setup, tmp_path)
     assert (c[..., :d] - a).abs().mean() < 0.5 * a.abs().mean()
     with pytest.raises(KeyError, match="no rule"):
         widen_encoder_state({"extra.weight": torch.zeros(2, 2)}, d, 2)
+    with pytest.raises(ValueError, match="factor must be a whole number"):
+        widen_encoder_state(old.semantic_encoder.state_dict(), d, 2, factor=0)
+    # the caller's random stream is not reseeded by the widening
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    widen_teacher(root / "teacher", tmp_path / "wide2", factor=2)
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_cli_probe_with_seeds(paper_setup, tmp_path, capsys):

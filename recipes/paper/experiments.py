@@ -440,6 +440,7 @@ def fd_curve(which: str) -> Callable[[Context], None]:
 
     def run(ctx: Context) -> None:
         import soundfile as sf
+        from tqdm import tqdm
 
         from losatok_plugin.eval.representations import extract
         from losatok_plugin.generation.generate import load_pipeline
@@ -454,25 +455,27 @@ def fd_curve(which: str) -> Callable[[Context], None]:
         n = ctx.budget.fd_clips
         prompts = [prompt_for({**e.extra, "label": e.label}, DIT_DOMAIN) for e in (held * n)[:n]]
         per_step: dict[int, list[tuple[float, float]]] = {}
+        runs = []
         for seed in ctx.budget.dit_seeds:
             name = dit_run(which, seed)
             cfg = load_stage_config(
                 DiTStageConfig, CONFIGS / "dit_width.yaml", stage_args(ctx, name, "dit", dit_overrides(which, seed))
             )
-            for ckpt in complete_checkpoints(cfg.run.output_dir):
-                step = step_of(ckpt)
-                pipe = load_pipeline(
-                    export_checkpoint(cfg, ctx.work / f"pipelines_{name}" / f"step_{step}", checkpoint=ckpt)
-                )
-                gen_dir = ctx.work / f"generated_{name}" / f"step_{step}"
-                gen_dir.mkdir(parents=True, exist_ok=True)
-                gen = []
-                for i, prompt in enumerate(prompts):
-                    audio = generate_audio(pipe, cfg.model.family, prompt, seconds, ctx.budget.sample_steps, 3.0, i)
-                    sf.write(str(gen_dir / f"{i:03d}.wav"), audio[0].clamp(-1, 1).numpy(), 16000)
-                    gen.append(ManifestEntry(str(gen_dir / f"{i:03d}.wav"), domain=DIT_DOMAIN))
-                feats, _, _ = extract(embed, gen, "semantic_emb", progress=False)
-                per_step.setdefault(step, []).append(fd_with_spread(ref, feats))
+            runs += [(name, cfg, ckpt) for ckpt in complete_checkpoints(cfg.run.output_dir)]
+        for name, cfg, ckpt in tqdm(runs, desc=f"FD of DiT ({which}) checkpoints", disable=not ctx.progress):
+            step = step_of(ckpt)
+            pipe = load_pipeline(
+                export_checkpoint(cfg, ctx.work / f"pipelines_{name}" / f"step_{step}", checkpoint=ckpt)
+            )
+            gen_dir = ctx.work / f"generated_{name}" / f"step_{step}"
+            gen_dir.mkdir(parents=True, exist_ok=True)
+            gen = []
+            for i, prompt in enumerate(prompts):
+                audio = generate_audio(pipe, cfg.model.family, prompt, seconds, ctx.budget.sample_steps, 3.0, i)
+                sf.write(str(gen_dir / f"{i:03d}.wav"), audio[0].clamp(-1, 1).numpy(), 16000)
+                gen.append(ManifestEntry(str(gen_dir / f"{i:03d}.wav"), domain=DIT_DOMAIN))
+            feats, _, _ = extract(embed, gen, "semantic_emb", progress=False)
+            per_step.setdefault(step, []).append(fd_with_spread(ref, feats))
         curve = [
             {
                 "step": step,

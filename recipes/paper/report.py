@@ -311,8 +311,9 @@ def fd_cell(row: dict | None) -> str:
     return cell
 
 
-def superseded_lines(path: Path) -> list[str]:
-    """One paragraph on the first latent_width measurement, kept in ``results/superseded`` (if it is there)."""
+def superseded_lines(path: Path, gen_clips: int | None) -> list[str]:
+    """One paragraph on the first latent_width measurement, kept in ``results/superseded`` (if it is there);
+    ``gen_clips``: the generated clips per checkpoint of the measurement that replaced it."""
     if not path.is_file():
         return []
     m = json.loads(path.read_text())["measurements"]
@@ -325,8 +326,8 @@ def superseded_lines(path: Path) -> list[str]:
         f"A first measurement of the seed-0 DiTs (`results/superseded/{path.name}`) took the FD with "
         f"{m['fd_a'][0]['gen_clips']} generated clips against {m['fd_a'][0]['ref_clips']} held-out clips, one seed and "
         f"no spread: (a) {ends['a']}, (b) {ends['b']}. With no spread its differences could not be judged (the "
-        "bootstrap std with 32 clips is the bracketed figure above, and larger with fewer clips), so it was replaced "
-        "by the protocol above before that protocol's results were known.",
+        f"bootstrap std with {gen_clips or 'more'} clips is the bracketed figure above, and larger with fewer clips), so it was "
+        "replaced by the protocol above before that protocol's results were known.",
     ]
 
 
@@ -359,15 +360,19 @@ def width_budget_line(data: dict) -> str:
 
 
 def latent_width_setup(w: dict, budget: dict | None) -> list[str]:
-    """The lines that say what the FD curves are read against (from the ``latent_stats`` measurement)."""
+    """The lines that say what the FD curves are read against (from the ``latent_stats`` measurement; the
+    widening's factor and noise are the runner's constants)."""
+    from recipes.paper.experiments import WIDEN_FACTOR, WIDEN_NOISE
+
     st = w.get("latent_stats", {})
     lines = []
     valid = st.get("wide_teacher_valid")
     if valid:
         steps = f"{budget['teacher_steps']} steps" if budget else "the budget's steps"
         lines.append(
-            f"- Wide teacher: `--teacher` widened 2x by `widen.py` (same function, every channel twice, weights "
-            f"perturbed by 5 %), then fine-tuned {steps} with `configs/teacher_wide.yaml`. Its validation after the "
+            f"- Wide teacher: `--teacher` widened {WIDEN_FACTOR}x by `widen.py` (same function, every channel "
+            f"{WIDEN_FACTOR} times, weights perturbed by {100 * WIDEN_NOISE:.0f} %), then fine-tuned {steps} with "
+            "`configs/teacher_wide.yaml`. Its validation after the "
             f"fine-tune: phoneme error rate {valid['teacher_valid/per']:.3f}, domain accuracy "
             f"{fmt(valid['teacher_valid/domain_acc'])} %, sound class {fmt(valid['teacher_valid/sound_acc'])} %."
         )
@@ -579,7 +584,7 @@ def write_report(results_dir: Path, out_dir: Path) -> Path:
             ]
             md.append(f"| {step} | " + " | ".join(cells) + " |")
         md += floor_gap_lines(w)
-        md += superseded_lines(results_dir / "superseded" / "latent_width_8clips.json")
+        md += superseded_lines(results_dir / "superseded" / "latent_width_8clips.json", w["fd_a"][0].get("gen_clips"))
         md += ["", "![FD vs steps](latent_width_fd.png)", ""]
         plot_fd_curves(w, out_dir / "latent_width_fd.png")
         md += steps_table(data) + [""]

@@ -42,6 +42,10 @@ def widen_encoder_state(
     ``heads`` heads (each ``factor`` times wider). Without ``noise`` the wide encoder's output
     ``[B, T, factor * D]`` is the old output ``[B, T, D]`` repeated along the channels (``out[..., c']`` =
     ``old[..., c' % D]``). ``noise``: relative std of a Gaussian perturbation of every widened matrix."""
+    if not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"widen: factor must be a whole number >= 1, got {factor!r}")
+    if noise < 0:
+        raise ValueError(f"widen: noise must be >= 0, got {noise}")
     res, head = _index_maps(dim, heads, factor)
     gen = torch.Generator().manual_seed(seed)
     out: dict[str, torch.Tensor] = {}
@@ -94,12 +98,13 @@ def widen_teacher(teacher: str | Path, out: str | Path, factor: int = 2, noise: 
     from losatok_plugin.loading import load_vae
     from losatok_plugin.models.losatok_vae import LoSATokVAE
 
-    old = load_vae(str(teacher))
-    arch = old.arch.to_dict()
-    dim, heads = arch["embed_dim"], arch["semantic_num_heads"]
-    arch["embed_dim"] = dim * factor
-    torch.manual_seed(seed)
-    new = LoSATokVAE(**LoSATokConfig.from_dict(arch).to_dict())
+    with torch.random.fork_rng():  # seeded initialisation of the fresh parts; the caller's RNG untouched
+        torch.manual_seed(seed)
+        old = load_vae(str(teacher))
+        arch = old.arch.to_dict()
+        dim, heads = arch["embed_dim"], arch["semantic_num_heads"]
+        arch["embed_dim"] = dim * factor
+        new = LoSATokVAE(**LoSATokConfig.from_dict(arch).to_dict())
     state = widen_encoder_state(old.semantic_encoder.state_dict(), dim, heads, factor, noise, seed)
     new.semantic_encoder.load_state_dict(state)
     new.save_pretrained(str(out))
