@@ -269,3 +269,26 @@ def test_stop_at_ends_the_run_on_the_long_schedule_and_a_resume_there_trains_not
     assert train_tokenizer(cfg, resume=True) == out / "final" and ckpt.step_of(ckpt.latest_checkpoint(out)) == 5
     with pytest.raises(ConfigError, match="stop_at"):
         load_dataclass(TokenizerStageConfig, stage_dict(out, corpus["manifest"], 5, run={"stop_at": -1}))
+
+
+def test_cooldown_cuts_a_long_cosine_without_changing_the_steps_before_it():
+    from losatok_plugin.training.config import OptimConfig
+    from losatok_plugin.training.trainer import cosine_with_warmup
+
+    def lrs(cfg, max_steps):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+        sched, out = cosine_with_warmup(opt, cfg, max_steps), []
+        for _ in range(max_steps + 1):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return out
+
+    long = lrs(OptimConfig(lr=1.0, warmup_steps=2), 100)
+    cut = lrs(OptimConfig(lr=1.0, warmup_steps=2, schedule_steps=100, cooldown_steps=20), 60)
+    assert cut[:41] == pytest.approx(long[:41])  # the uncut 100-step cosine up to the cool-down at step 40
+    assert cut[50] == pytest.approx(long[50] / 2)  # half-way down the cool-down: half the scheduled lr
+    assert cut[60] == pytest.approx(0.0) and all(a >= b for a, b in zip(cut[40:], cut[41:]))
+    assert lrs(OptimConfig(lr=1.0, warmup_steps=2, schedule_steps=0), 100) == pytest.approx(long)
+    with pytest.raises(ConfigError):
+        OptimConfig(cooldown_steps=-1)

@@ -49,7 +49,7 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    """AdamW with linear warm-up and cosine decay."""
+    """AdamW with linear warm-up, cosine decay and an optional linear cool-down at the end of the run."""
 
     lr: float = 1e-4
     betas: tuple[float, float] = (0.8, 0.99)
@@ -57,6 +57,12 @@ class OptimConfig:
     warmup_steps: int = 1000
     min_lr_ratio: float = 0.0
     grad_clip: float = 1.0  # max global grad norm; 0 disables clipping
+    schedule_steps: int = 0  # length of the cosine (0: run.max_steps); longer = the run ends part-way down it
+    cooldown_steps: int = 0  # the last N steps of run.max_steps scale the lr linearly down to min_lr_ratio
+
+    def __post_init__(self) -> None:
+        if self.schedule_steps < 0 or self.cooldown_steps < 0:
+            raise ConfigError("optim.schedule_steps and optim.cooldown_steps must be >= 0")
 
 
 @dataclass

@@ -32,13 +32,27 @@ log = logging.getLogger(__name__)
 
 
 def cosine_with_warmup(optimizer: torch.optim.Optimizer, cfg: OptimConfig, max_steps: int):
-    """Linear warm-up to ``lr``, then cosine decay to ``min_lr_ratio · lr`` at ``max_steps``."""
+    """Linear warm-up to ``lr``, then cosine decay to ``min_lr_ratio · lr``, optionally cooled down at the end.
 
-    def factor(step: int) -> float:
+    The cosine reaches its floor at ``cfg.schedule_steps`` (0: ``max_steps``). With ``cfg.cooldown_steps = K``
+    the last K steps before ``max_steps`` scale that schedule linearly down to the floor (a warmup-stable-decay
+    style cool-down): a run can stop part-way down a long cosine and still end annealed, and every step before
+    the cool-down has the same lr as the uncut schedule, so such a run resumes a checkpoint of the longer one.
+    """
+    length = cfg.schedule_steps or max_steps
+    cool_from = max_steps - cfg.cooldown_steps if cfg.cooldown_steps else None
+
+    def cosine(step: int) -> float:
         if step < cfg.warmup_steps:
             return (step + 1) / max(cfg.warmup_steps, 1)
-        progress = min(1.0, (step - cfg.warmup_steps) / max(max_steps - cfg.warmup_steps, 1))
+        progress = min(1.0, (step - cfg.warmup_steps) / max(length - cfg.warmup_steps, 1))
         return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def factor(step: int) -> float:
+        if cool_from is None or step <= cool_from:
+            return cosine(step)
+        left = max(0.0, (max_steps - step) / cfg.cooldown_steps)
+        return cfg.min_lr_ratio + (cosine(step) - cfg.min_lr_ratio) * left
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
