@@ -152,3 +152,26 @@ def test_profile_corpus_prints_the_cost_of_each_kind_of_job(capsys):
     assert set(rows) == {"synth/speech", "synth/music", "synth/sound"}
     assert all(float(r[2]) > 0 for r in rows.values())  # CPU seconds per job, subprocesses included
     assert "estimated CPU of the whole build" in out.splitlines()[-1]
+
+
+def test_asterisk_prompts_of_every_language_get_their_own_file():
+    """Prompts in a sub-folder have the same name in every language; one voice's file must not overwrite another's."""
+    base = Path("/usr/share/asterisk/sounds")
+    paths = {
+        corpus_real.real_speech_path("asterisk", base / voice / "dictate" / "both_help.g722", (voice[:2], voice, "t"))
+        for voice in ("en_US_f_Allison", "es_MX_f_Allison", "fr_CA_f_June")
+    }
+    assert len(paths) == 3
+    assert Path("real/speech/asterisk/es_MX_f_Allison_dictate_both_help.wav") in paths
+    top = corpus_real.real_speech_path(
+        "asterisk", base / "en_US_f_Allison" / "vm-login.g722", ("en", "en_US_f_Allison", "t")
+    )
+    assert top == Path("real/speech/asterisk/en_US_f_Allison_vm-login.wav")  # where earlier builds wrote it
+    stamp = Path("/usr/share/tuxpaint/stamps/animals/birds/crow_desc_da.ogg")
+    assert corpus_real.real_speech_path("tuxpaint", stamp, None).name == "animals_birds_crow_desc_da.wav"
+
+
+def test_the_builder_refuses_manifests_whose_rows_share_a_wav():
+    rows = [{"path": "a.wav"}, {"path": "b.wav"}, {"path": "a.wav"}, {"path": "a.wav"}]
+    assert corpus_common.shared_paths(rows) == {"a.wav": 3}
+    assert corpus_common.shared_paths(rows[:2]) == {}

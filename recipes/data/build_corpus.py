@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from losatok_plugin.fileio import atomic_write_text
 
-from .corpus_common import CorpusError, require_tool, stable_fraction
+from .corpus_common import CorpusError, require_tool, shared_paths, stable_fraction
 from .corpus_music import make_music
 from .corpus_real import available_sources, make_real, real_jobs
 from .corpus_sound import make_sound
@@ -102,6 +102,15 @@ def main(argv: list[str] | None = None) -> int:
                 split = row.pop("split", None) or synthetic_split(row.pop("split_key"), args.seed)
                 row.pop("split_key", None)
                 rows[split].append(row)
+    shared = shared_paths(r for split in rows.values() for r in split)
+    if shared:
+        first = ", ".join(f"{p} ({n} rows)" for p, n in list(shared.items())[:3])
+        print(
+            f"error: {sum(shared.values())} manifest rows name only {len(shared)} wav files (a later clip "
+            f"overwrote an earlier one; no manifest written): {first}",
+            file=sys.stderr,
+        )
+        return 1
     stats: dict = {
         "seed": args.seed,
         "hours_requested": args.hours,

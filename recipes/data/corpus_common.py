@@ -83,3 +83,11 @@ def write_wav(path: Path, audio: np.ndarray) -> float:
 def stable_fraction(key: str) -> float:
     """A number in [0, 1) fixed by ``key`` (split assignment that does not depend on build order)."""
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def shared_paths(rows) -> dict[str, int]:
+    """``{path: rows}`` for every wav path that more than one manifest row names (one clip overwrote another)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["path"]] = counts.get(row["path"], 0) + 1
+    return {p: n for p, n in counts.items() if n > 1}

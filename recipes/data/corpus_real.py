@@ -73,6 +73,25 @@ def real_jobs(music_seconds_per_track: float = 60.0) -> list[tuple]:
     return jobs
 
 
+def real_speech_path(kind: str, src: Path, meta: tuple | None) -> Path:
+    """Where a real utterance is written, unique per source file.
+
+    Tux Paint stamp names repeat across categories (the category path is kept); Asterisk prompts in a
+    sub-folder (``dictate/both_help``) have the same names in every language, so the path holds the voice
+    (``en_US_f_Allison``) and the whole name below it. The voice prefix leaves top-level prompts where
+    earlier builds wrote them.
+    """
+    if kind == "tuxpaint":
+        name = "_".join(src.parts[-3:-1] + (src.stem,))
+    elif kind == "asterisk":
+        voice = meta[1]
+        below = src.parts[src.parts.index(voice) + 1 : -1] if voice in src.parts[:-1] else ()
+        name = "_".join((voice, *below, src.stem))
+    else:
+        name = f"{src.parent.name}_{src.stem}"
+    return Path("real/speech") / kind / f"{name}.wav"
+
+
 def make_real(kind: str, src: str, split: str, out_dir: Path, meta: tuple | None = None) -> list[dict]:
     """Convert one real file to 16 kHz mono (music cut into 10 s segments); returns manifest rows."""
     src_path = Path(src)
@@ -86,9 +105,7 @@ def make_real(kind: str, src: str, split: str, out_dir: Path, meta: tuple | None
         audio = audio * (0.98 / peak)
     rows = []
     if kind in ("tuxpaint", "asterisk", "festvox_ru"):
-        rel = Path("real/speech") / kind / f"{src_path.parent.name}_{src_path.stem}.wav"
-        if kind == "tuxpaint":  # stamp names repeat across categories: keep the category path
-            rel = Path("real/speech") / kind / ("_".join(src_path.parts[-3:-1] + (src_path.stem,)) + ".wav")
+        rel = real_speech_path(kind, src_path, meta)
         fields = speech.speech_row(kind, src, meta)
         dur = write_wav(out_dir / rel, audio)
         rows.append({"path": str(rel), "duration": round(dur, 4), **fields, "split": split})
