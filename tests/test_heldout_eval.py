@@ -263,3 +263,19 @@ def test_evaluate_recipe_smoke_with_tiny_model(tiny_vae, tmp_path, monkeypatch):
     redone = json.loads((again / "results.json").read_text())
     assert list(redone["bundled_music"]) == ["bell"] and (again / "mel" / "bell.mel.png").is_file()
     assert redone["sets"] == res["sets"] and list(redone["timing"]).count("bundled music PNGs") == 1
+
+
+def test_held_out_rows_whose_wav_other_rows_also_name_are_found(tmp_path):
+    """A corpus built before the Asterisk path fix: one wav named by an English test row and a Spanish train row."""
+    from losatok_plugin.eval.heldout import shared_wavs
+
+    def rows(name, *items):
+        lines = [json.dumps({"path": p, "duration": 1.0, "domain": "speech", "lang": lang}) for p, lang in items]
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+
+    rows("train", ("asterisk/digits_13.wav", "es"), ("asterisk/es_vm-login.wav", "es"))
+    rows("test_real", ("asterisk/digits_13.wav", "en"), ("asterisk/en_vm-login.wav", "en"))
+    (tmp_path / "notes.jsonl").write_text("not a manifest\n")
+    assert {Path(p).name for p in shared_wavs(tmp_path / "test_real.jsonl")} == {"digits_13.wav"}
+    rows("train", ("asterisk/es_digits_13.wav", "es"), ("asterisk/es_vm-login.wav", "es"))
+    assert shared_wavs(tmp_path / "test_real.jsonl") == set()

@@ -14,6 +14,7 @@ issue 14 are checked by :mod:`losatok_plugin.eval.goals`.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections import defaultdict
@@ -31,6 +32,8 @@ from . import speech_quality
 from .goals import GoalCheck, check_goals, goals_markdown
 from .recon import METRICS, evaluate_reconstruction
 from .speech_quality import DNSMOS_KEYS, dnsmos_by_system, plain_words, wer_by_system
+
+log = logging.getLogger(__name__)
 
 SYSTEMS = ("losatok", "griffin_lim")
 LOWER_IS_BETTER = {"mel", "stft"}
@@ -57,6 +60,24 @@ class HeldoutSet:
         """Named after the file's stem; ``real`` when the stem says so (``test_real.jsonl``)."""
         stem = Path(path).stem
         return cls(stem, path, "real" if "real" in stem else "synthetic")
+
+
+def shared_wavs(manifest: str | Path) -> set[str]:
+    """Wav paths of ``manifest`` that more than one row names, counting every ``*.jsonl`` manifest beside it.
+
+    Such a wav holds only the clip written last (a corpus builder bug, fixed in ``recipes/data``): the other
+    rows' transcripts do not match it, and a held-out row whose wav a training row also names is not held out.
+    """
+    counts: dict[str, int] = {}
+    for other in sorted(Path(manifest).parent.glob("*.jsonl")):
+        try:
+            rows = read_manifest(other)
+        except Exception:  # noqa: BLE001 - a file beside it that is not a manifest says nothing about this one
+            continue
+        for e in rows:
+            counts[str(e.path)] = counts.get(str(e.path), 0) + 1
+    own = {str(e.path) for e in read_manifest(manifest)}
+    return {p for p, n in counts.items() if n > 1 and p in own}
 
 
 def _spread_key(e: ManifestEntry) -> str:
@@ -213,9 +234,20 @@ def evaluate_set(
     scorer = scorer or speech_quality.dnsmos
     out = Path(out_dir) / heldout.name
     entries = read_manifest(heldout.path)
+    shared = shared_wavs(heldout.path)
+    if shared:
+        entries = [e for e in entries if str(e.path) not in shared]
+        log.warning(
+            "%s: %d rows left out: their wav is also named by other rows of the manifests beside it (one clip "
+            "overwrote another when the corpus was built; rebuild it with make corpus)",
+            heldout.name,
+            len(shared),
+        )
     chosen = stratified_sample(entries, per_domain, seed)
     res = _reconstruct_both(chosen, out, model, baseline, timing, heldout.name, max_seconds, plots, progress)
     result: dict = {"kind": heldout.kind, "manifest": str(heldout.path), "available": len(entries)}
+    if shared:
+        result["left_out_shared_wavs"] = len(shared)
     for system, (report, _) in res.items():
         result[system] = report.summary
     result["missing"] = [m for system in SYSTEMS for m in res[system][0].missing]
