@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from losatok_plugin.data import read_manifest
 from losatok_plugin.data.labels import LabelSpace
 from losatok_plugin.data.supervised_clips import SupervisedClips, collate_clips
+from losatok_plugin.eval.heldout import shared_wavs
 from losatok_plugin.eval.supervision import evaluate_supervision
 from losatok_plugin.losses.supervision import SupervisionHeads
 from losatok_plugin.teachers import load_semantic_encoder
@@ -52,8 +53,11 @@ def main() -> None:
     rows = []
     for manifest in args.manifest:
         groups = defaultdict(list)
+        shared = shared_wavs(manifest)  # rows whose wav other rows also name: the audio is not theirs
+        if shared:
+            print(f"{manifest}: {len(shared)} rows left out (their wav is also named by other manifest rows)")
         for e in read_manifest(manifest):
-            if not args.domain or e.domain == args.domain:
+            if str(e.path) not in shared and (not args.domain or e.domain == args.domain):
                 groups[(e.extra.get("source", "?"), e.extra.get("lang", ""))].append(e)
         for (source, lang), entries in sorted(groups.items()):
             ds = SupervisedClips(entries, labels, args.max_seconds, train=False)
