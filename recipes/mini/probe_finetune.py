@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
@@ -82,6 +83,9 @@ def main() -> None:
     p.add_argument("--test", default="data/corpus/test.jsonl")
     p.add_argument("--test-real", default="data/corpus/test_real.jsonl")
     a = p.parse_args()
+    for need in ("data/corpus/train.jsonl", "data/cache/teacher_mini/index.json", a.test, a.test_real):
+        if not Path(need).is_file():
+            p.error(f"{need} not found: run from a folder where make mini has built the corpus and feature cache")
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = LoSATokVAE.from_pretrained(a.model)

@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-losatok_plugin/pretrained/losatok-mini}
+STOP_AT=${STOP_AT-0}  # checked before any stage runs: a typo must not cost hours of training
+[[ "$STOP_AT" =~ ^[0-9]+$ ]] || { echo "run_mini.sh: STOP_AT must be a step number (0 = the whole schedule), got '$STOP_AT'" >&2; exit 2; }
 # --resume when the stage has checkpoints, else a new run (train.py refuses --resume with nothing to resume)
 resume() { [ -f "$1/checkpoints/latest" ] && echo --resume || true; }
 
@@ -32,7 +34,6 @@ fi
 # Two phases on one run folder: stage 2's weights to step $KL_SWITCH, then the cool-down with the KL weight of the
 # paper's kl1e-3 checkpoint (more information in the latent; recipes/mini/README.md, "v2.2"). STOP_AT=N stops at N.
 KL_SWITCH=22250
-STOP_AT=${STOP_AT-0}
 first_stop=$KL_SWITCH
 [ "$STOP_AT" -gt 0 ] && [ "$STOP_AT" -lt "$KL_SWITCH" ] && first_stop=$STOP_AT
 $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_mini) \
