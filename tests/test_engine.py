@@ -292,3 +292,12 @@ def test_cooldown_cuts_a_long_cosine_without_changing_the_steps_before_it():
     assert lrs(OptimConfig(lr=1.0, warmup_steps=2, schedule_steps=0), 100) == pytest.approx(long)
     with pytest.raises(ConfigError):
         OptimConfig(cooldown_steps=-1)
+    # continuing the annealed 60-step run to 80: re-warm from 0 at step 60 over 10 steps, then a new cool-down
+    more = lrs(
+        OptimConfig(lr=1.0, warmup_steps=2, schedule_steps=100, cooldown_steps=10, rewarm_at=60, rewarm_steps=10), 80
+    )
+    assert more[:60] == pytest.approx(long[:60])  # before the re-warm: the uncut cosine (this config never cools at 40)
+    assert more[60] == 0.0 and more[65] == pytest.approx(long[65] / 2) and more[70] == pytest.approx(long[70])
+    assert all(a < b for a, b in zip(more[60:70], more[61:71])) and more[80] == pytest.approx(0.0)
+    with pytest.raises(ConfigError, match="rewarm_steps"):
+        OptimConfig(rewarm_steps=-5)

@@ -59,10 +59,13 @@ class OptimConfig:
     grad_clip: float = 1.0  # max global grad norm; 0 disables clipping
     schedule_steps: int = 0  # length of the cosine (0: run.max_steps); longer = the run ends part-way down it
     cooldown_steps: int = 0  # the last N steps of run.max_steps scale the lr linearly down to min_lr_ratio
+    rewarm_at: int = 0  # continuing an annealed run: from this step ...
+    rewarm_steps: int = 0  # ... ramp the scheduled lr linearly up from 0 over N steps (0: no re-warm)
 
     def __post_init__(self) -> None:
-        if self.schedule_steps < 0 or self.cooldown_steps < 0:
-            raise ConfigError("optim.schedule_steps and optim.cooldown_steps must be >= 0")
+        for name in ("schedule_steps", "cooldown_steps", "rewarm_at", "rewarm_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"optim.{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass

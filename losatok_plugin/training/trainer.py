@@ -38,6 +38,9 @@ def cosine_with_warmup(optimizer: torch.optim.Optimizer, cfg: OptimConfig, max_s
     the last K steps before ``max_steps`` scale that schedule linearly down to the floor (a warmup-stable-decay
     style cool-down): a run can stop part-way down a long cosine and still end annealed, and every step before
     the cool-down has the same lr as the uncut schedule, so such a run resumes a checkpoint of the longer one.
+    ``cfg.rewarm_steps = R`` continues a run that was already annealed (resumed at ``cfg.rewarm_at`` with a
+    larger ``max_steps``): the R steps from ``rewarm_at`` ramp the schedule's lr linearly up from 0 instead of
+    jumping to it; the steps before ``rewarm_at`` are unchanged.
     """
     length = cfg.schedule_steps or max_steps
     cool_from = max_steps - cfg.cooldown_steps if cfg.cooldown_steps else None
@@ -48,11 +51,16 @@ def cosine_with_warmup(optimizer: torch.optim.Optimizer, cfg: OptimConfig, max_s
         progress = min(1.0, (step - cfg.warmup_steps) / max(length - cfg.warmup_steps, 1))
         return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
-    def factor(step: int) -> float:
+    def scheduled(step: int) -> float:
         if cool_from is None or step <= cool_from:
             return cosine(step)
         left = max(0.0, (max_steps - step) / cfg.cooldown_steps)
         return cfg.min_lr_ratio + (cosine(step) - cfg.min_lr_ratio) * left
+
+    def factor(step: int) -> float:
+        if cfg.rewarm_steps and cfg.rewarm_at <= step < cfg.rewarm_at + cfg.rewarm_steps:
+            return scheduled(step) * (step - cfg.rewarm_at) / cfg.rewarm_steps
+        return scheduled(step)
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 

@@ -2,10 +2,10 @@
 # Reproduce losatok-mini end to end on a CPU: corpus -> semantic encoder (stage 0) -> feature cache -> SemBo -> tokenizer ->
 # export -> held-out evaluation. Every stage resumes: run it again after an interruption (or in the next
 # session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
-# arguments go to the tokenizer stage. The v2.2 model (the one shipped now) is this script as it stands: its warm
+# arguments go to the tokenizer stage. The v2.3 model (the one shipped now) is this script as it stands: its warm
 # start takes the v1 model's trained parts from git (PARTS_FROM=git:5923fb3, the default; PARTS_FROM= trains
-# stage 2 from random weights instead), and the tokenizer runs its whole schedule (29250 steps of a 50k cosine,
-# the last 7000 cooled down). STOP_AT=19353 stops where v2.1 was exported (the steps before 22250 are v2.1's run).
+# stage 2 from random weights instead), and the tokenizer runs its whole schedule (three phases below).
+# STOP_AT=19353 stops where v2.1 was exported, STOP_AT=29250 where v2.2 was.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -31,16 +31,27 @@ if [ -n "$PARTS_FROM" ]; then
         --parts-from "$PARTS_FROM" --out runs/tokenizer_init
     init=runs/tokenizer_init
 fi
-# Two phases on one run folder: stage 2's weights to step $KL_SWITCH, then the cool-down with the KL weight of the
-# paper's kl1e-3 checkpoint (more information in the latent; recipes/mini/README.md, "v2.2"). STOP_AT=N stops at N.
+# Three phases on one run folder (recipes/mini/README.md, "v2.2" and "v2.3"): stage 2's weights to step $KL_SWITCH;
+# the v2.2 cool-down to $V22_END with the KL weight of the paper's kl1e-3 checkpoint (more information in the latent);
+# then the v2.3 continuation: the lr re-warmed from 0 over 250 steps onto the same 50k cosine and cooled down again
+# at the config's max_steps. STOP_AT=N stops at step N (19353: v2.1, 29250: v2.2).
 KL_SWITCH=22250
+V22_END=29250
+stop_in() { [ "$STOP_AT" -gt "$1" ] && [ "$STOP_AT" -lt "$2" ] && echo "$STOP_AT" || echo 0; }
+go_on() { [ "$STOP_AT" -eq 0 ] || [ "$STOP_AT" -gt "$1" ]; }
 first_stop=$KL_SWITCH
 [ "$STOP_AT" -gt 0 ] && [ "$STOP_AT" -lt "$KL_SWITCH" ] && first_stop=$STOP_AT
 $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_mini) \
     init_from=$init data.feature_cache=data/cache/teacher_mini run.stop_at="$first_stop" "$@"
-if [ "$first_stop" = "$KL_SWITCH" ]; then
+if go_on $KL_SWITCH; then
     $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml --resume \
-        init_from=$init data.feature_cache=data/cache/teacher_mini loss_weights.kl=1e-3 run.stop_at="$STOP_AT" "$@"
+        init_from=$init data.feature_cache=data/cache/teacher_mini loss_weights.kl=1e-3 \
+        run.max_steps=$V22_END optim.cooldown_steps=7000 run.stop_at="$(stop_in $KL_SWITCH $V22_END)" "$@"
+fi
+if go_on $V22_END; then
+    $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml --resume \
+        init_from=$init data.feature_cache=data/cache/teacher_mini loss_weights.kl=1e-3 \
+        optim.rewarm_at=$V22_END optim.rewarm_steps=250 run.stop_at="$STOP_AT" "$@"
 fi
 $PY recipes/mini/export.py --run runs/tokenizer_mini --out "$OUT"
 $PY recipes/mini/evaluate.py --model "$OUT" --out runs/eval_mini --manifest data/corpus/test.jsonl \
