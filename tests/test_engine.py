@@ -213,6 +213,32 @@ def test_a_stop_signal_saves_and_returns_the_checkpoint_not_an_export(tmp_path, 
     assert [r["step"] for r in metrics(out)] == [1, 2]
 
 
+def test_a_finished_run_continued_sets_its_old_export_aside(tmp_path, corpus, monkeypatch):
+    """Resuming a finished run with a larger max_steps: the old export is kept under another name, so that a
+    stop before the new end leaves no final/ (the export of the shorter run is not the result of this one)."""
+    out = tmp_path / "run"
+    d = stage_dict(out, corpus["manifest"], 2, teacher=str(corpus["teacher"]))
+    cls = get_stage("sembo").config
+    assert train_sembo(load_dataclass(cls, d)) == out / "final"
+    before = (out / "final" / "config.json").read_bytes()
+    monkeypatch.setattr(Trainer, "should_stop", lambda self: self.step >= 3)
+    assert (
+        train_sembo(
+            load_dataclass(cls, stage_dict(out, corpus["manifest"], 5, teacher=str(corpus["teacher"]))), resume=True
+        )
+        == out / "checkpoints" / "step_00000003"
+    )
+    assert not (out / "final").exists() and (out / "final_step_2" / "config.json").read_bytes() == before
+    monkeypatch.setattr(Trainer, "should_stop", lambda self: False)
+    assert (
+        train_sembo(
+            load_dataclass(cls, stage_dict(out, corpus["manifest"], 5, teacher=str(corpus["teacher"]))), resume=True
+        )
+        == out / "final"
+    )
+    assert (out / "final_step_2").exists() and [r["step"] for r in metrics(out)] == [1, 2, 3, 4, 5]
+
+
 # -- registry and variants --------------------------------------------------------------------------------
 def test_stage_registry_and_the_teacher_alias():
     assert get_stage("teacher") is get_stage("semantic_encoder")
