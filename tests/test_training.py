@@ -295,9 +295,17 @@ def test_mini_export_from_a_checkpoint_in_float16(tmp_path, corpus):
         init_from=str(corpus["teacher"]),
         ema_decay=0.5,
         discriminator={"warmup_steps": 10},
-        run={"save_every": 2},
+        run={"save_every": 1},
     )
     train_tokenizer(load_dataclass(TokenizerStageConfig, d))
+    export = [sys.executable, str(REPO / "recipes" / "mini" / "export.py"), "--run", str(tmp_path / "run")]
+    # --step N takes that checkpoint even when the run has a final/ (run_mini.sh STOP_AT); a step not kept is an error
+    res = subprocess.run([*export, "--out", str(tmp_path / "at1"), "--step", "1"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "at1" / "export.json").read_text())["step"] == 1
+    res = subprocess.run([*export, "--out", str(tmp_path / "at7"), "--step", "7"], capture_output=True, text=True)
+    assert res.returncode == 1 and "no checkpoint of step 7 (kept: step_00000001, step_00000002)" in res.stderr
+    assert not (tmp_path / "at7").exists()
     import shutil
 
     shutil.rmtree(tmp_path / "run" / "final")  # as if the run were still going: only checkpoints

@@ -2,8 +2,9 @@
 
     python recipes/mini/export.py --run runs/tokenizer_mini --out losatok_plugin/pretrained/losatok-mini
 
-Takes the run's ``final`` export when it exists, else its latest checkpoint (EMA weights when the run
-keeps them) on top of the stage-1 export the run started from (teacher + SemBo), and stores the
+Takes the run's ``final`` export when it exists, else its latest checkpoint, or with ``--step N`` the
+checkpoint of step N (``run_mini.sh`` passes its ``STOP_AT``; an error when that step was not kept), EMA
+weights when the run keeps them, on top of the stage-1 export the run started from (teacher + SemBo), and stores the
 weights in float16 (``LoSATokVAE.from_pretrained`` loads them back as float32), except the float32
 islands (BatchNorm over dB, ISTFT head, Gaussian head: ``LoSATokVAE._keep_in_fp32_modules``), which keep
 float32 under ``.to(torch.float16)`` and are stored so (~0.3M parameters).
@@ -25,11 +26,17 @@ from losatok_plugin.training.checkpoint import latest_checkpoint
 REPO = Path(__file__).resolve().parents[2]
 
 
-def load_run(run: Path, init_from: str | None = None, use_ema: bool = True):
-    """The model of a tokenizer run and a description of where its weights came from."""
-    if (run / "final" / "config.json").is_file():
+def load_run(run: Path, init_from: str | None = None, use_ema: bool = True, step: int = 0):
+    """The model of a tokenizer run (its checkpoint of ``step`` when > 0) and where its weights came from."""
+    if step > 0:
+        ckpt = run / "checkpoints" / f"step_{step:08d}"
+        if not (ckpt / "train_state.pt").is_file():
+            kept = sorted(p.name for p in (run / "checkpoints").glob("step_*"))
+            raise SystemExit(f"{run}: no checkpoint of step {step} (kept: {', '.join(kept) or 'none'})")
+    elif (run / "final" / "config.json").is_file():
         return load_vae(run / "final"), {"source": str(run / "final")}
-    ckpt = latest_checkpoint(run)
+    else:
+        ckpt = latest_checkpoint(run)
     if ckpt is None:
         raise SystemExit(f"{run}: no final export and no checkpoint")
     if init_from is None:
@@ -56,8 +63,9 @@ def main() -> None:
     p.add_argument("--init-from", default=None, help="stage-1 export (default: the run's config init_from)")
     p.add_argument("--dtype", choices=["float16", "float32"], default="float16", help="stored weight dtype")
     p.add_argument("--no-ema", action="store_true", help="export the raw generator weights even if an EMA exists")
+    p.add_argument("--step", type=int, default=0, help="export the checkpoint of this step (0: final, else latest)")
     args = p.parse_args()
-    vae, info = load_run(Path(args.run), args.init_from, not args.no_ema)
+    vae, info = load_run(Path(args.run), args.init_from, not args.no_ema, args.step)
     out = Path(args.out)
     vae.eval().to(getattr(torch, args.dtype)).save_pretrained(out)
     atomic_write_text(out / "export.json", json.dumps({**info, "dtype": args.dtype}, indent=2))

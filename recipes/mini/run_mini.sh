@@ -53,6 +53,7 @@ if go_on $V22_END; then
         init_from=$init data.feature_cache=data/cache/teacher_mini loss_weights.kl=1e-3 \
         optim.rewarm_at=$V22_END optim.rewarm_steps=250 run.stop_at="$STOP_AT" "$@"
 fi
-$PY recipes/mini/export.py --run runs/tokenizer_mini --out "$OUT"
+# STOP_AT>0 exports that step's checkpoint, never a later final/ (an error if the run no longer keeps it)
+$PY recipes/mini/export.py --run runs/tokenizer_mini --out "$OUT" --step "$STOP_AT"
 $PY recipes/mini/evaluate.py --model "$OUT" --out runs/eval_mini --manifest data/corpus/test.jsonl \
     --manifest data/corpus/test_real.jsonl --card recipes/mini/card.json
