@@ -196,7 +196,8 @@ def run_stage(stage: Stage, cfg: Any, resume: bool = False) -> Path:
 
     Returns:
         The export folder (``<output_dir>/<stage.export_dir>``) when the run reached ``max_steps``; the
-        checkpoint folder it saved when a signal or ``stop_at`` stopped it.
+        checkpoint folder it saved when a signal or ``stop_at`` stopped it, or its latest one when the resumed
+        run is already past ``max_steps`` (nothing trained, nothing exported).
     """
     trainer = Trainer(cfg.run, cfg, resume=resume)  # checks the output folder before anything is built
     acc = trainer.accelerator
@@ -207,6 +208,11 @@ def run_stage(stage: Stage, cfg: Any, resume: bool = False) -> Path:
     if stop_at is not None and trainer.step >= stop_at:
         if trainer.is_main:
             log.info("run.stop_at=%d: the run is at step %d already; nothing to train", stop_at, trainer.step)
+        trainer.close()
+        return latest_checkpoint(trainer.out)
+    if trainer.step > cfg.run.max_steps:  # a shorter schedule than the run's (run_mini.sh's earlier phases)
+        if trainer.is_main:
+            log.info("the run is at step %d, past run.max_steps=%d; nothing to train", trainer.step, cfg.run.max_steps)
         trainer.close()
         return latest_checkpoint(trainer.out)
     _set_aside_stale_export(stage, trainer, cfg.run.max_steps)
