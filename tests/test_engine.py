@@ -228,7 +228,7 @@ def test_a_finished_run_continued_sets_its_old_export_aside(tmp_path, corpus, mo
         )
         == out / "checkpoints" / "step_00000003"
     )
-    assert not (out / "final").exists() and (out / "final_step_2" / "config.json").read_bytes() == before
+    assert not (out / "final").exists() and (out / "final_before_step_2" / "config.json").read_bytes() == before
     monkeypatch.setattr(Trainer, "should_stop", lambda self: False)
     assert (
         train_sembo(
@@ -236,11 +236,11 @@ def test_a_finished_run_continued_sets_its_old_export_aside(tmp_path, corpus, mo
         )
         == out / "final"
     )
-    assert (out / "final_step_2").exists() and [r["step"] for r in metrics(out)] == [1, 2, 3, 4, 5]
+    assert (out / "final_before_step_2").exists() and [r["step"] for r in metrics(out)] == [1, 2, 3, 4, 5]
     done = {f.name: (f.read_bytes(), f.stat().st_mtime_ns) for f in (out / "final").iterdir()}
     shorter = load_dataclass(cls, stage_dict(out, corpus["manifest"], 4, teacher=str(corpus["teacher"])))
     assert train_sembo(shorter, resume=True) == out / "checkpoints" / "step_00000005"  # past max_steps: nothing
-    assert len(metrics(out)) == 5 and sorted(p.name for p in out.glob("final*")) == ["final", "final_step_2"]
+    assert len(metrics(out)) == 5 and sorted(p.name for p in out.glob("final*")) == ["final", "final_before_step_2"]
     assert {
         f.name: (f.read_bytes(), f.stat().st_mtime_ns) for f in (out / "final").iterdir()
     } == done  # not re-exported

@@ -19,7 +19,7 @@ On SIGINT / SIGTERM every stage saves a checkpoint and returns that checkpoint's
 export. A stage with ``export_on_stop`` (the DiT, whose CPU runs end by wall clock) also refreshes its
 export before it returns; the other stages never do, so an existing ``final/`` always means a finished
 stage (``recipes/mini/run_mini.sh`` relies on it). A finished run resumed with a larger ``max_steps`` renames
-its export ``final_step_<N>`` before it trains on.
+its export ``final_before_step_<N>`` before it trains on.
 """
 
 from __future__ import annotations
@@ -173,15 +173,16 @@ def _export(stage: Stage, state: TrainState) -> Path:
 
 def _set_aside_stale_export(stage: Stage, trainer: Trainer, max_steps: int) -> None:
     """A finished run resumed with a larger ``max_steps`` is no longer finished: its export is renamed
-    ``<export_dir>_step_<N>`` (kept, not deleted) so that ``final/`` again means a finished stage, and a stop
-    before the new end does not leave the old weights looking like the new run's result."""
+    ``<export_dir>_before_step_<N>`` (kept, not deleted; N is the step the run goes on from) so that ``final/``
+    again means a finished stage, and a stop before the new end does not leave the old weights looking like
+    the new run's result."""
     old = trainer.out / stage.export_dir
     if stage.export_on_stop or trainer.step >= max_steps or not old.exists():
         return
     if trainer.is_main:
-        kept, n = old.with_name(f"{stage.export_dir}_step_{trainer.step}"), 1
+        kept, n = old.with_name(f"{stage.export_dir}_before_step_{trainer.step}"), 1
         while kept.exists():
-            kept, n = old.with_name(f"{stage.export_dir}_step_{trainer.step}.{n}"), n + 1
+            kept, n = old.with_name(f"{stage.export_dir}_before_step_{trainer.step}.{n}"), n + 1
         old.rename(kept)
         log.info("the run goes on from step %d to %d: its earlier export is now %s", trainer.step, max_steps, kept)
     trainer.barrier()
