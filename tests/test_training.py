@@ -306,22 +306,18 @@ def test_mini_export_from_a_checkpoint_in_float16(tmp_path, corpus):
     res = subprocess.run([*export, "--out", str(tmp_path / "at7"), "--step", "7"], capture_output=True, text=True)
     assert res.returncode == 1 and "no checkpoint of step 7 (kept: step_00000001, step_00000002)" in res.stderr
     assert not (tmp_path / "at7").exists()
+    res = subprocess.run([*export, "--out", str(tmp_path / "fin")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr  # the final export, with the step of the run's last checkpoint
+    assert json.loads((tmp_path / "fin" / "export.json").read_text()) == {
+        "source": str(tmp_path / "run" / "final"),
+        "step": 2,
+        "dtype": "float16",
+    }
     import shutil
 
     shutil.rmtree(tmp_path / "run" / "final")  # as if the run were still going: only checkpoints
     out = tmp_path / "export"
-    res = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "recipes" / "mini" / "export.py"),
-            "--run",
-            str(tmp_path / "run"),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    res = subprocess.run([*export, "--out", str(out)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     info = json.loads((out / "export.json").read_text())
     assert info["weights"] == "ema" and info["step"] == 2 and info["dtype"] == "float16"

@@ -235,19 +235,20 @@ def evaluate_set(
     out = Path(out_dir) / heldout.name
     entries = read_manifest(heldout.path)
     shared = shared_wavs(heldout.path)
-    if shared:
+    left_out = sum(str(e.path) in shared for e in entries)
+    if left_out:
         entries = [e for e in entries if str(e.path) not in shared]
         log.warning(
             "%s: %d rows left out: their wav is also named by other rows of the manifests beside it (one clip "
             "overwrote another when the corpus was built; rebuild it with make corpus)",
             heldout.name,
-            len(shared),
+            left_out,
         )
     chosen = stratified_sample(entries, per_domain, seed)
     res = _reconstruct_both(chosen, out, model, baseline, timing, heldout.name, max_seconds, plots, progress)
     result: dict = {"kind": heldout.kind, "manifest": str(heldout.path), "available": len(entries)}
-    if shared:
-        result["left_out_shared_wavs"] = len(shared)
+    if left_out:
+        result["left_out_shared_wavs"] = left_out  # rows
     for system, (report, _) in res.items():
         result[system] = report.summary
     result["missing"] = [m for system in SYSTEMS for m in res[system][0].missing]

@@ -2,10 +2,10 @@
 
     python recipes/mini/export.py --run runs/tokenizer_mini --out losatok_plugin/pretrained/losatok-mini
 
-Takes the run's ``final`` export when it exists, else its latest checkpoint, or with ``--step N`` the
-checkpoint of step N (``run_mini.sh`` passes its ``STOP_AT``; an error when that step was not kept), EMA
-weights when the run keeps them, on top of the stage-1 export the run started from (teacher + SemBo), and stores the
-weights in float16 (``LoSATokVAE.from_pretrained`` loads them back as float32), except the float32
+Takes the run's ``final`` export when it exists, else its latest checkpoint (EMA weights when the run
+keeps them) on top of the stage-1 export the run started from (teacher + SemBo); ``--step N`` takes the
+checkpoint of step N instead, even when ``final`` exists (``run_mini.sh`` passes its ``STOP_AT``; an error
+when that step is no longer kept). It stores the weights in float16 (``LoSATokVAE.from_pretrained`` loads them back as float32), except the float32
 islands (BatchNorm over dB, ISTFT head, Gaussian head: ``LoSATokVAE._keep_in_fp32_modules``), which keep
 float32 under ``.to(torch.float16)`` and are stored so (~0.3M parameters).
 """
@@ -33,8 +33,10 @@ def load_run(run: Path, init_from: str | None = None, use_ema: bool = True, step
         if not (ckpt / "train_state.pt").is_file():
             kept = sorted(p.name for p in (run / "checkpoints").glob("step_*"))
             raise SystemExit(f"{run}: no checkpoint of step {step} (kept: {', '.join(kept) or 'none'})")
-    elif (run / "final" / "config.json").is_file():
-        return load_vae(run / "final"), {"source": str(run / "final")}
+    elif (run / "final" / "config.json").is_file():  # written at the end, beside the run's last checkpoint
+        last = latest_checkpoint(run)
+        info = {"source": str(run / "final")} | ({"step": _step_of(last)} if last else {})
+        return load_vae(run / "final"), info
     else:
         ckpt = latest_checkpoint(run)
     if ckpt is None:
@@ -52,8 +54,11 @@ def load_run(run: Path, init_from: str | None = None, use_ema: bool = True, step
     if bad:
         raise SystemExit(f"{ckpt}: weights that do not fit {init_from}: {bad[:5]}")
     vae.load_state_dict(state, strict=False)
-    step = torch.load(ckpt / "train_state.pt", map_location="cpu", weights_only=True)["step"]
-    return vae, {"source": str(ckpt), "weights": name, "step": int(step), "init_from": str(init_from)}
+    return vae, {"source": str(ckpt), "weights": name, "step": _step_of(ckpt), "init_from": str(init_from)}
+
+
+def _step_of(ckpt: Path) -> int:
+    return int(torch.load(ckpt / "train_state.pt", map_location="cpu", weights_only=True)["step"])
 
 
 def main() -> None:
