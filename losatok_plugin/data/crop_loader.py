@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .dataset import AudioCropDataset, EpochSampler
+from .domain_shares import WeightedEpochSampler, domain_share_weights
 from .feature_cache import FeatureCache
 from .manifest import read_manifest
 
@@ -19,7 +20,7 @@ def crop_loader(
 
     Args:
         data: a training ``DataConfig`` (``train_manifest``, ``feature_cache``, ``crop_seconds``,
-            ``batch_size``, ``num_workers``, ``short_clips``).
+            ``batch_size``, ``num_workers``, ``short_clips``, ``domain_shares``).
         seed: the run's seed (epoch order, crops and worker seeds).
         hop: samples per latent frame (640); crops start on this grid.
         sample_rate: the model's rate (16 kHz).
@@ -40,10 +41,17 @@ def crop_loader(
         return_audio=need_audio or cache is None,
         short_clips=data.short_clips,
     )
+    sampler = EpochSampler(len(dataset), seed)
+    if getattr(data, "domain_shares", None):  # crops per domain in set proportions, clips by duration
+        e = [item[0] for item in dataset.items]
+        weights = domain_share_weights(
+            [x.domain for x in e], [item[2] for item in dataset.items], data.domain_shares, [x.path for x in e]
+        )
+        sampler = WeightedEpochSampler(weights, seed)
     loader = DataLoader(
         dataset,
         batch_size=data.batch_size,
-        sampler=EpochSampler(len(dataset), seed),
+        sampler=sampler,
         generator=torch.Generator().manual_seed(seed),  # worker seeds: not from the global RNG
         drop_last=len(dataset) >= data.batch_size,
         num_workers=data.num_workers,

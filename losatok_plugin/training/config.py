@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..configuration import ConfigError, LoSATokConfig
+from ..data.domain_shares import DomainSharesError, check_domain_shares
 from ..generation.pipelines import DiTModelConfig
 from .yaml_config import load_stage_config  # noqa: F401 - re-exported: configs are loaded from here
 
@@ -41,10 +42,20 @@ class DataConfig:
     num_workers: int = 0
     feature_cache: str = ""  # teacher feature cache folder; "" runs the teacher online
     short_clips: str = "skip"  # files shorter than one crop: "skip" them or "repeat" (loop) them
+    # crop-trained stages: {} draws one crop per clip per epoch; {speech: 0.5, music: 0.3, sound: 0.2} draws crops
+    # per domain in these proportions, clips by duration (losatok_plugin/data/domain_shares.py)
+    domain_shares: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.short_clips not in ("skip", "repeat"):
             raise ConfigError(f"data.short_clips must be 'skip' or 'repeat', got {self.short_clips!r}")
+        if not isinstance(self.domain_shares, dict):
+            raise ConfigError(f"data.domain_shares must be a mapping of domain to share, got {self.domain_shares!r}")
+        if self.domain_shares:
+            try:
+                check_domain_shares(self.domain_shares)
+            except DomainSharesError as e:
+                raise ConfigError(str(e)) from None
 
 
 @dataclass
@@ -182,6 +193,8 @@ class SemanticEncoderStageConfig:
 
     def __post_init__(self) -> None:
         self.loss_weights = merge_loss_weights("semantic_encoder", self.loss_weights)
+        if self.data.domain_shares:  # stage 0 trains on whole clips, every clip once per epoch
+            raise ConfigError("data.domain_shares applies to the crop-trained stages (sembo, tokenizer), not stage 0")
 
 
 # -- stage 3: a text-to-audio DiT on LoSATok latents ---------------------------------------------------

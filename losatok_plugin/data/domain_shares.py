@@ -1,0 +1,104 @@
+"""Crops drawn per domain in set proportions (``data.domain_shares``), clips weighted by duration.
+
+A corpus counted in clips is not the corpus counted in hours: losatok-mini's v2 corpus holds 11,214 speech clips
+(7.4 h) but 696 music clips (2.0 h) and 618 sound clips (0.6 h), so one crop per clip per epoch
+(:class:`~losatok_plugin.data.EpochSampler`) gives music 5.6 % of the crops and sound 4.9 %. With
+``domain_shares: {speech: 0.5, music: 0.3, sound: 0.2}`` a crop is music with probability 0.3, and within a domain a
+clip is drawn in proportion to its usable length, so a long track is cut into many different crops (audiocraft's
+``sample_on_duration`` does the same within one dataset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch.utils.data import Sampler
+
+from .manifest import DOMAINS
+
+
+class DomainSharesError(ValueError):
+    """``data.domain_shares`` cannot be applied to this manifest (the message says why, in one line)."""
+
+
+def check_domain_shares(shares: Mapping[str, float], where: str = "data.domain_shares") -> dict[str, float]:
+    """Validate ``{domain: share}``: known domains, finite shares >= 0, a positive sum. Returns them normalised."""
+    unknown = sorted(set(shares) - set(DOMAINS))
+    if unknown:
+        raise DomainSharesError(f"{where}: unknown domains {unknown}; known: {list(DOMAINS)}")
+    out = {}
+    for d, s in shares.items():
+        if not isinstance(s, (int, float)) or isinstance(s, bool) or not s >= 0 or s == float("inf"):
+            raise DomainSharesError(f"{where}.{d} must be a finite number >= 0, got {s!r}")
+        out[d] = float(s)
+    total = sum(out.values())
+    if total <= 0:
+        raise DomainSharesError(f"{where}: the shares sum to 0; give at least one domain a share > 0")
+    return {d: s / total for d, s in out.items()}
+
+
+def domain_share_weights(
+    domains: Sequence[str | None], frames: Sequence[int], shares: Mapping[str, float], paths: Sequence[str] = ()
+) -> torch.Tensor:
+    """Per-clip sampling weights: ``[N]`` floats summing to 1.
+
+    Clip ``i`` of domain ``d`` gets ``share[d] * frames[i] / (frames of all clips of d)``. Domains missing from
+    ``shares`` get no crops. A clip without a domain, or a domain with a share but no clips, is an error: the
+    shares would silently not hold.
+
+    Args:
+        domains: each clip's manifest ``domain`` (``[N]``).
+        frames: each clip's usable length in latent frames (``[N]``, >= 1).
+        shares: ``{domain: share}`` (normalised here).
+        paths: the clips' paths, for the error messages.
+    """
+    if len(domains) != len(frames):
+        raise ValueError(f"{len(domains)} domains for {len(frames)} clips")
+    shares = check_domain_shares(shares)
+    missing = [i for i, d in enumerate(domains) if d is None]
+    if missing:
+        first = paths[missing[0]] if paths else f"clip {missing[0]}"
+        raise DomainSharesError(
+            f"data.domain_shares needs a domain on every manifest row; {len(missing)} rows have none (first: {first})"
+        )
+    length = torch.tensor([float(max(f, 1)) for f in frames])
+    weights = torch.zeros(len(frames))
+    for d, share in shares.items():
+        mask = torch.tensor([x == d for x in domains], dtype=torch.bool)
+        if share > 0 and not mask.any():
+            raise DomainSharesError(
+                f"data.domain_shares gives {d} a share of {share:.2f} but the manifest has no {d} clips"
+            )
+        if mask.any():
+            weights[mask] = share * length[mask] / length[mask].sum()
+    return weights / weights.sum()
+
+
+class WeightedEpochSampler(Sampler[tuple[int, int]]):
+    """``num_samples`` clips per epoch drawn with replacement by ``weights``; like
+    :class:`~losatok_plugin.data.EpochSampler` the draw and each item's crop seed are a function of ``seed`` and the
+    epoch (``set_epoch``), so a resumed run re-creates the epoch it stopped in.
+
+    Args:
+        weights: ``[N]`` non-negative sampling weights (:func:`domain_share_weights`).
+        seed: the run's seed.
+        num_samples: items per epoch (default ``N``: an epoch is as long as with one crop per clip).
+    """
+
+    def __init__(self, weights: torch.Tensor, seed: int = 0, num_samples: int | None = None) -> None:
+        self.weights = torch.as_tensor(weights, dtype=torch.float64)
+        self.seed, self.epoch = seed, 0
+        self.num_samples = len(self.weights) if num_samples is None else num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.multinomial(self.weights, self.num_samples, replacement=True, generator=g).tolist()
+        seeds = torch.randint(0, 2**62, (self.num_samples,), generator=g).tolist()
+        return iter(list(zip(order, seeds)))
