@@ -20,7 +20,7 @@ def crop_loader(
 
     Args:
         data: a training ``DataConfig`` (``train_manifest``, ``feature_cache``, ``crop_seconds``,
-            ``batch_size``, ``num_workers``, ``short_clips``, ``domain_shares``).
+            ``batch_size``, ``num_workers``, ``short_clips``, ``domain_shares``, ``source_alpha``).
         seed: the run's seed (epoch order, crops and worker seeds).
         hop: samples per latent frame (640); crops start on this grid.
         sample_rate: the model's rate (16 kHz).
@@ -45,7 +45,12 @@ def crop_loader(
     if getattr(data, "domain_shares", None):  # crops per domain in set proportions, clips by duration
         e = [item[0] for item in dataset.items]
         weights = domain_share_weights(
-            [x.domain for x in e], [item[2] for item in dataset.items], data.domain_shares, [x.path for x in e]
+            [x.domain for x in e],
+            [item[2] for item in dataset.items],
+            data.domain_shares,
+            paths=[x.path for x in e],
+            sources=[x.extra.get("source") for x in e],
+            source_alpha=data.source_alpha,
         )
         sampler = WeightedEpochSampler(weights, seed)
     loader = DataLoader(

@@ -39,22 +39,35 @@ def check_domain_shares(shares: Mapping[str, float], where: str = "data.domain_s
 
 
 def domain_share_weights(
-    domains: Sequence[str | None], frames: Sequence[int], shares: Mapping[str, float], paths: Sequence[str] = ()
+    domains: Sequence[str | None],
+    frames: Sequence[int],
+    shares: Mapping[str, float],
+    paths: Sequence[str] = (),
+    sources: Sequence[str | None] = (),
+    source_alpha: float = 1.0,
 ) -> torch.Tensor:
     """Per-clip sampling weights: ``[N]`` floats summing to 1.
 
-    Clip ``i`` of domain ``d`` gets ``share[d] * frames[i] / (frames of all clips of d)``. Domains missing from
-    ``shares`` get no crops. A clip without a domain, or a domain with a share but no clips, is an error: the
-    shares would silently not hold.
+    Domain ``d`` gets ``share[d]`` of the weight. Within it, source ``s`` (the manifest's ``source``; clips without
+    one form a source of their own) gets a part proportional to ``hours(s) ** source_alpha``, and a clip of ``s`` a
+    part of that proportional to its length: ``source_alpha=1`` weights every clip of a domain by its length, ``0``
+    gives every source of a domain the same share, between them small sources are lifted without being repeated
+    as often as an equal share would (temperature sampling, as for languages in multilingual corpora). Domains
+    missing from ``shares`` get no crops. A clip without a domain, or a domain with a share but no clips, is an
+    error: the shares would silently not hold.
 
     Args:
         domains: each clip's manifest ``domain`` (``[N]``).
         frames: each clip's usable length in latent frames (``[N]``, >= 1).
         shares: ``{domain: share}`` (normalised here).
         paths: the clips' paths, for the error messages.
+        sources: each clip's source (``[N]``; empty: one source per domain).
+        source_alpha: the exponent on a source's length, in ``[0, 1]``.
     """
-    if len(domains) != len(frames):
-        raise ValueError(f"{len(domains)} domains for {len(frames)} clips")
+    if len(domains) != len(frames) or (sources and len(sources) != len(frames)):
+        raise ValueError(f"{len(domains)} domains and {len(sources)} sources for {len(frames)} clips")
+    if not 0.0 <= source_alpha <= 1.0:
+        raise DomainSharesError(f"data.source_alpha must be in [0, 1], got {source_alpha}")
     shares = check_domain_shares(shares)
     missing = [i for i, d in enumerate(domains) if d is None]
     if missing:
@@ -62,17 +75,24 @@ def domain_share_weights(
         raise DomainSharesError(
             f"data.domain_shares needs a domain on every manifest row; {len(missing)} rows have none (first: {first})"
         )
-    length = torch.tensor([float(max(f, 1)) for f in frames])
-    weights = torch.zeros(len(frames))
+    length = torch.tensor([float(max(f, 1)) for f in frames], dtype=torch.float64)
+    source_of = list(sources) if sources else [None] * len(frames)
+    weights = torch.zeros(len(frames), dtype=torch.float64)
     for d, share in shares.items():
-        mask = torch.tensor([x == d for x in domains], dtype=torch.bool)
-        if share > 0 and not mask.any():
+        in_d = [i for i, x in enumerate(domains) if x == d]
+        if share > 0 and not in_d:
             raise DomainSharesError(
                 f"data.domain_shares gives {d} a share of {share:.2f} but the manifest has no {d} clips"
             )
-        if mask.any():
-            weights[mask] = share * length[mask] / length[mask].sum()
-    return weights / weights.sum()
+        groups: dict[str | None, list[int]] = {}
+        for i in in_d:
+            groups.setdefault(source_of[i], []).append(i)
+        mass = {s: float(length[idx].sum()) ** source_alpha for s, idx in groups.items()}
+        total = sum(mass.values())
+        for s, idx in groups.items():
+            idx_t = torch.tensor(idx)
+            weights[idx_t] = share * (mass[s] / total) * length[idx_t] / length[idx_t].sum()
+    return (weights / weights.sum()).float()
 
 
 class WeightedEpochSampler(Sampler[tuple[int, int]]):

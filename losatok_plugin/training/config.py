@@ -45,12 +45,15 @@ class DataConfig:
     # crop-trained stages: {} draws one crop per clip per epoch; {speech: 0.5, music: 0.3, sound: 0.2} draws crops
     # per domain in these proportions, clips by duration (losatok_plugin/data/domain_shares.py)
     domain_shares: dict[str, float] = field(default_factory=dict)
+    source_alpha: float = 1.0  # with domain_shares: a source's part of its domain ~ its hours ** alpha (0: equal parts)
 
     def __post_init__(self) -> None:
         if self.short_clips not in ("skip", "repeat"):
             raise ConfigError(f"data.short_clips must be 'skip' or 'repeat', got {self.short_clips!r}")
         if not isinstance(self.domain_shares, dict):
             raise ConfigError(f"data.domain_shares must be a mapping of domain to share, got {self.domain_shares!r}")
+        if not 0.0 <= self.source_alpha <= 1.0:
+            raise ConfigError(f"data.source_alpha must be in [0, 1], got {self.source_alpha}")
         if self.domain_shares:
             try:
                 check_domain_shares(self.domain_shares)
