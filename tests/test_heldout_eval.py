@@ -279,3 +279,35 @@ def test_held_out_rows_whose_wav_other_rows_also_name_are_found(tmp_path):
     assert {Path(p).name for p in shared_wavs(tmp_path / "test_real.jsonl")} == {"digits_13.wav"}
     rows("train", ("asterisk/es_digits_13.wav", "es"), ("asterisk/es_vm-login.wav", "es"))
     assert shared_wavs(tmp_path / "test_real.jsonl") == set()
+
+
+def test_evaluate_set_leaves_out_rows_whose_wav_is_shared(tiny_vae, tmp_path):
+    """End to end: a test_real row naming a wav that a train row also names is not scored, and is counted."""
+    from losatok_plugin.eval.heldout import HeldoutSet, evaluate_set
+
+    sf.write(tmp_path / "mine.wav", speechlike(1.0).numpy(), 16000)
+    sf.write(tmp_path / "digits_13.wav", speechlike(1.0, seed=1).numpy(), 16000)
+    row = {"domain": "speech", "lang": "en", "text": "hello world", "source": "asterisk"}
+    test_rows = [{"path": "mine.wav", **row}, {"path": "digits_13.wav", **row}]
+    (tmp_path / "test_real.jsonl").write_text("".join(json.dumps(r) + "\n" for r in test_rows))
+    (tmp_path / "train.jsonl").write_text(
+        json.dumps({"path": "digits_13.wav", "domain": "speech", "lang": "es"}) + "\n"
+    )
+    heard = []
+    result = evaluate_set(
+        HeldoutSet.from_path(tmp_path / "test_real.jsonl"),
+        tiny_vae,
+        lambda x: x,  # the baseline does not matter here
+        tmp_path / "eval",
+        per_domain=5,
+        wer_clips=5,
+        plots=0,
+        progress=False,
+        transcriber=lambda x: heard.append(len(x)) or "hello world",
+        scorer=lambda x: {"ovrl": 2.0, "sig": 2.5, "bak": 3.0},
+    )
+    assert result["left_out_shared_wavs"] == 1 and result["available"] == 1
+    assert result["losatok"]["speech"]["clips"] == 1 and result["wer"]["clips"] == 1
+    assert len(heard) == 3  # original + two systems, one clip each
+    per_file = (tmp_path / "eval" / "test_real" / "losatok" / "per_file.csv").read_text()
+    assert "mine.wav" in per_file and "digits_13" not in per_file
