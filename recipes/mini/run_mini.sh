@@ -41,6 +41,7 @@ V23_END=41250
 V24_END=49250
 stop_in() { [ "$STOP_AT" -gt "$1" ] && [ "$STOP_AT" -lt "$2" ] && echo "$STOP_AT" || echo 0; }
 go_on() { [ "$STOP_AT" -eq 0 ] || [ "$STOP_AT" -gt "$1" ]; }
+[ "${V24:-0}" = 1 ] || [ "$STOP_AT" -le "$V23_END" ] || { echo "run_mini.sh: STOP_AT=$STOP_AT is past v2.3's end ($V23_END); set V24=1 for the v2.4 candidate's phase" >&2; exit 2; }
 first_stop=$KL_SWITCH
 [ "$STOP_AT" -gt 0 ] && [ "$STOP_AT" -lt "$KL_SWITCH" ] && first_stop=$STOP_AT
 $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_mini) \
@@ -55,10 +56,11 @@ if go_on $V22_END; then
         init_from=$init data.feature_cache=data/cache/teacher_mini loss_weights.kl=1e-3 \
         optim.rewarm_at=$V22_END optim.rewarm_steps=250 run.stop_at="$(stop_in $V22_END $V23_END)" "$@"
 fi
-# v2.4: re-warmed again at 41250 onto a 70k cosine (1.8e-4) with crops drawn per domain (speech 0.5, music 0.3,
-# sound 0.2; sources by hours**0.5: data.domain_shares / data.source_alpha) instead of one per clip, which gave music
-# 5.6 % and sound 4.9 % of the crops; cooled down over the last 3000 steps to $V24_END
-if go_on $V23_END; then
+# V24=1: the v2.4 candidate (evaluated, not shipped: recipes/mini/README.md): re-warmed again at 41250 onto a 70k
+# cosine (1.8e-4) with crops drawn per domain (speech 0.5, music 0.3, sound 0.2; sources by hours**0.5:
+# data.domain_shares / data.source_alpha) instead of one per clip, which gave music 5.6 % and sound 4.9 % of the crops;
+# cooled down over the last 3000 steps to $V24_END. Without it the run ends at 41250: the shipped v2.3.
+if [ "${V24:-0}" = 1 ] && go_on $V23_END; then
     $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml --resume \
         init_from=$init data.feature_cache=data/cache/teacher_mini loss_weights.kl=1e-3 \
         data.domain_shares.speech=0.5 data.domain_shares.music=0.3 data.domain_shares.sound=0.2 data.source_alpha=0.5 \
