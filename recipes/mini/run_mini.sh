@@ -2,10 +2,10 @@
 # Reproduce losatok-mini end to end on a CPU: corpus -> semantic encoder (stage 0) -> feature cache -> SemBo -> tokenizer ->
 # export -> held-out evaluation. Every stage resumes: run it again after an interruption (or in the next
 # session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
-# arguments go to the tokenizer stage. The v2.3 model (the one shipped now) is this script as it stands: its warm
+# arguments go to the tokenizer stage. The v2.4 model (the one shipped now) is this script as it stands: its warm
 # start takes the v1 model's trained parts from git (PARTS_FROM=git:5923fb3, the default; PARTS_FROM= trains
-# stage 2 from random weights instead), and the tokenizer runs its whole schedule (three phases below).
-# STOP_AT=19353 stops where v2.1 was exported, STOP_AT=29250 where v2.2 was.
+# stage 2 from random weights instead), and the tokenizer runs its whole schedule (four phases below).
+# STOP_AT=19353 stops where v2.1 was exported, STOP_AT=29250 where v2.2 was, STOP_AT=41250 where v2.3 was.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -31,17 +31,17 @@ if [ -n "$PARTS_FROM" ]; then
         --parts-from "$PARTS_FROM" --out runs/tokenizer_init
     init=runs/tokenizer_init
 fi
-# Three phases on one run folder (recipes/mini/README.md, "v2.2" and "v2.3"): stage 2's weights to step $KL_SWITCH;
+# Four phases on one run folder (recipes/mini/README.md, "v2.2" to "v2.4"): stage 2's weights to step $KL_SWITCH;
 # the v2.2 cool-down to $V22_END with the KL weight of the paper's kl1e-3 checkpoint (more information in the latent);
 # then the v2.3 continuation: the lr re-warmed from 0 over 250 steps onto the same 50k cosine and cooled down again
-# at the config's max_steps. STOP_AT=N stops at step N (19353: v2.1, 29250: v2.2).
+# at the config's max_steps (41250); then v2.4's phase below. STOP_AT=N stops at step N (19353: v2.1, 29250: v2.2,
+# 41250: v2.3).
 KL_SWITCH=22250
 V22_END=29250
 V23_END=41250
 V24_END=49250
 stop_in() { [ "$STOP_AT" -gt "$1" ] && [ "$STOP_AT" -lt "$2" ] && echo "$STOP_AT" || echo 0; }
 go_on() { [ "$STOP_AT" -eq 0 ] || [ "$STOP_AT" -gt "$1" ]; }
-[ "${V24:-0}" = 1 ] || [ "$STOP_AT" -le "$V23_END" ] || { echo "run_mini.sh: STOP_AT=$STOP_AT is past v2.3's end ($V23_END); set V24=1 for the v2.4 candidate's phase" >&2; exit 2; }
 first_stop=$KL_SWITCH
 [ "$STOP_AT" -gt 0 ] && [ "$STOP_AT" -lt "$KL_SWITCH" ] && first_stop=$STOP_AT
 $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_mini) \
@@ -56,11 +56,10 @@ if go_on $V22_END; then
         init_from=$init data.feature_cache=data/cache/teacher_mini loss_weights.kl=1e-3 \
         optim.rewarm_at=$V22_END optim.rewarm_steps=250 run.stop_at="$(stop_in $V22_END $V23_END)" "$@"
 fi
-# V24=1: the v2.4 candidate (evaluated, not shipped: recipes/mini/README.md): re-warmed again at 41250 onto a 70k
-# cosine (1.8e-4) with crops drawn per domain (speech 0.5, music 0.3, sound 0.2; sources by hours**0.5:
-# data.domain_shares / data.source_alpha) instead of one per clip, which gave music 5.6 % and sound 4.9 % of the crops;
-# cooled down over the last 3000 steps to $V24_END. Without it the run ends at 41250: the shipped v2.3.
-if [ "${V24:-0}" = 1 ] && go_on $V23_END; then
+# v2.4 (shipped): re-warmed again at 41250 onto a 70k cosine (1.8e-4) with crops drawn per domain (speech 0.5, music
+# 0.3, sound 0.2; sources by hours**0.5: data.domain_shares / data.source_alpha) instead of one per clip, which gave
+# music 5.6 % and sound 4.9 % of the crops; cooled down over the last 3000 steps to $V24_END. STOP_AT=41250: v2.3.
+if go_on $V23_END; then
     $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml --resume \
         init_from=$init data.feature_cache=data/cache/teacher_mini loss_weights.kl=1e-3 \
         data.domain_shares.speech=0.5 data.domain_shares.music=0.3 data.domain_shares.sound=0.2 data.source_alpha=0.5 \
