@@ -81,10 +81,13 @@ class EpochSampler(Sampler[tuple[int, int]]):
     def __len__(self) -> int:
         return self.n
 
+    def _order(self, g: torch.Generator) -> list[int]:
+        return torch.randperm(self.n, generator=g).tolist()
+
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        order = torch.randperm(self.n, generator=g).tolist()
-        seeds = torch.randint(0, 2**62, (self.n,), generator=g).tolist()
+        order = self._order(g)
+        seeds = torch.randint(0, 2**62, (len(order),), generator=g).tolist()
         return iter(list(zip(order, seeds)))
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-from torch.utils.data import Sampler
 
+from .dataset import EpochSampler
 from .manifest import DOMAINS
 
 
@@ -95,7 +95,7 @@ def domain_share_weights(
     return (weights / weights.sum()).float()
 
 
-class WeightedEpochSampler(Sampler[tuple[int, int]]):
+class WeightedEpochSampler(EpochSampler):
     """``num_samples`` clips per epoch drawn with replacement by ``weights``; like
     :class:`~losatok_plugin.data.EpochSampler` the draw and each item's crop seed are a function of ``seed`` and the
     epoch (``set_epoch``), so a resumed run re-creates the epoch it stopped in.
@@ -108,17 +108,15 @@ class WeightedEpochSampler(Sampler[tuple[int, int]]):
 
     def __init__(self, weights: torch.Tensor, seed: int = 0, num_samples: int | None = None) -> None:
         self.weights = torch.as_tensor(weights, dtype=torch.float64)
-        self.seed, self.epoch = seed, 0
-        self.num_samples = len(self.weights) if num_samples is None else num_samples
+        super().__init__(len(self.weights) if num_samples is None else num_samples, seed)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    @property
+    def num_samples(self) -> int:
+        return self.n
 
-    def __len__(self) -> int:
-        return self.num_samples
+    @num_samples.setter
+    def num_samples(self, value: int) -> None:
+        self.n = value
 
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        order = torch.multinomial(self.weights, self.num_samples, replacement=True, generator=g).tolist()
-        seeds = torch.randint(0, 2**62, (self.num_samples,), generator=g).tolist()
-        return iter(list(zip(order, seeds)))
+    def _order(self, g: torch.Generator) -> list[int]:
+        return torch.multinomial(self.weights, self.n, replacement=True, generator=g).tolist()
