@@ -1,13 +1,12 @@
 """PESQ-WB / STOI / mel on many held-out real speech clips (seed 1, not the card's 12), two models side by side."""
 
-# usage, from the repository root: python recipes/mini/logs/v24_eval/real_speech_60_clips.py 60 <model A> <model B> [test_real.jsonl]
+# usage, from the repository root: PYTHONPATH=. python recipes/mini/logs/v24_eval/real_speech_60_clips.py 60 <model A> <model B> [test_real.jsonl]
 import json
 import statistics
 import sys
 
 import torch
 
-sys.path.insert(0, ".")
 from losatok_plugin import LoSATokVAE
 from losatok_plugin.data import load_audio, read_manifest
 from losatok_plugin.eval.heldout import shared_wavs, stratified_sample
