@@ -20,14 +20,22 @@ import logging
 import sys
 
 from losatok_plugin.configuration import ConfigError
-from losatok_plugin.data import FeatureCacheError, NoUsableFilesError
+from losatok_plugin.data import DomainSharesError, FeatureCacheError, NoUsableFilesError
 from losatok_plugin.data.manifest import ManifestError
 from losatok_plugin.training.errors import TrainingError
 from losatok_plugin.training.stages import ALIASES, DESCRIPTIONS, STAGES, get_stage, train
 from losatok_plugin.training.yaml_config import load_stage_config
 
 # Errors whose message says what to do: printed as one line (with --debug: the traceback).
-CLEAR_ERRORS = (TrainingError, ConfigError, FeatureCacheError, ManifestError, NoUsableFilesError, FileNotFoundError)
+CLEAR_ERRORS = (
+    TrainingError,
+    ConfigError,
+    FeatureCacheError,
+    ManifestError,
+    NoUsableFilesError,
+    DomainSharesError,
+    FileNotFoundError,
+)
 
 
 def main() -> None:

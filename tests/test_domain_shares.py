@@ -39,9 +39,11 @@ def test_weights_give_each_domain_its_share_and_long_clips_more():
 
 
 def test_source_alpha_lifts_small_sources():
-    by_length = domain_share_weights(DOMAINS, FRAMES, {"music": 1.0}, sources=SOURCES, source_alpha=1.0)
-    equal = domain_share_weights(DOMAINS, FRAMES, {"music": 1.0}, sources=SOURCES, source_alpha=0.0)
-    half = domain_share_weights(DOMAINS, FRAMES, {"music": 1.0}, sources=SOURCES, source_alpha=0.5)
+    with pytest.warns(UserWarning, match=r"no share to sound \(2 clips\), speech \(6 clips\)"):
+        by_length = domain_share_weights(DOMAINS, FRAMES, {"music": 1.0}, sources=SOURCES, source_alpha=1.0)
+    with pytest.warns(UserWarning):
+        equal = domain_share_weights(DOMAINS, FRAMES, {"music": 1.0}, sources=SOURCES, source_alpha=0.0)
+        half = domain_share_weights(DOMAINS, FRAMES, {"music": 1.0}, sources=SOURCES, source_alpha=0.5)
     assert by_length[6].item() == pytest.approx(0.75) and equal[6].item() == pytest.approx(0.5)
     assert 0.5 < half[6].item() < 0.75  # sqrt(30) / (sqrt(30) + sqrt(10)) = 0.634
     assert half[6].item() == pytest.approx(30**0.5 / (30**0.5 + 10**0.5))
@@ -49,7 +51,7 @@ def test_source_alpha_lifts_small_sources():
 
 
 def test_weights_refuse_what_would_not_hold():
-    with pytest.raises(DomainSharesError, match="no sound clips"):
+    with pytest.raises(DomainSharesError, match="no sound clips"), pytest.warns(UserWarning, match="music"):
         domain_share_weights(DOMAINS[:8], FRAMES[:8], {"speech": 1, "sound": 1})
     with pytest.raises(DomainSharesError, match="2 rows have none.*b.wav"):
         domain_share_weights([None, "speech", None], [5, 5, 5], {"speech": 1}, paths=["b.wav", "c.wav", "a.wav"])
@@ -94,8 +96,8 @@ def test_crop_loader_draws_by_domain_shares(tmp_path):
     )
     loader, dataset = crop_loader(data, seed=0, hop=640, sample_rate=16000, need_audio=True)
     assert isinstance(loader.sampler, WeightedEpochSampler) and len(loader.sampler) == 8
-    loader.sampler.num_samples = 4000
-    music = sum(dataset.items[i][0].domain == "music" for i, _ in loader.sampler) / 4000
+    many = WeightedEpochSampler(loader.sampler.weights, seed=0, num_samples=4000)
+    music = sum(dataset.items[i][0].domain == "music" for i, _ in many) / 4000
     assert music == pytest.approx(0.8, abs=0.03)  # one crop per clip would give music 2 of 8
     batch = next(iter(loader))
     assert batch["audio"].shape == (2, 32 * 640)
@@ -121,3 +123,23 @@ def test_configs_check_domain_shares(tmp_path):
         load_stage_config(
             SemanticEncoderStageConfig, "recipes/configs/semantic_encoder_mini.yaml", ["data.domain_shares.speech=1"]
         )
+
+
+def test_train_cli_prints_one_line_for_rows_without_a_domain(tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    write_corpus(tmp_path / "audio", n=2)
+    manifest = write_manifest(build_manifest(tmp_path / "audio", progress=False)[0], tmp_path / "train.jsonl")
+    script = repo / "recipes" / "train.py"
+    args = ["tokenizer", "--config", str(repo / "recipes" / "configs" / "finetune_mini.yaml")]
+    args += [f"data.train_manifest={manifest}", "data.domain_shares.speech=1", f"run.output_dir={tmp_path / 'run'}"]
+    monkeypatch.setattr(sys, "argv", [str(script), *args])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name="__main__")
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: data.domain_shares needs a domain on every manifest row; 2 rows have none (first: ")
+    assert "Traceback" not in err and len(err.splitlines()) == 1

@@ -15,11 +15,14 @@ __all__ = [
 ]
 
 from .dataset import AudioCropDataset, EpochSampler, NoUsableFilesError, screen_audio  # noqa: E402
+from .domain_shares import DomainSharesError, WeightedEpochSampler  # noqa: E402
 from .feature_cache import FeatureCache, FeatureCacheError, build_feature_cache  # noqa: E402
 
 __all__ += [
     "AudioCropDataset",
     "EpochSampler",
+    "DomainSharesError",
+    "WeightedEpochSampler",
     "NoUsableFilesError",
     "screen_audio",
     "FeatureCache",

@@ -42,7 +42,7 @@ def crop_loader(
         short_clips=data.short_clips,
     )
     sampler = EpochSampler(len(dataset), seed)
-    if getattr(data, "domain_shares", None):  # crops per domain in set proportions, clips by duration
+    if data.domain_shares:  # crops per domain in set proportions, clips by duration
         e = [item[0] for item in dataset.items]
         weights = domain_share_weights(
             [x.domain for x in e],

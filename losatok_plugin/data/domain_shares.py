@@ -10,6 +10,7 @@ clip is drawn in proportion to its usable length, so a long track is cut into ma
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -53,7 +54,7 @@ def domain_share_weights(
     part of that proportional to its length: ``source_alpha=1`` weights every clip of a domain by its length, ``0``
     gives every source of a domain the same share, between them small sources are lifted without being repeated
     as often as an equal share would (temperature sampling, as for languages in multilingual corpora). Domains
-    missing from ``shares`` get no crops. A clip without a domain, or a domain with a share but no clips, is an
+    missing from ``shares`` get no crops (with a warning naming them). A clip without a domain, or a domain with a share but no clips, is an
     error: the shares would silently not hold.
 
     Args:
@@ -74,6 +75,12 @@ def domain_share_weights(
         first = paths[missing[0]] if paths else f"clip {missing[0]}"
         raise DomainSharesError(
             f"data.domain_shares needs a domain on every manifest row; {len(missing)} rows have none (first: {first})"
+        )
+    unshared = sorted({d for d in domains if d not in shares})
+    if unshared:  # allowed (train on some domains only), but never silently
+        counts = ", ".join(f"{d} ({sum(x == d for x in domains)} clips)" for d in unshared)
+        warnings.warn(
+            f"data.domain_shares gives no share to {counts}: those clips get no crops", UserWarning, stacklevel=2
         )
     length = torch.tensor([float(max(f, 1)) for f in frames], dtype=torch.float64)
     source_of = list(sources) if sources else [None] * len(frames)
@@ -109,14 +116,6 @@ class WeightedEpochSampler(EpochSampler):
     def __init__(self, weights: torch.Tensor, seed: int = 0, num_samples: int | None = None) -> None:
         self.weights = torch.as_tensor(weights, dtype=torch.float64)
         super().__init__(len(self.weights) if num_samples is None else num_samples, seed)
-
-    @property
-    def num_samples(self) -> int:
-        return self.n
-
-    @num_samples.setter
-    def num_samples(self, value: int) -> None:
-        self.n = value
 
     def _order(self, g: torch.Generator) -> list[int]:
         return torch.multinomial(self.weights, self.n, replacement=True, generator=g).tolist()

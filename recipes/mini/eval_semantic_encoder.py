@@ -54,11 +54,11 @@ def main() -> None:
     for manifest in args.manifest:
         groups = defaultdict(list)
         shared = shared_wavs(manifest)  # rows whose wav other rows also name: the audio is not theirs
-        entries = read_manifest(manifest)
+        in_manifest = read_manifest(manifest)
         if shared:
-            n = sum(str(e.path) in shared for e in entries)
+            n = sum(str(e.path) in shared for e in in_manifest)
             print(f"{manifest}: {n} rows left out (their wav is also named by other manifest rows)")
-        for e in entries:
+        for e in in_manifest:
             if str(e.path) not in shared and (not args.domain or e.domain == args.domain):
                 groups[(e.extra.get("source", "?"), e.extra.get("lang", ""))].append(e)
         for (source, lang), entries in sorted(groups.items()):
