@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from types import SimpleNamespace
 
@@ -11,7 +12,12 @@ import torch
 from losatok_plugin.configuration import ConfigError
 from losatok_plugin.data import build_manifest, write_manifest
 from losatok_plugin.data.crop_loader import crop_loader
-from losatok_plugin.data.domain_shares import DomainSharesError, WeightedEpochSampler, domain_share_weights
+from losatok_plugin.data.domain_shares import (
+    DomainSharesError,
+    WeightedEpochSampler,
+    domain_share_weights,
+    share_summary,
+)
 from losatok_plugin.training.config import SemanticEncoderStageConfig, TokenizerStageConfig, load_stage_config
 
 from .helpers import write_corpus
@@ -78,7 +84,15 @@ def test_weighted_sampler_follows_the_weights_and_repeats_an_epoch():
     assert len(WeightedEpochSampler(w)) == len(DOMAINS)  # an epoch as long as one crop per clip
 
 
-def test_crop_loader_draws_by_domain_shares(tmp_path):
+def test_share_summary_sums_domains_and_sources():
+    domains = ["speech", "speech", "speech", "music"]
+    w = domain_share_weights(domains, [1, 1, 2, 4], {"speech": 0.6, "music": 0.4}, sources=["a", "a", "b", "m"])
+    line = share_summary(w, domains, ["a", "a", "b", "m"])
+    assert line == "music 40.0 % (m 40.0 %), speech 60.0 % (a 30.0 %, b 30.0 %)"
+    assert share_summary(w, domains) == "music 40.0 %, speech 60.0 %"
+
+
+def test_crop_loader_draws_by_domain_shares(tmp_path, caplog):
     entries = []
     for domain, n, seconds in (("speech", 6, 1.28), ("music", 2, 3.0)):
         write_corpus(tmp_path / domain, n=n, seconds=seconds, seed=len(domain))
@@ -94,7 +108,9 @@ def test_crop_loader_draws_by_domain_shares(tmp_path):
         domain_shares={"speech": 0.2, "music": 0.8},
         source_alpha=1.0,
     )
-    loader, dataset = crop_loader(data, seed=0, hop=640, sample_rate=16000, need_audio=True)
+    with caplog.at_level(logging.INFO, logger="losatok_plugin.data.crop_loader"):
+        loader, dataset = crop_loader(data, seed=0, hop=640, sample_rate=16000, need_audio=True)
+    assert "expected crops per domain and source: music 80.0 %" in caplog.text  # the realised mix, logged
     assert isinstance(loader.sampler, WeightedEpochSampler) and len(loader.sampler) == 8
     many = WeightedEpochSampler(loader.sampler.weights, seed=0, num_samples=4000)
     music = sum(dataset.items[i][0].domain == "music" for i, _ in many) / 4000

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from .dataset import AudioCropDataset, EpochSampler
-from .domain_shares import WeightedEpochSampler, domain_share_weights
+from .domain_shares import WeightedEpochSampler, domain_share_weights, share_summary
 from .feature_cache import FeatureCache
 from .manifest import read_manifest
+
+log = logging.getLogger(__name__)
 
 
 def crop_loader(
@@ -44,15 +47,17 @@ def crop_loader(
     sampler = EpochSampler(len(dataset), seed)
     if data.domain_shares:  # crops per domain in set proportions, clips by duration
         e = [item[0] for item in dataset.items]
+        domains, sources = [x.domain for x in e], [x.extra.get("source") for x in e]
         weights = domain_share_weights(
-            [x.domain for x in e],
+            domains,
             [item[2] for item in dataset.items],
             data.domain_shares,
             paths=[x.path for x in e],
-            sources=[x.extra.get("source") for x in e],
+            sources=sources,
             source_alpha=data.source_alpha,
         )
         sampler = WeightedEpochSampler(weights, seed)
+        log.info("expected crops per domain and source: %s", share_summary(weights, domains, sources))
     loader = DataLoader(
         dataset,
         batch_size=data.batch_size,

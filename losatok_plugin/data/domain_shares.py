@@ -102,6 +102,32 @@ def domain_share_weights(
     return (weights / weights.sum()).float()
 
 
+def share_summary(weights: torch.Tensor, domains: Sequence[str | None], sources: Sequence[str | None] = ()) -> str:
+    """The expected share of crops per domain and per source, in one line (logged when a run starts).
+
+    Args:
+        weights: ``[N]`` sampling weights (:func:`domain_share_weights`).
+        domains: each clip's domain (``[N]``).
+        sources: each clip's source (``[N]``; empty: domains only).
+
+    Returns:
+        e.g. ``"speech 50.0 % (flite 6.1 %, tuxpaint 20.3 %), music 50.0 % (...)"``, domains and sources sorted by name.
+    """
+    w = torch.as_tensor(weights, dtype=torch.float64)
+    w = w / w.sum()
+    per: dict[str, dict[str, float]] = {}
+    for i, d in enumerate(domains):
+        src = (sources[i] if sources else None) or "?"
+        per.setdefault(str(d), {}).setdefault(str(src), 0.0)
+        per[str(d)][str(src)] += float(w[i])
+    parts = []
+    for d in sorted(per):
+        total = sum(per[d].values())
+        inner = ", ".join(f"{s} {100 * v:.1f} %" for s, v in sorted(per[d].items())) if sources else ""
+        parts.append(f"{d} {100 * total:.1f} %" + (f" ({inner})" if inner else ""))
+    return ", ".join(parts)
+
+
 class WeightedEpochSampler(EpochSampler):
     """``num_samples`` clips per epoch drawn with replacement by ``weights``; like
     :class:`~losatok_plugin.data.EpochSampler` the draw and each item's crop seed are a function of ``seed`` and the
