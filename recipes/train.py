@@ -58,9 +58,10 @@ def main() -> None:
     args = p.parse_intermixed_args()
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("[losatok] %(message)s"))
-    logger = logging.getLogger("losatok_plugin.training")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    for name in ("losatok_plugin.training", "losatok_plugin.data"):  # the engine's and the data's progress lines
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     try:
         cfg = load_stage_config(get_stage(args.stage).config, args.config, args.overrides)
         if args.overwrite:

@@ -159,3 +159,23 @@ def test_train_cli_prints_one_line_for_rows_without_a_domain(tmp_path, monkeypat
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: data.domain_shares needs a domain on every manifest row; 2 rows have none (first: ")
     assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_train_cli_logs_the_expected_crop_shares(tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    write_corpus(tmp_path / "audio", n=2, seconds=1.28)
+    entries = build_manifest(tmp_path / "audio", domain="speech", progress=False)[0]
+    manifest = write_manifest(entries, tmp_path / "train.jsonl")
+    script = repo / "recipes" / "train.py"
+    args = ["tokenizer", "--config", str(repo / "recipes" / "configs" / "finetune_mini.yaml")]
+    args += [f"data.train_manifest={manifest}", "data.domain_shares.speech=1", f"run.output_dir={tmp_path / 'run'}"]
+    args += [f"init_from={repo / 'losatok_plugin' / 'pretrained' / 'losatok-mini'}", "run.max_steps=1"]
+    args += ["data.batch_size=2", "data.crop_seconds=0.64", "run.progress=false"]
+    monkeypatch.setattr(sys, "argv", [str(script), *args])
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "[losatok] expected crops per domain and source: speech 100.0 %" in out
