@@ -199,3 +199,59 @@ def test_semantic_encoder_stage_starts_from_init_from(tmp_path, labelled):
     got = dict(load_teacher("midashenglm", export).named_parameters())
     want = dict(src.semantic_encoder.named_parameters())  # (BatchNorm statistics move in train mode)
     assert got.keys() == want.keys() and all(torch.equal(v, want[k]) for k, v in got.items())
+
+
+def test_token_patches_are_the_mel_each_token_embeds():
+    from losatok_plugin.models.losatok_vae import LoSATokVAE
+
+    torch.manual_seed(0)
+    enc = LoSATokVAE(**tiny_config().to_dict()).semantic_encoder.eval()
+    enc.init_bn.running_mean.normal_()  # non-trivial statistics: the target must use them, not batch statistics
+    enc.init_bn.running_var.uniform_(0.5, 2.0)
+    audio = 0.1 * torch.randn(2, 16000)
+    patches = enc.token_patches(audio)
+    mel = enc.log_mel(audio)  # [B, n_mels, frames], BatchNorm in eval mode
+    t = mel.shape[-1] // enc.patch_time
+    assert patches.shape == (2, t, enc.token_patch_dim) == (2, ARCH.num_frames(16000), mel.shape[1] * enc.patch_time)
+    # token 3 embeds frames 12..15; its patch lists frame 12's bins, then frame 13's, ...
+    torch.testing.assert_close(patches[:, 3], mel[..., 12:16].transpose(1, 2).reshape(2, -1))
+    stats = enc.init_bn.running_mean.clone()
+    enc.train()
+    enc.token_patches(audio)
+    assert torch.equal(enc.init_bn.running_mean, stats)  # never updates the running statistics
+
+
+def test_spectrum_readout_trains_and_is_absent_by_default(tmp_path, labelled):
+    from safetensors.torch import load_file
+
+    def run(name, weights):
+        cfg = load_dataclass(
+            SemanticEncoderStageConfig,
+            {
+                "model": tiny_config().to_dict(),
+                "eval_every": 0,
+                "loss_weights": weights,
+                "data": {"train_manifest": str(labelled), "batch_size": 6},
+                "optim": {"warmup_steps": 0, "lr": 3e-3},
+                "run": {
+                    "output_dir": str(tmp_path / name),
+                    "max_steps": 15,
+                    "save_every": 15,
+                    "log_every": 1,
+                    "progress": False,
+                    "cpu": True,
+                    "sample_every": 0,
+                },
+            },
+        )
+        export = train_semantic_encoder(cfg)
+        rows = [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        return export, [r for r in rows if "teacher/total" in r]
+
+    export, rows = run("plain", {})
+    assert "teacher/spectrum" not in rows[0]  # weight 0: no head, the heads' state dict of earlier runs
+    assert not any(k.startswith("spectrum") for k in load_file(str(export / "teacher_heads.safetensors")))
+    export, rows = run("spectrum", {"spectrum": 1.0})
+    assert "spectrum.weight" in load_file(str(export / "teacher_heads.safetensors"))
+    first, last = rows[0]["teacher/spectrum"], rows[-1]["teacher/spectrum"]
+    assert last < 0.7 * first, (first, last)  # the read-out learns the patches

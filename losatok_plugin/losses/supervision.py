@@ -19,9 +19,12 @@ SUPERVISION_TARGETS = ("ctc", "domain", "lang", "families", "pitches", "sound")
 class SupervisionHeads(nn.Module):
     """Linear read-outs of the semantic-encoder features ``[B, T, D]`` for each target of a :class:`LabelSpace`."""
 
-    def __init__(self, dim: int, labels: LabelSpace, ctc_upsample: int = 1) -> None:
+    def __init__(self, dim: int, labels: LabelSpace, ctc_upsample: int = 1, spectrum_dim: int = 0) -> None:
         super().__init__()
         self.ctc_upsample = ctc_upsample
+        # ``spectrum_dim`` > 0: a linear read-out of the mel patch each token embeds, which keeps spectral detail in
+        # the features (the role of Dasheng's masked-autoencoder pre-training; labels alone drop it)
+        self.spectrum = nn.Linear(dim, spectrum_dim) if spectrum_dim > 0 else None
         self.ctc = nn.Linear(dim, len(labels.phonemes) * ctc_upsample)
         self.domain = nn.Linear(dim, len(labels.domains))
         self.lang = nn.Linear(dim, max(1, len(labels.langs)))
@@ -30,7 +33,8 @@ class SupervisionHeads(nn.Module):
         self.sound = nn.Linear(dim, max(1, len(labels.sound_classes)))
 
     def forward(self, feats: torch.Tensor, valid: torch.Tensor) -> dict[str, torch.Tensor]:
-        """feats ``[B, T, D]``, valid ``[B, T]`` bool -> logits (frame heads ``[B, T, C]``, clip heads ``[B, C]``).
+        """feats ``[B, T, D]``, valid ``[B, T]`` bool -> logits (frame heads ``[B, T, C]``, clip heads ``[B, C]``; with a
+        spectrum read-out also ``spectrum`` ``[B, T, spectrum_dim]``).
 
         The CTC logits are ``[B, T * ctc_upsample, V]``: each 25 Hz token emits ``ctc_upsample`` CTC
         steps, so speech at 12-15 phonemes/s has room for blanks between symbols (at 25 Hz CTC needs a
@@ -39,7 +43,7 @@ class SupervisionHeads(nn.Module):
         w = valid.to(feats.dtype)[..., None]
         pooled = (feats * w).sum(1) / w.sum(1).clamp_min(1.0)
         b, t, _ = feats.shape
-        return {
+        out = {
             "ctc": self.ctc(feats).reshape(b, t * self.ctc_upsample, -1),
             "pitches": self.pitches(feats),
             "domain": self.domain(pooled),
@@ -47,6 +51,9 @@ class SupervisionHeads(nn.Module):
             "families": self.families(pooled),
             "sound": self.sound(pooled),
         }
+        if self.spectrum is not None:
+            out["spectrum"] = self.spectrum(feats)
+        return out
 
 
 def supervision_losses(logits: dict[str, torch.Tensor], batch: dict, valid: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -54,7 +61,8 @@ def supervision_losses(logits: dict[str, torch.Tensor], batch: dict, valid: torc
 
     Args:
         logits: :class:`SupervisionHeads` output.
-        batch: a :func:`~losatok_plugin.data.supervised_clips.collate_clips` batch.
+        batch: a :func:`~losatok_plugin.data.supervised_clips.collate_clips` batch, plus ``spectrum`` ``[B, T, P]``
+            (the encoder's ``token_patches``) for the spectrum read-out, when the heads have one.
         valid: ``[B, T]`` bool, True on frames inside each clip.
     """
     zero = logits["domain"].sum() * 0.0
@@ -84,4 +92,6 @@ def supervision_losses(logits: dict[str, torch.Tensor], batch: dict, valid: torc
     roll = batch["pitches"]
     m = (roll[..., 0] >= 0) & valid
     out["pitches"] = F.binary_cross_entropy_with_logits(logits["pitches"][m], roll[m]) if m.any() else zero
+    if "spectrum" in logits and "spectrum" in batch:  # mean squared error on the valid tokens
+        out["spectrum"] = F.mse_loss(logits["spectrum"][valid], batch["spectrum"][valid].to(logits["spectrum"].dtype))
     return {f"teacher/{k}": v for k, v in out.items()}

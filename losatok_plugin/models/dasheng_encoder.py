@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..nn.attention import TransformerBlock
@@ -102,6 +103,28 @@ class DashengEncoder(nn.Module):
     def log_mel(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """audio ``[B, N]`` (``lengths``: valid samples per item) -> BatchNorm-ed dB mel ``[B, n_mels, 1 + N // hop]``."""
         return self._mel_reader(audio, lengths)(0, 1 + audio.shape[-1] // self.front_end.hop_length)
+
+    @property
+    def token_patch_dim(self) -> int:
+        """Values per token of :meth:`token_patches`: ``n_mels * patch_time`` (64 * 4)."""
+        return self.init_bn.num_features * self.patch_time
+
+    def token_patches(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """The normalised mel each token embeds: audio ``[B, N]`` -> ``[B, (1 + N // hop) // patch_time,
+        n_mels * patch_time]`` (bins of frame 0, then frame 1, ...), with the BatchNorm's running statistics, which
+        this never updates (a read-out target for stage 0; no gradient)."""
+        with torch.no_grad():
+            hop = self.front_end.hop_length
+            power = self.front_end.frames_of(audio, 0, 1 + audio.shape[-1] // hop, lengths)
+            valid = None if lengths is None else 1 + lengths // hop
+            peak = db_peak(power, batch_global_floor=self.batch_global_db_floor, valid_frames=valid, first_frame=0)
+            bn = self.init_bn
+            stats = [None if x is None else x.float() for x in (bn.running_mean, bn.running_var, bn.weight, bn.bias)]
+            mel = F.batch_norm(power_to_db(power, self.top_db, peak=peak).float(), *stats, training=False, eps=bn.eps)
+            b, n_mels, frames = mel.shape
+            t = frames // self.patch_time
+            mel = mel[..., : t * self.patch_time].reshape(b, n_mels, t, self.patch_time)
+            return mel.permute(0, 2, 3, 1).reshape(b, t, self.patch_time * n_mels)
 
     def _mel_reader(self, audio: torch.Tensor, lengths: torch.Tensor | None) -> Callable[[int, int], torch.Tensor]:
         """``read(f0, f1)`` -> frames ``f0..f1-1`` of :meth:`log_mel` ``[B, n_mels, f1 - f0]``, memory flat in N.

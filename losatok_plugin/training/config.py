@@ -17,7 +17,16 @@ from .yaml_config import load_stage_config  # noqa: F401 - re-exported: configs 
 # overrides some of them. The one place these numbers live.
 LOSS_WEIGHTS: dict[str, dict[str, float]] = {
     "tokenizer": {"mel": 45.0, "semantic": 45.0, "kl": 0.01, "fm": 1.0, "adv": 1.0},
-    "semantic_encoder": {"ctc": 1.0, "domain": 1.0, "lang": 1.0, "families": 1.0, "pitches": 1.0, "sound": 1.0},
+    # spectrum: a read-out of each token's mel patch (0 = no such head; set it when a run starts, not on --resume)
+    "semantic_encoder": {
+        "ctc": 1.0,
+        "domain": 1.0,
+        "lang": 1.0,
+        "families": 1.0,
+        "pitches": 1.0,
+        "sound": 1.0,
+        "spectrum": 0.0,
+    },
 }
 
 

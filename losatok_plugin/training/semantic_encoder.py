@@ -3,7 +3,9 @@
 The official LoSATok freezes MiDashengLM's audio encoder. Without it, the mini recipe trains the same
 encoder code at small width on targets the offline corpus provides (``data/labels.py``): phoneme CTC,
 domain, language, instrument families, frame pitches and sound classes, read out by linear heads
-(``losses/supervision.py``; discarded at export). The export (``<output_dir>/final``) is a LoSATokVAE
+(``losses/supervision.py``; discarded at export). ``loss_weights.spectrum`` > 0 adds a linear read-out of the mel
+patch each token embeds: labels alone let the features drop the spectral detail that stage 2's semantic losses
+then take from the latent (Dasheng itself is pre-trained as a masked autoencoder). The export (``<output_dir>/final``) is a LoSATokVAE
 folder whose ``semantic_encoder`` is the trained encoder (other parts at random init), plus
 ``labels.json``, ``teacher_heads.safetensors`` and ``teacher_metrics.json`` (validation metrics,
 ``eval/supervision.py``): stage 1's frozen teacher (``teacher_type: midashenglm``).
@@ -58,7 +60,8 @@ def build(cfg: SemanticEncoderStageConfig, trainer: Trainer) -> SemanticEncoderS
         from ..loading import load_vae
 
         encoder.load_state_dict(load_vae(cfg.init_from).semantic_encoder.state_dict())
-    heads = SupervisionHeads(encoder.output_dim, labels, cfg.ctc_upsample)
+    spectrum_dim = encoder.token_patch_dim if cfg.loss_weights["spectrum"] > 0 else 0
+    heads = SupervisionHeads(encoder.output_dim, labels, cfg.ctc_upsample, spectrum_dim)
     d = cfg.data
     loader = clip_loader(
         entries, labels, cfg.max_seconds, d.batch_size, d.num_workers, cfg.run.seed, True, cfg.model, d.batch_seconds
@@ -83,6 +86,8 @@ def step(state: SemanticEncoderState, batch: dict):
         feats = state.encoder(batch["audio"], batch["length"])
         valid = cfg.model.valid_frame_mask(batch["length"], feats.shape[1])
         logits = state.heads(feats, valid)
+    if "spectrum" in logits:  # the mel patch each token embeds, as the read-out's target
+        batch = {**batch, "spectrum": acc.unwrap_model(state.encoder).token_patches(batch["audio"], batch["length"])}
     losses = supervision_losses({k: v.float() for k, v in logits.items()}, batch, valid)
     total = sum(cfg.loss_weights[k.split("/")[1]] * v for k, v in losses.items())
     losses["teacher/total"] = total

@@ -35,7 +35,8 @@ def load_export(export: Path) -> tuple[torch.nn.Module, SupervisionHeads, LabelS
     encoder = load_semantic_encoder(export)  # config + semantic_encoder.* only, frozen, eval mode
     state = load_file(str(export / "teacher_heads.safetensors"))
     k = state["ctc.weight"].shape[0] // len(labels.phonemes)
-    heads = SupervisionHeads(encoder.output_dim, labels, ctc_upsample=k)
+    spectrum = state["spectrum.weight"].shape[0] if "spectrum.weight" in state else 0
+    heads = SupervisionHeads(encoder.output_dim, labels, ctc_upsample=k, spectrum_dim=spectrum)
     heads.load_state_dict(state)
     return encoder, heads.eval(), labels
 
