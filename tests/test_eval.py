@@ -264,3 +264,45 @@ def test_eval_reports_as_library_calls(tiny_vae, tmp_path):
     fd = run_fd(entries[:4], entries[4:8], tmp_path / "f", model=tiny_vae, representation="mu", progress=False)
     assert fd.frechet_distance > 0 and json.loads(fd.to_json())["frechet_distance"] == fd.frechet_distance
     assert "Fréchet distance (mu)" in fd.table()
+
+
+def test_linear_readout_error_known_answers():
+    from losatok_plugin.eval.analysis import linear_readout_error
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 8, generator=g)
+    w = torch.randn(8, 3, generator=g)
+    err, mean = linear_readout_error(x, x @ w + 2.0)  # a linear function of x (with an offset): read out exactly
+    assert err.shape == mean.shape == (3,) and float(err.max()) < 0.02 and float(mean.min()) > 0.5
+    noise = torch.randn(400, 3, generator=g)  # independent of x: no better than the mean
+    err, mean = linear_readout_error(x, noise)
+    assert torch.allclose(err, mean, rtol=0.15)
+    with pytest.raises(ValueError, match="feature frames"):
+        linear_readout_error(x, noise[:10])
+    with pytest.raises(ValueError, match="fit_fraction"):
+        linear_readout_error(x, noise, fit_fraction=1.0)
+
+
+def test_probe_latent_info_script_writes_a_table(tmp_path, monkeypatch):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    from losatok_plugin import LoSATokVAE, tiny_config
+    from losatok_plugin.data import build_manifest
+
+    from .helpers import write_corpus
+
+    torch.manual_seed(0)
+    LoSATokVAE(**tiny_config().to_dict()).save_pretrained(tmp_path / "model")
+    write_corpus(tmp_path / "audio", n=3, seconds=2.0)
+    manifest = write_manifest(
+        build_manifest(tmp_path / "audio", domain="music", progress=False)[0], tmp_path / "t.jsonl"
+    )
+    script = Path(__file__).resolve().parents[1] / "recipes" / "mini" / "probe_latent_info.py"
+    args = ["--model", str(tmp_path / "model"), "--manifest", str(manifest), "--out", str(tmp_path / "out")]
+    monkeypatch.setattr(sys, "argv", [str(script), *args])
+    runpy.run_path(str(script), run_name="__main__")
+    got = json.loads((tmp_path / "out" / "readouts.json").read_text())[str(tmp_path / "model")]["t music"]
+    assert got["frames"] == 3 * 50 and all(math.isfinite(got[k]) and got[k] >= 0 for k in ("mu", "semantic_emb"))
+    assert "| t music | 150 |" in (tmp_path / "out" / "readouts.md").read_text()

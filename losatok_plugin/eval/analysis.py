@@ -1,6 +1,6 @@
-"""Redundancy analysis (the paper's Figure 1) and the Fréchet distance between embedding sets.
+"""Redundancy analysis (the paper's Figure 1), the Fréchet distance between embedding sets and linear read-outs.
 
-Both take feature matrices ``[n_frames, D]`` (frames of many clips stacked).
+All take feature matrices ``[n_frames, D]`` (frames of many clips stacked).
 """
 
 from __future__ import annotations
@@ -51,3 +51,36 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
         covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
     covmean = covmean.real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean))
+
+
+def linear_readout_error(
+    x: torch.Tensor, y: torch.Tensor, fit_fraction: float = 0.6, ridge: float = 0.1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """How much of ``y`` a representation ``x`` carries linearly: ridge regression (with a bias) fitted on the first
+    ``fit_fraction`` of the frames, mean absolute error on the rest.
+
+    Frames are stacked clip by clip, so the held-out frames are (mostly) other clips.
+
+    Args:
+        x: features ``[n, D]``.
+        y: targets ``[n, F]`` (e.g. a log-mel spectrogram at the same frame rate).
+        fit_fraction: share of the frames the regression is fitted on.
+        ridge: L2 penalty on the weights.
+
+    Returns:
+        ``(readout, mean)``: ``[F]`` errors of the read-out and of predicting each column's fitted mean (what a
+        representation that carries nothing of ``y`` reaches), float64.
+    """
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{x.shape[0]} feature frames for {y.shape[0]} target frames")
+    n = x.shape[0]
+    cut = int(n * fit_fraction)
+    if not 0 < cut < n:
+        raise ValueError(f"fit_fraction {fit_fraction} leaves no frames to fit or to test ({n} frames)")
+    xa = torch.cat([x.double(), torch.ones(n, 1, dtype=torch.float64)], dim=1)
+    y = y.double()
+    gram = xa[:cut].T @ xa[:cut] + ridge * torch.eye(xa.shape[1], dtype=torch.float64)
+    w = torch.linalg.solve(gram, xa[:cut].T @ y[:cut])
+    readout = (xa[cut:] @ w - y[cut:]).abs().mean(dim=0)
+    mean = (y[cut:] - y[:cut].mean(dim=0)).abs().mean(dim=0)
+    return readout, mean
