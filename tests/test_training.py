@@ -198,6 +198,18 @@ def test_unknown_config_keys_are_errors(tmp_path):
         load_stage_config(TokenizerStageConfig, path)
 
 
+def test_numbers_in_yaml_and_overrides_reach_their_fields_as_numbers(tmp_path):
+    """YAML reads ``1e-4`` (no dot) as a string; a float field gets the number, a non-number is a one-line error."""
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: 1e-4\n  warmup_steps: 1e2\n")
+    cfg = load_stage_config(SemboStageConfig, path, ["optim.min_lr_ratio=1e-2", "run.max_steps=2e3"])
+    assert cfg.optim.lr == 1e-4 and isinstance(cfg.optim.lr, float) and cfg.optim.min_lr_ratio == 0.01
+    assert cfg.optim.warmup_steps == 100 and cfg.run.max_steps == 2000 and isinstance(cfg.run.max_steps, int)
+    for bad, match in (("optim.lr=fast", "optim.lr must be a number"), ("run.max_steps=2.5", "must be an integer")):
+        with pytest.raises(ConfigError, match=match):
+            load_stage_config(SemboStageConfig, path, [bad])
+
+
 @pytest.mark.parametrize(
     "name", ["semantic_encoder_mini", "sembo_mini", "sembo_paper", "tokenizer_mini", "tokenizer_paper", "finetune_mini"]
 )

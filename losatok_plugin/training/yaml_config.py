@@ -16,6 +16,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
+from types import UnionType
 from typing import Any
 
 from ..checkpoints import read_mapping
@@ -62,11 +63,35 @@ def load_dataclass(cls: type, data: Mapping[str, Any] | None, where: str = "") -
         elif isinstance(value, list) and typing.get_origin(hint) is tuple:
             kwargs[name] = tuple(value)
         else:
-            kwargs[name] = value
+            kwargs[name] = _number(hint, value, path)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{where or cls.__name__}: {e}") from None
+
+
+def _number(hint: Any, value: Any, path: str) -> Any:
+    """``value`` as the number a ``float`` / ``int`` field wants. YAML reads ``1e-4`` (no dot) as a string, which
+    would reach the optimiser as one; a string that is no number is a one-line :class:`ConfigError`."""
+    types = (
+        set(typing.get_args(hint)) - {type(None)} if typing.get_origin(hint) in (typing.Union, UnionType) else {hint}
+    )
+    if isinstance(value, bool) or not types & {float, int}:
+        return value
+    if float in types and isinstance(value, (int, str)):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{path} must be a number, got {value!r}") from None
+    if types == {int} and isinstance(value, (str, float)):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{path} must be an integer, got {value!r}") from None
+        if not number.is_integer():
+            raise ConfigError(f"{path} must be an integer, got {value!r}")
+        return int(number)
+    return value
 
 
 def _merge(base: dict, over: Mapping[str, Any]) -> dict:
