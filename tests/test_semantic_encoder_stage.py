@@ -216,9 +216,12 @@ def test_token_patches_are_the_mel_each_token_embeds():
     # token 3 embeds frames 12..15; its patch lists frame 12's bins, then frame 13's, ...
     torch.testing.assert_close(patches[:, 3], mel[..., 12:16].transpose(1, 2).reshape(2, -1))
     stats = enc.init_bn.running_mean.clone()
-    enc.train()
-    enc.token_patches(audio)
+    enc.train()  # training: batch statistics, as the forward pass normalises (a fresh run's running ones are 0 / 1)
+    patches = enc.token_patches(audio)
     assert torch.equal(enc.init_bn.running_mean, stats)  # never updates the running statistics
+    mel = enc.log_mel(audio)  # train mode: batch statistics (and an update of the running ones)
+    torch.testing.assert_close(patches[:, 3], mel[..., 12:16].transpose(1, 2).reshape(2, -1))
+    assert patches.abs().mean() < 2.0  # normalised, not raw dB
 
 
 def test_spectrum_readout_trains_and_is_absent_by_default(tmp_path, labelled):

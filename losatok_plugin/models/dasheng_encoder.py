@@ -111,16 +111,20 @@ class DashengEncoder(nn.Module):
 
     def token_patches(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The normalised mel each token embeds: audio ``[B, N]`` -> ``[B, (1 + N // hop) // patch_time,
-        n_mels * patch_time]`` (bins of frame 0, then frame 1, ...), with the BatchNorm's running statistics, which
-        this never updates (a read-out target for stage 0; no gradient)."""
+        n_mels * patch_time]`` (bins of frame 0, then frame 1, ...), normalised as the encoder's forward does (batch
+        statistics in training mode, running statistics in eval mode) but never updating the running statistics (a
+        read-out target for stage 0; no gradient)."""
         with torch.no_grad():
             hop = self.front_end.hop_length
             power = self.front_end.frames_of(audio, 0, 1 + audio.shape[-1] // hop, lengths)
             valid = None if lengths is None else 1 + lengths // hop
             peak = db_peak(power, batch_global_floor=self.batch_global_db_floor, valid_frames=valid, first_frame=0)
             bn = self.init_bn
-            stats = [None if x is None else x.float() for x in (bn.running_mean, bn.running_var, bn.weight, bn.bias)]
-            mel = F.batch_norm(power_to_db(power, self.top_db, peak=peak).float(), *stats, training=False, eps=bn.eps)
+            batch = bn.training or bn.running_mean is None
+            stats = [None if x is None or batch else x.float() for x in (bn.running_mean, bn.running_var)]
+            affine = [None if x is None else x.float() for x in (bn.weight, bn.bias)]
+            db = power_to_db(power, self.top_db, peak=peak).float()
+            mel = F.batch_norm(db, *stats, *affine, training=batch, eps=bn.eps)
             b, n_mels, frames = mel.shape
             t = frames // self.patch_time
             mel = mel[..., : t * self.patch_time].reshape(b, n_mels, t, self.patch_time)
