@@ -6,9 +6,9 @@ domain, language, instrument families, frame pitches and sound classes, read out
 (``losses/supervision.py``; discarded at export). ``loss_weights.spectrum`` > 0 adds a linear read-out of the mel
 patch each token embeds: labels alone let the features drop the spectral detail that stage 2's semantic losses
 then take from the latent (Dasheng itself is pre-trained as a masked autoencoder). The export
-(``<output_dir>/final``) is a LoSATokVAE folder whose ``semantic_encoder`` is the trained encoder (other parts at random init), plus
-``labels.json``, ``teacher_heads.safetensors`` and ``teacher_metrics.json`` (validation metrics,
-``eval/supervision.py``): stage 1's frozen teacher (``teacher_type: midashenglm``).
+(``<output_dir>/final``) is a LoSATokVAE folder whose ``semantic_encoder`` is the trained encoder (other parts at
+random init), plus ``labels.json``, ``teacher_heads.safetensors`` and ``teacher_metrics.json`` (validation
+metrics, ``eval/supervision.py``): stage 1's frozen teacher (``teacher_type: midashenglm``).
 """
 
 from __future__ import annotations
