@@ -306,3 +306,7 @@ def test_probe_latent_info_script_writes_a_table(tmp_path, monkeypatch):
     got = json.loads((tmp_path / "out" / "readouts.json").read_text())[str(tmp_path / "model")]["t music"]
     assert got["frames"] == 3 * 50 and all(math.isfinite(got[k]) and got[k] >= 0 for k in ("mu", "semantic_emb"))
     assert "| t music | 150 |" in (tmp_path / "out" / "readouts.md").read_text()
+    monkeypatch.setattr(sys, "argv", [str(script), *args, "--centre-clips"])
+    runpy.run_path(str(script), run_name="__main__")
+    centred = json.loads((tmp_path / "out" / "readouts.json").read_text())[str(tmp_path / "model")]["t music"]
+    assert centred["mean"] < got["mean"]  # the clips' own means no longer count as error

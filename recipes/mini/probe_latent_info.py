@@ -4,8 +4,10 @@ The Griffin-Lim baseline decodes a 128-band mel at 25 Hz; a latent that beats it
 that much spectral detail. For held-out clips per set and domain this fits a ridge regression from each LoSATok
 representation (``mu``: the latent; ``semantic_emb``: the teacher; ``semantic_emb_low``: SemBo; ``acoustic_emb`` /
 ``acoustic_emb_low``: the acoustic branch) to the log-mel (``eval.analysis.linear_readout_error``) and reports the
-mean absolute error on bands 20-127 (where the harmonics go missing), beside predicting the mean. Results of
-losatok-mini v1 and v2.4: ``recipes/mini/README.md``.
+mean absolute error on bands 20-127 (where the harmonics go missing), beside predicting the mean. ``--centre-clips``
+subtracts each clip's mean from features and targets first: what is left is the spectrum's change within a clip, which
+a teacher can carry although its front end normalises every clip to its own peak. Results of losatok-mini v1 and
+v2.4: ``recipes/mini/README.md``.
 
     python recipes/mini/probe_latent_info.py --model losatok_plugin/pretrained/losatok-mini \\
         --manifest data/corpus/test_real.jsonl --manifest data/corpus/test.jsonl --out runs/probe_latent_info
@@ -29,8 +31,9 @@ KEYS = ("mu", "semantic_emb", "semantic_emb_low", "acoustic_emb", "acoustic_emb_
 FIRST_BAND = 20
 
 
-def readouts(model: LoSATokVAE, entries: list, seconds: float) -> dict[str, float]:
-    """Read-out errors (bands >= 20) of each representation over ``entries``, plus ``mean`` and ``frames``."""
+def readouts(model: LoSATokVAE, entries: list, seconds: float, centre: bool = False) -> dict[str, float]:
+    """Read-out errors (bands >= 20) of each representation over ``entries``, plus ``mean`` and ``frames``;
+    ``centre``: features and targets minus their clip's mean."""
     mel = GriffinLimMel().mel
     feats: dict[str, list[torch.Tensor]] = {k: [] for k in KEYS}
     targets = []
@@ -41,8 +44,9 @@ def readouts(model: LoSATokVAE, entries: list, seconds: float) -> dict[str, floa
             y = torch.log(mel(audio).clamp_min(1e-5)).T  # [frames, 128]
         t = min(f.mu.shape[1], y.shape[0])
         for k in KEYS:
-            feats[k].append(getattr(f, k)[0, :t])
-        targets.append(y[:t])
+            x = getattr(f, k)[0, :t].float()
+            feats[k].append(x - x.mean(0) if centre else x)
+        targets.append(y[:t] - y[:t].mean(0) if centre else y[:t])
     y = torch.cat(targets)
     out: dict[str, float] = {"frames": y.shape[0]}
     for k in KEYS:
@@ -60,6 +64,9 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=16, help="clips per set and domain, spread over sources")
     ap.add_argument("--seconds", type=float, default=10.0, help="the first N seconds of each clip")
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument(
+        "--centre-clips", action="store_true", help="subtract each clip's mean first (changes within clips)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -71,7 +78,7 @@ def main() -> None:
             rows = [e for e in read_manifest(manifest) if str(e.path) not in shared]
             for domain in sorted({e.domain for e in rows if e.domain}):
                 chosen = stratified_sample([e for e in rows if e.domain == domain], args.clips, seed=args.seed)
-                r = readouts(model, chosen, args.seconds)
+                r = readouts(model, chosen, args.seconds, args.centre_clips)
                 results.setdefault(path, {})[f"{manifest.stem} {domain}"] = r
                 print(path, manifest.stem, domain, {k: round(v, 3) for k, v in r.items()}, flush=True)
     (args.out / "readouts.json").write_text(json.dumps(results, indent=1))
