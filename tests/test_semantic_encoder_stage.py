@@ -20,6 +20,7 @@ from losatok_plugin.eval.supervision import edit_distance, greedy_ctc
 from losatok_plugin.losses.supervision import SupervisionHeads, supervision_losses
 from losatok_plugin.teachers import load_teacher
 from losatok_plugin.training import SemanticEncoderStageConfig, train_semantic_encoder
+from losatok_plugin.training.errors import ResumeError
 from losatok_plugin.training.yaml_config import load_dataclass
 
 ARCH = LoSATokConfig()  # the frame arithmetic (num_frames, valid_frame_mask)
@@ -227,8 +228,8 @@ def test_token_patches_are_the_mel_each_token_embeds():
 def test_spectrum_readout_trains_and_is_absent_by_default(tmp_path, labelled):
     from safetensors.torch import load_file
 
-    def run(name, weights):
-        cfg = load_dataclass(
+    def config(name, weights):
+        return load_dataclass(
             SemanticEncoderStageConfig,
             {
                 "model": tiny_config().to_dict(),
@@ -247,13 +248,17 @@ def test_spectrum_readout_trains_and_is_absent_by_default(tmp_path, labelled):
                 },
             },
         )
-        export = train_semantic_encoder(cfg)
+
+    def run(name, weights):
+        export = train_semantic_encoder(config(name, weights))
         rows = [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
         return export, [r for r in rows if "teacher/total" in r]
 
     export, rows = run("plain", {})
     assert "teacher/spectrum" not in rows[0]  # weight 0: no head, the heads' state dict of earlier runs
     assert not any(k.startswith("spectrum") for k in load_file(str(export / "teacher_heads.safetensors")))
+    with pytest.raises(ResumeError, match="loss_weights.spectrum"):  # a head added on --resume: a clear error
+        train_semantic_encoder(config("plain", {"spectrum": 1.0}), resume=True)
     export, rows = run("spectrum", {"spectrum": 1.0})
     assert "spectrum.weight" in load_file(str(export / "teacher_heads.safetensors"))
     first, last = rows[0]["teacher/spectrum"], rows[-1]["teacher/spectrum"]

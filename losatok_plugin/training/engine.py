@@ -111,6 +111,15 @@ def restore_state(state: TrainState) -> None:
         target = acc.unwrap_model(value) if isinstance(value, nn.Module) else value
         if hasattr(target, "load_checkpoint_state"):
             target.load_checkpoint_state(source[name])
+        elif isinstance(target, nn.Module):
+            try:
+                target.load_state_dict(source[name])
+            except RuntimeError as e:  # a setting that shapes the module changed since the checkpoint
+                why = " ".join(str(e).split())
+                raise ResumeError(
+                    f"the checkpoint's {name!r} does not fit this run's (a setting that shapes it changed since the "
+                    f"run started, e.g. a size or a loss head such as loss_weights.spectrum): {why[:300]}"
+                ) from None
         else:
             target.load_state_dict(source[name])
 
