@@ -205,7 +205,13 @@ def test_numbers_in_yaml_and_overrides_reach_their_fields_as_numbers(tmp_path):
     cfg = load_stage_config(SemboStageConfig, path, ["optim.min_lr_ratio=1e-2", "run.max_steps=2e3"])
     assert cfg.optim.lr == 1e-4 and isinstance(cfg.optim.lr, float) and cfg.optim.min_lr_ratio == 0.01
     assert cfg.optim.warmup_steps == 100 and cfg.run.max_steps == 2000 and isinstance(cfg.run.max_steps, int)
-    for bad, match in (("optim.lr=fast", "optim.lr must be a number"), ("run.max_steps=2.5", "must be an integer")):
+    model = load_stage_config(TokenizerStageConfig, path, ["model=mini", "model.semantic_f_max=8e3"]).model
+    assert model.semantic_f_max == 8000.0 and isinstance(model.semantic_f_max, float)  # the model section too
+    for bad, match in (
+        ("optim.lr=fast", "optim.lr must be a number"),
+        ("run.max_steps=2.5", "must be an integer"),
+        ("model.embed_dim=wide", "model.embed_dim must be an integer"),
+    ):
         with pytest.raises(ConfigError, match=match):
             load_stage_config(SemboStageConfig, path, [bad])
 

@@ -54,8 +54,8 @@ def domain_share_weights(
     part of that proportional to its length: ``source_alpha=1`` weights every clip of a domain by its length, ``0``
     gives every source of a domain the same share, between them small sources are lifted without being repeated
     as often as an equal share would (temperature sampling, as for languages in multilingual corpora). Domains
-    missing from ``shares`` get no crops (with a warning naming them). A clip without a domain, or a domain with a share but no clips, is an
-    error: the shares would silently not hold.
+    missing from ``shares`` get no crops (with a warning naming them). A clip without a domain, or a domain with a
+    share but no clips, is an error: the shares would silently not hold.
 
     Args:
         domains: each clip's manifest ``domain`` (``[N]``).

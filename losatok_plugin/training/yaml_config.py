@@ -28,7 +28,8 @@ def model_config(data: str | Mapping[str, Any] | None, where: str = "model") -> 
     try:
         if isinstance(data, str):
             return LoSATokConfig.variant(data)
-        data = dict(data or {})
+        hints = typing.get_type_hints(LoSATokConfig)
+        data = {k: _number(hints[k], v, f"{where}.{k}") if k in hints else v for k, v in dict(data or {}).items()}
         name = data.pop("variant", None)
         return LoSATokConfig.variant(name, **data) if name is not None else LoSATokConfig.from_dict(data)
     except ConfigError as e:

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from losatok_plugin import LoSATokVAE
 from losatok_plugin.data import load_audio, read_manifest
@@ -37,7 +38,7 @@ def readouts(model: LoSATokVAE, entries: list, seconds: float, centre: bool = Fa
     mel = GriffinLimMel().mel
     feats: dict[str, list[torch.Tensor]] = {k: [] for k in KEYS}
     targets = []
-    for e in entries:
+    for e in tqdm(entries, desc="read-outs", unit="clip", leave=False):
         audio = load_audio(e.path)[: int(16000 * seconds)]
         with torch.inference_mode():
             f = model.encode_features(audio[None])
