@@ -136,6 +136,29 @@ def test_adversarial_update_every_k_steps(tmp_path, corpus):
     assert ["adv" in r for r in rows] == [False, True, False, True, False]
 
 
+def test_discriminators_lead_before_the_generator_feels_them(tmp_path, corpus):
+    d = stage_dict(
+        tmp_path / "run",
+        corpus["manifest"],
+        5,
+        init_from=str(corpus["teacher"]),
+        discriminator={"channels": 4, "warmup_steps": 1, "segment_seconds": 0.32, "lead_steps": 2},
+    )
+    train_tokenizer(load_dataclass(TokenizerStageConfig, d))
+    rows = metrics(tmp_path / "run")
+    # D joins after step 1's warm-up; for 2 steps it trains alone, then the generator gets adv + fm
+    assert ["disc" in r for r in rows] == [False, True, True, True, True]
+    assert ["adv" in r for r in rows] == [False, False, False, True, True]
+    assert ["fm" in r for r in rows] == [False, False, False, True, True]
+
+
+def test_discriminator_schedule_refuses_negative_steps():
+    with pytest.raises(ConfigError, match="lead_steps"):
+        load_dataclass(TokenizerStageConfig, {"discriminator": {"lead_steps": -1}})
+    with pytest.raises(ConfigError, match="every"):
+        load_dataclass(TokenizerStageConfig, {"discriminator": {"every": 0}})
+
+
 def test_frozen_parts_receive_no_gradient(corpus):
     cfg = tiny_config()
     vae = build_stage_model(cfg, str(corpus["teacher"]), frozen=FROZEN).train()

@@ -155,7 +155,17 @@ class DiscriminatorConfig:
     warmup_steps: int = 0  # generator-only steps before the discriminators join
     segment_seconds: float = 0.0  # discriminate a random window of this length (0 = the whole crop)
     every: int = 1  # the adversarial update (D step + adv/fm terms) on every k-th step after warm-up (CPU budget)
+    # the first N steps after warm-up update the discriminators alone (no adv/fm in the generator loss): a fine-tune
+    # of a trained generator with new discriminators lets them learn before their gradients reach it
+    lead_steps: int = 0
     optim: OptimConfig = field(default_factory=OptimConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("warmup_steps", "lead_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"discriminator.{name} must be >= 0, got {getattr(self, name)}")
+        if self.every < 1:
+            raise ConfigError(f"discriminator.every must be >= 1, got {self.every}")
 
 
 @dataclass

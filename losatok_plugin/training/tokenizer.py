@@ -73,6 +73,12 @@ def adversarial_step(state: TokenizerState) -> bool:
     return uses_discriminators(state) and (state.trainer.step - d.warmup_steps) % max(1, d.every) == 0
 
 
+def discriminators_lead(state: TokenizerState) -> bool:
+    """True in the ``discriminator.lead_steps`` after warm-up: the discriminators train, the generator ignores them."""
+    d = state.cfg.discriminator
+    return state.trainer.step < d.warmup_steps + d.lead_steps
+
+
 def step(state: TokenizerState, batch: dict):
     trainer, cfg = state.trainer, state.cfg
     audio = batch["audio"]
@@ -87,7 +93,7 @@ def step(state: TokenizerState, batch: dict):
         losses["disc"] = discriminator_step(state, *window)
         if losses["disc"] is None:
             return None
-    g = generator_step(state, feats, target, recon, window)
+    g = generator_step(state, feats, target, recon, None if discriminators_lead(state) else window)
     return None if g is None else {**losses, **g}
 
 
