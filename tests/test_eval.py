@@ -310,3 +310,10 @@ def test_probe_latent_info_script_writes_a_table(tmp_path, monkeypatch):
     runpy.run_path(str(script), run_name="__main__")
     centred = json.loads((tmp_path / "out" / "readouts.json").read_text())[str(tmp_path / "model")]["t music"]
     assert centred["mean"] < got["mean"]  # the clips' own means no longer count as error
+    monkeypatch.setattr(sys, "argv", [str(script), *args, "--target", "semantic"])
+    runpy.run_path(str(script), run_name="__main__")
+    sem = json.loads((tmp_path / "out" / "readouts.json").read_text())[str(tmp_path / "model")]["t music"]
+    assert set(sem) == {"frames", "mean", "mu", "acoustic_emb", "acoustic_emb_low"}
+    # mu is a linear map of acoustic_emb_low + semantic_emb_low: it reads SemBo's latent better than the mean does
+    assert sem["mu"] < sem["mean"]
+    assert "semantic_emb_low |" not in (tmp_path / "out" / "readouts.md").read_text().splitlines()[0]
