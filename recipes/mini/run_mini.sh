@@ -4,8 +4,9 @@
 # session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
 # arguments go to the tokenizer stage. The v2.4 model (the one shipped now) is this script as it stands: its warm
 # start takes the v1 model's trained parts from git (PARTS_FROM=git:5923fb3, the default; PARTS_FROM= trains
-# stage 2 from random weights instead), and the tokenizer runs its whole schedule (four phases below).
-# STOP_AT=19353 stops where v2.1 was exported, STOP_AT=29250 where v2.2 was, STOP_AT=41250 where v2.3 was.
+# stage 2 from random weights instead), and the tokenizer runs its whole schedule (four phases below), then v2.5's
+# run from that export (the fifth phase). STOP_AT=19353 stops where v2.1 was exported, STOP_AT=29250 where v2.2 was,
+# STOP_AT=41250 where v2.3 was, STOP_AT=49250 where v2.4 was.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -67,7 +68,24 @@ if go_on $V23_END; then
         discriminator.optim.schedule_steps=70000 run.max_steps=$V24_END optim.cooldown_steps=3000 \
         run.stop_at="$STOP_AT" "$@"
 fi
+# v2.5 (shipped): a new stage-2 run from the v2.4 export with the dual semantic loss at weight 10 instead of 45 (the
+# acoustic branch was pulled towards a teacher that holds little of the spectrum: recipes/mini/README.md, "v2.5"),
+# new discriminators that train alone for the first 800 steps (discriminator.lead_steps), lr 1.5e-4 flat (a 70k
+# cosine) and cooled down over the last 1500 of 6000 steps; teacher online, as it was run.
+run=runs/tokenizer_mini
+if [ "$STOP_AT" -eq 0 ]; then
+    [ -f runs/mini_v24/config.json ] || $PY recipes/mini/export.py --run runs/tokenizer_mini --out runs/mini_v24
+    [ -f runs/tokenizer_v25/final/config.json ] || $PY recipes/train.py tokenizer \
+        --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_v25) \
+        init_from=runs/mini_v24 run.output_dir=runs/tokenizer_v25 data.feature_cache= \
+        loss_weights.kl=1e-3 loss_weights.semantic=10 \
+        data.domain_shares.speech=0.5 data.domain_shares.music=0.3 data.domain_shares.sound=0.2 data.source_alpha=0.5 \
+        optim.lr=1.5e-4 optim.warmup_steps=200 optim.schedule_steps=70000 optim.cooldown_steps=1500 \
+        discriminator.warmup_steps=0 discriminator.lead_steps=800 discriminator.optim.schedule_steps=70000 \
+        run.max_steps=6000 run.sample_every=0 "$@"
+    run=runs/tokenizer_v25
+fi
 # STOP_AT>0 exports that step's checkpoint, never a later final/ (an error if the run no longer keeps it)
-$PY recipes/mini/export.py --run runs/tokenizer_mini --out "$OUT" --step "$STOP_AT"
+$PY recipes/mini/export.py --run "$run" --out "$OUT" --step "$STOP_AT"
 $PY recipes/mini/evaluate.py --model "$OUT" --out runs/eval_mini --manifest data/corpus/test.jsonl \
     --manifest data/corpus/test_real.jsonl --card recipes/mini/card.json
