@@ -317,3 +317,39 @@ def test_probe_latent_info_script_writes_a_table(tmp_path, monkeypatch):
     # mu is a linear map of acoustic_emb_low + semantic_emb_low: it reads SemBo's latent better than the mean does
     assert sem["mu"] < sem["mean"]
     assert "semantic_emb_low |" not in (tmp_path / "out" / "readouts.md").read_text().splitlines()[0]
+
+
+def test_compare_clips_scores_models_and_baseline_per_source(tmp_path, monkeypatch):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    from losatok_plugin import LoSATokVAE, tiny_config
+    from losatok_plugin.data import build_manifest
+
+    from .helpers import write_corpus
+
+    for seed, name in ((0, "a"), (1, "b")):
+        torch.manual_seed(seed)
+        LoSATokVAE(**tiny_config().to_dict()).save_pretrained(tmp_path / name)
+    write_corpus(tmp_path / "audio", n=4, seconds=1.0)
+    rows = build_manifest(tmp_path / "audio", domain="sound", progress=False)[0]
+    for i, e in enumerate(rows):
+        e.extra["source"] = f"src{i % 2}"
+    manifest = write_manifest(rows, tmp_path / "t.jsonl")
+    script = Path(__file__).resolve().parents[1] / "recipes" / "mini" / "compare_clips.py"
+    out = tmp_path / "cmp.json"
+    argv = [str(script), "3", f"a={tmp_path / 'a'}", f"b={tmp_path / 'b'}", "--manifest", str(manifest)]
+    monkeypatch.setattr(sys, "argv", [*argv, "--domain", "sound", "--baseline", "--out", str(out)])
+    runpy.run_path(str(script), run_name="__main__")
+    got = json.loads(out.read_text())
+    assert set(got) == {"a", "b", "griffin_lim", "mel_b_better_clips", "stft_b_better_clips"}
+    for name in ("a", "b", "griffin_lim"):
+        assert got[name]["clips"] == 3 and set(got[name]["all"]) == {"mel", "stft"}
+        assert sum(v["clips"] for k, v in got[name].items() if k.startswith("src")) == 3
+    assert 0 <= got["mel_b_better_clips"] <= 3
+    # the trained baseline is far better than an untrained tiny model on mel distance
+    assert got["griffin_lim"]["all"]["mel"] < got["a"]["all"]["mel"]
+    monkeypatch.setattr(sys, "argv", [*argv[:2], "a", "--manifest", str(manifest)])
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(script), run_name="__main__")

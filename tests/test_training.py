@@ -120,36 +120,29 @@ def test_feature_cache_training_grad_accumulation_and_bf16(tmp_path, corpus):
     assert all(torch.isfinite(torch.tensor(r["total"])) for r in rows)
 
 
-def test_adversarial_update_every_k_steps(tmp_path, corpus):
+@pytest.mark.parametrize(
+    "schedule, disc, adv",
+    [
+        # warm-up on step 1, then the discriminators on every 2nd step from the first one after the warm-up
+        ({"every": 2}, [False, True, False, True, False], [False, True, False, True, False]),
+        # after the warm-up they train alone for 2 steps (lead_steps), then the generator gets adv + fm
+        ({"lead_steps": 2}, [False, True, True, True, True], [False, False, False, True, True]),
+    ],
+)
+def test_adversarial_schedule(tmp_path, corpus, schedule, disc, adv):
     d = stage_dict(
         tmp_path / "run",
         corpus["manifest"],
         5,
         init_from=str(corpus["teacher"]),
-        discriminator={"channels": 4, "warmup_steps": 1, "segment_seconds": 0.32, "every": 2},
+        discriminator={"channels": 4, "warmup_steps": 1, "segment_seconds": 0.32, **schedule},
     )
     train_tokenizer(load_dataclass(TokenizerStageConfig, d))
     rows = metrics(tmp_path / "run")
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
-    # warm-up on step 1, then the discriminators on every 2nd step from the first one after the warm-up
-    assert ["disc" in r for r in rows] == [False, True, False, True, False]
-    assert ["adv" in r for r in rows] == [False, True, False, True, False]
-
-
-def test_discriminators_lead_before_the_generator_feels_them(tmp_path, corpus):
-    d = stage_dict(
-        tmp_path / "run",
-        corpus["manifest"],
-        5,
-        init_from=str(corpus["teacher"]),
-        discriminator={"channels": 4, "warmup_steps": 1, "segment_seconds": 0.32, "lead_steps": 2},
-    )
-    train_tokenizer(load_dataclass(TokenizerStageConfig, d))
-    rows = metrics(tmp_path / "run")
-    # D joins after step 1's warm-up; for 2 steps it trains alone, then the generator gets adv + fm
-    assert ["disc" in r for r in rows] == [False, True, True, True, True]
-    assert ["adv" in r for r in rows] == [False, False, False, True, True]
-    assert ["fm" in r for r in rows] == [False, False, False, True, True]
+    assert ["disc" in r for r in rows] == disc
+    assert ["adv" in r for r in rows] == adv
+    assert ["fm" in r for r in rows] == adv
 
 
 def test_discriminator_schedule_refuses_negative_steps():

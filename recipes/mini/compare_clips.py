@@ -1,0 +1,119 @@
+"""Several tokenizers (and the Griffin-Lim baseline) side by side on many held-out clips of one domain.
+
+The card's evaluation (``evaluate.py``) scores 12 clips per domain and set; a version that wins there by a hair
+should also win on more clips. This scores ``N`` clips of one domain of a held-out manifest (seed 1 by default, so
+not the card's selection; spread over sources and tracks / speakers by ``eval.heldout.stratified_sample``; the first
+``--max-seconds``), per model: the mean over all clips and per source, and for two models how many clips the second
+one wins. Speech gets PESQ-WB, STOI and mel distance; other domains mel and MR-STFT distance.
+
+    python recipes/mini/compare_clips.py 60 v2.4=runs/mini_v24 v2.5=losatok_plugin/pretrained/losatok-mini \\
+        --manifest data/corpus/test_real.jsonl --baseline --out runs/compare_speech.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from losatok_plugin import LoSATokVAE
+from losatok_plugin.data import load_audio, read_manifest
+from losatok_plugin.eval.baseline import GriffinLimMel
+from losatok_plugin.eval.heldout import shared_wavs, stratified_sample
+from losatok_plugin.eval.recon import clip_metrics
+
+BASELINE = "griffin_lim"
+HIGHER_IS_BETTER = ("pesq_wb", "stoi")
+
+
+def measures(domain: str) -> tuple[str, ...]:
+    return ("pesq_wb", "stoi", "mel") if domain == "speech" else ("mel", "stft")
+
+
+def _mean(rows: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rows if r[key] is not None]
+    return round(statistics.mean(values), 4) if values else None
+
+
+def compare(
+    models: dict[str, str],
+    manifest: Path,
+    n: int,
+    domain: str = "speech",
+    baseline: bool = False,
+    seed: int = 1,
+    max_seconds: float = 10.0,
+) -> dict:
+    """Scores of each model (``name -> folder``) and optionally the baseline on ``n`` clips of ``domain``.
+
+    Returns ``{name: {"all": {measure: mean}, "clips": k, <source>: {...}}, "<measure>_<second>_better_clips": m}``.
+    """
+    if not models and not baseline:
+        raise ValueError("nothing to compare: give models or baseline=True")
+    shared = shared_wavs(manifest)
+    entries = [e for e in read_manifest(manifest) if e.domain == domain and str(e.path) not in shared]
+    if not entries:
+        raise ValueError(f"{manifest} has no {domain} clips")
+    chosen = stratified_sample(entries, n, seed=seed)
+    loaded = {name: LoSATokVAE.from_pretrained(path).eval() for name, path in models.items()}
+    keys = measures(domain)
+    scores: dict[str, dict[str, list[dict]]] = {name: {} for name in [*loaded, *([BASELINE] if baseline else [])]}
+    gl = GriffinLimMel().eval() if baseline else None
+    for e in tqdm(chosen, desc=f"{domain} clips", unit="clip"):
+        audio = load_audio(e.path)[: int(16000 * max_seconds)]
+        source = str(e.extra.get("source", "?"))
+        outputs = {}
+        with torch.inference_mode():
+            for name, model in loaded.items():
+                outputs[name] = model.decode(model.encode(audio[None, None]).latent_dist.mode()).sample[0, 0]
+            if gl is not None:
+                torch.manual_seed(0)
+                outputs[BASELINE] = gl(audio)
+        for name, recon in outputs.items():
+            m = clip_metrics(audio, recon, domain)
+            scores[name].setdefault(source, []).append({k: m.get(k) for k in keys})
+    out: dict = {}
+    for name, per_source in scores.items():
+        rows = [r for v in per_source.values() for r in v]
+        out[name] = {"all": {k: _mean(rows, k) for k in keys}, "clips": len(rows)}
+        for source, v in per_source.items():
+            out[name][source] = {k: _mean(v, k) for k in keys} | {"clips": len(v)}
+    if len(loaded) == 2:
+        first, second = ([r for v in scores[name].values() for r in v] for name in loaded)
+        for k in keys:
+            pairs = [(a[k], b[k]) for a, b in zip(first, second) if a[k] is not None and b[k] is not None]
+            wins = sum((b > a) if k in HIGHER_IS_BETTER else (b < a) for a, b in pairs)
+            out[f"{k}_{list(loaded)[1]}_better_clips"] = wins
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("n", type=int, help="clips (at most; spread over sources)")
+    ap.add_argument("models", nargs="+", metavar="NAME=FOLDER", help="save_pretrained folders to compare")
+    ap.add_argument("--manifest", type=Path, default=Path("data/corpus/test_real.jsonl"))
+    ap.add_argument("--domain", default="speech")
+    ap.add_argument("--baseline", action="store_true", help="the Griffin-Lim 128-mel baseline too")
+    ap.add_argument("--seed", type=int, default=1, help="selection seed (the card's evaluation uses 0)")
+    ap.add_argument("--max-seconds", type=float, default=10.0)
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = ap.parse_args()
+    bad = [m for m in args.models if "=" not in m]
+    if bad:
+        ap.error(f"models are NAME=FOLDER, got {bad[0]!r}")
+    torch.set_num_threads(1)
+    models = dict(m.split("=", 1) for m in args.models)
+    result = compare(models, args.manifest, args.n, args.domain, args.baseline, args.seed, args.max_seconds)
+    text = json.dumps(result, indent=1)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
