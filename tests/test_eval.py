@@ -319,7 +319,7 @@ def test_probe_latent_info_script_writes_a_table(tmp_path, monkeypatch):
     assert "semantic_emb_low |" not in (tmp_path / "out" / "readouts.md").read_text().splitlines()[0]
 
 
-def test_compare_clips_scores_models_and_baseline_per_source(tmp_path, monkeypatch):
+def test_compare_clips_scores_models_and_baseline_per_source(tmp_path, monkeypatch, capsys):
     import runpy
     import sys
     from pathlib import Path
@@ -353,3 +353,8 @@ def test_compare_clips_scores_models_and_baseline_per_source(tmp_path, monkeypat
     monkeypatch.setattr(sys, "argv", [*argv[:2], "a", "--manifest", str(manifest)])
     with pytest.raises(SystemExit):
         runpy.run_path(str(script), run_name="__main__")
+    # a manifest without clips of the domain is a one-line usage error, not a traceback
+    monkeypatch.setattr(sys, "argv", [*argv, "--domain", "speech"])
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(script), run_name="__main__")
+    assert "has no speech clips" in capsys.readouterr().err

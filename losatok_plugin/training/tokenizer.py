@@ -70,7 +70,7 @@ def adversarial_step(state: TokenizerState) -> bool:
     semantic, KL), as in the warm-up.
     """
     d = state.cfg.discriminator
-    return uses_discriminators(state) and (state.trainer.step - d.warmup_steps) % max(1, d.every) == 0
+    return uses_discriminators(state) and (state.trainer.step - d.warmup_steps) % d.every == 0
 
 
 def discriminators_lead(state: TokenizerState) -> bool:

@@ -96,7 +96,7 @@ def main() -> None:
     ap.add_argument("n", type=int, help="clips (at most; spread over sources)")
     ap.add_argument("models", nargs="+", metavar="NAME=FOLDER", help="save_pretrained folders to compare")
     ap.add_argument("--manifest", type=Path, default=Path("data/corpus/test_real.jsonl"))
-    ap.add_argument("--domain", default="speech")
+    ap.add_argument("--domain", choices=("speech", "music", "sound"), default="speech")
     ap.add_argument("--baseline", action="store_true", help="the Griffin-Lim 128-mel baseline too")
     ap.add_argument("--seed", type=int, default=1, help="selection seed (the card's evaluation uses 0)")
     ap.add_argument("--max-seconds", type=float, default=10.0)
@@ -107,7 +107,10 @@ def main() -> None:
         ap.error(f"models are NAME=FOLDER, got {bad[0]!r}")
     torch.set_num_threads(1)
     models = dict(m.split("=", 1) for m in args.models)
-    result = compare(models, args.manifest, args.n, args.domain, args.baseline, args.seed, args.max_seconds)
+    try:
+        result = compare(models, args.manifest, args.n, args.domain, args.baseline, args.seed, args.max_seconds)
+    except (ValueError, FileNotFoundError) as e:  # a missing manifest or model folder, no clips of the domain
+        ap.error(str(e))
     text = json.dumps(result, indent=1)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
