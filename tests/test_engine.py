@@ -201,6 +201,22 @@ def test_generator_step_alone_updates_only_the_trainable_generator_parts(tokeniz
     assert set(generator_step(state, feats, audio, recon, None)) == {"mel", "semantic", "kl", "total"}
 
 
+def test_a_weighted_stft_loss_joins_the_generator_total(tokenizer_state):
+    state = tokenizer_state
+    state.cfg.loss_weights["stft"] = 2.0
+    torch.manual_seed(0)
+    audio = 0.1 * torch.randn(2, 6400)
+    feats, _, recon = state.generator(audio)
+    expected = state.stft_loss(recon.detach(), audio)
+    losses = generator_step(state, feats, audio, recon, None)
+    assert set(losses) == {"mel", "stft", "semantic", "kl", "total"}
+    torch.testing.assert_close(losses["stft"].detach(), expected)
+    w = state.cfg.loss_weights
+    total = sum(w[k] * losses[k] for k in ("mel", "stft", "semantic", "kl"))
+    torch.testing.assert_close(losses["total"], total)
+    assert losses["total"] > sum(w[k] * losses[k] for k in ("mel", "semantic", "kl"))
+
+
 # -- signals ----------------------------------------------------------------------------------------------
 def test_a_stop_signal_saves_and_returns_the_checkpoint_not_an_export(tmp_path, corpus, monkeypatch):
     monkeypatch.setattr(Trainer, "should_stop", lambda self: self.step >= 2)

@@ -13,6 +13,7 @@ import warnings
 import torch
 
 from ..losses.mel import MultiScaleMelLoss
+from ..losses.stft import STFT_RESOLUTIONS, MultiResolutionSTFTLoss
 
 _MEL_LOSS: dict[tuple[int, torch.device], MultiScaleMelLoss] = {}
 
@@ -39,26 +40,18 @@ def mel_distance(ref: torch.Tensor, est: torch.Tensor, sample_rate: int = 16000)
         return _MEL_LOSS[key](est, ref, reduce=False)
 
 
-STFT_RESOLUTIONS: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
-
-
 def stft_distance(
     ref: torch.Tensor, est: torch.Tensor, resolutions=STFT_RESOLUTIONS, eps: float = 1e-7
 ) -> torch.Tensor:
     """Multi-resolution STFT distance: mean over resolutions of spectral convergence + log-magnitude L1.
 
-    ``[B, N], [B, N] -> [B]``; 0 for identical signals.
+    ``[B, N], [B, N] -> [B]``; 0 for identical signals. The training loss of the same name
+    (:class:`~losatok_plugin.losses.stft.MultiResolutionSTFTLoss`) with the metric's floor ``eps``.
     """
     ref, est = align_lengths(torch.atleast_2d(ref).float(), torch.atleast_2d(est).float())
-    total = torch.zeros(ref.shape[0], device=ref.device)
-    for n_fft, hop in resolutions:
-        window = torch.hann_window(n_fft, device=ref.device)
-        a = torch.stft(ref, n_fft, hop, window=window, return_complex=True).abs()
-        b = torch.stft(est, n_fft, hop, window=window, return_complex=True).abs()
-        sc = torch.linalg.norm((a - b).flatten(1), dim=1) / torch.linalg.norm(a.flatten(1), dim=1).clamp(min=eps)
-        mag = (torch.log(a.clamp(min=eps)) - torch.log(b.clamp(min=eps))).abs().mean(dim=(1, 2))
-        total = total + sc + mag
-    return total / len(resolutions)
+    loss = MultiResolutionSTFTLoss(resolutions, eps).to(ref.device)
+    with torch.no_grad():
+        return loss(est, ref, reduce=False)
 
 
 def pesq_wb(ref: torch.Tensor, est: torch.Tensor, sample_rate: int = 16000) -> float:

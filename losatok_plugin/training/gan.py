@@ -1,9 +1,9 @@
 """Stage 2's adversarial update, as two steps that can be run and tested alone.
 
 :func:`discriminator_step` updates the discriminators on real audio and detached reconstructions;
-:func:`generator_step` computes the generator losses (mel, semantic, KL and, with the discriminators,
-adversarial + feature matching), weights them by the config's ``loss_weights`` (keyed by the logged
-names) and updates the trainable generator parts. Both take the tokenizer's train state
+:func:`generator_step` computes the generator losses (mel, multi-resolution STFT when weighted, semantic,
+KL and, with the discriminators, adversarial + feature matching), weights them by the config's
+``loss_weights`` (keyed by the logged names) and updates the trainable generator parts. Both take the tokenizer's train state
 (``training/tokenizer.py``) and return their logged losses, or None when a non-finite value skipped
 the update (:meth:`Trainer.optimizer_step`).
 """
@@ -22,7 +22,7 @@ from ..models.vae_head import LoSATokGaussian
 
 TRAINABLE = ("acoustic", "gaussian", "decoder")
 FROZEN = ("semantic_encoder", "bottleneck")
-GENERATOR_LOSSES = ("mel", "semantic", "kl", "adv", "fm")
+GENERATOR_LOSSES = ("mel", "stft", "semantic", "kl", "adv", "fm")
 
 
 def trainable_state(vae: LoSATokVAE) -> dict[str, torch.Tensor]:
@@ -94,7 +94,8 @@ def discriminator_step(state: Any, real: torch.Tensor, fake: torch.Tensor) -> to
 def generator_step(
     state: Any, feats, target: torch.Tensor, recon: torch.Tensor, window: tuple[torch.Tensor, torch.Tensor] | None
 ) -> dict[str, torch.Tensor] | None:
-    """One generator update; returns ``mel``, ``semantic``, ``kl`` (+ ``adv``, ``fm`` with ``window``) and ``total``.
+    """One generator update; returns ``mel``, ``semantic``, ``kl`` (+ ``stft`` when weighted, ``adv`` and ``fm`` with
+    ``window``) and ``total``.
 
     Args:
         state: the tokenizer's train state.
@@ -106,6 +107,8 @@ def generator_step(
     losses: dict[str, torch.Tensor] = {}
     with trainer.accelerator.autocast():
         losses["mel"] = state.mel_loss(recon.float(), target.float())
+        if w["stft"] > 0:
+            losses["stft"] = state.stft_loss(recon.float(), target.float())
         losses["semantic"] = dual_semantic_loss(
             feats.acoustic_emb,
             feats.semantic_emb,

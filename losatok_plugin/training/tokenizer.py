@@ -1,8 +1,8 @@
 """Stage 2: train the tokenizer (acoustic branch, Gaussian head, Vocos decoder) with teacher and SemBo frozen.
 
-Generator loss = Σ weight[name] · loss[name] over the logged names ``mel`` (multi-scale mel L1),
-``semantic`` (dual-level, mode both/high_only/low_only), ``kl`` (optional per-dim clamp), ``adv`` and
-``fm`` (multi-period + multi-resolution STFT discriminators, hinge or least squares; they join after
+Generator loss = Σ weight[name] · loss[name] over the logged names ``mel`` (multi-scale mel L1), ``stft``
+(multi-resolution STFT, computed only when weighted), ``semantic`` (dual-level, mode both/high_only/low_only),
+``kl`` (optional per-dim clamp), ``adv`` and ``fm`` (multi-period + multi-resolution STFT discriminators, hinge or least squares; they join after
 ``discriminator.warmup_steps``); the two updates are ``gan.py``'s. Optional EMA of generator weights;
 gradient clipping on both sides. The export (``<output_dir>/final``) is a ``save_pretrained`` LoSATokVAE.
 """
@@ -18,6 +18,7 @@ from torch import nn
 from ..data.crop_loader import crop_loader
 from ..discriminators import Discriminators
 from ..losses.mel import MultiScaleMelLoss
+from ..losses.stft import MultiResolutionSTFTLoss
 from .config import TokenizerStageConfig
 from .ema import EMA
 from .engine import Hook, Stage, TrainState, saved
@@ -36,6 +37,7 @@ class TokenizerState(TrainState):
     sched_g: torch.optim.lr_scheduler.LRScheduler = saved()
     sched_d: torch.optim.lr_scheduler.LRScheduler = saved()
     mel_loss: nn.Module | None = None
+    stft_loss: nn.Module | None = None
 
 
 def build(cfg: TokenizerStageConfig, trainer: Trainer) -> TokenizerState:
@@ -45,6 +47,7 @@ def build(cfg: TokenizerStageConfig, trainer: Trainer) -> TokenizerState:
     gen = GeneratorStep(vae)
     disc = Discriminators(d.use_mpd, d.use_mrd, d.periods, d.resolutions, d.channels)
     mel_loss = MultiScaleMelLoss(vae.sampling_rate).to(acc.device)
+    stft_loss = MultiResolutionSTFTLoss().to(acc.device)
     loader, dataset = crop_loader(cfg.data, cfg.run.seed, vae.hop_length, vae.sampling_rate, need_audio=True)
     trainer.report_skipped(dataset.skipped)
     opt_g = adamw([p for p in gen.parameters() if p.requires_grad], cfg.optim)
@@ -53,7 +56,9 @@ def build(cfg: TokenizerStageConfig, trainer: Trainer) -> TokenizerState:
     sched_d = cosine_with_warmup(opt_d, d.optim, cfg.run.max_steps)
     gen, disc, opt_g, opt_d, loader = acc.prepare(gen, disc, opt_g, opt_d, loader)
     ema = EMA(acc.unwrap_model(gen).vae, cfg.ema_decay) if cfg.ema_decay else None
-    return TokenizerState(trainer, cfg, loader, (gen, disc), gen, disc, ema, opt_g, opt_d, sched_g, sched_d, mel_loss)
+    return TokenizerState(
+        trainer, cfg, loader, (gen, disc), gen, disc, ema, opt_g, opt_d, sched_g, sched_d, mel_loss, stft_loss
+    )
 
 
 def uses_discriminators(state: TokenizerState) -> bool:
