@@ -358,3 +358,40 @@ def test_compare_clips_scores_models_and_baseline_per_source(tmp_path, monkeypat
     with pytest.raises(SystemExit):
         runpy.run_path(str(script), run_name="__main__")
     assert "has no speech clips" in capsys.readouterr().err
+    # --wer is for speech only: a one-line usage error elsewhere
+    monkeypatch.setattr(sys, "argv", [*argv, "--domain", "sound", "--wer", "5"])
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(script), run_name="__main__")
+    assert "--wer needs --domain speech" in capsys.readouterr().err
+
+
+def test_compare_clips_wer_counts_words_of_every_system(tmp_path):
+    import runpy
+    from pathlib import Path
+
+    from losatok_plugin import LoSATokVAE, tiny_config
+    from losatok_plugin.data import build_manifest
+
+    from .helpers import write_corpus
+
+    torch.manual_seed(0)
+    LoSATokVAE(**tiny_config().to_dict()).save_pretrained(tmp_path / "a")
+    write_corpus(tmp_path / "audio", n=4, seconds=1.0)
+    rows = build_manifest(tmp_path / "audio", domain="speech", progress=False)[0]
+    for i, e in enumerate(rows):
+        e.extra.update(source=f"src{i % 2}", lang="en" if i < 3 else "de", text="one two three four")
+    manifest = write_manifest(rows, tmp_path / "t.jsonl")
+    script = Path(__file__).resolve().parents[1] / "recipes" / "mini" / "compare_clips.py"
+    compare_wer = runpy.run_path(str(script))["compare_wer"]
+    heard: list[int] = []
+
+    def transcriber(audio):  # every system "hears" one of the four words wrong
+        heard.append(len(audio))
+        return "one two three"
+
+    got = compare_wer({"a": str(tmp_path / "a")}, manifest, 10, baseline=True, transcriber=transcriber)
+    assert got["clips"] == 3 and got["words"] == 12  # the German clip is left out
+    assert got["wer"] == {"original": 0.25, "a": 0.25, "griffin_lim": 0.25}
+    assert len(heard) == 9 and min(heard) >= 16000 - 640  # whole clips, not cut
+    with pytest.raises(ValueError, match="no English speech clips"):
+        compare_wer({}, write_manifest(rows[3:], tmp_path / "de.jsonl"), 10, transcriber=transcriber)

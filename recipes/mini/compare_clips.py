@@ -4,10 +4,12 @@ The card's evaluation (``evaluate.py``) scores 12 clips per domain and set; a ve
 should also win on more clips. This scores ``N`` clips of one domain of a held-out manifest (seed 1 by default, so
 not the card's selection; spread over sources and tracks / speakers by ``eval.heldout.stratified_sample``; the first
 ``--max-seconds``), per model: the mean over all clips and per source, and for two models how many clips the second
-one wins. Speech gets PESQ-WB, STOI and mel distance; other domains mel and MR-STFT distance.
+one wins. Speech gets PESQ-WB, STOI and mel distance; other domains mel and MR-STFT distance. ``--wer N`` (speech)
+adds the corpus WER of pocketsphinx on up to N whole English clips with plain-word transcripts, for the originals,
+each model and the baseline (the card's WER takes 20 clips: a few words move it by points).
 
     python recipes/mini/compare_clips.py 60 v2.4=runs/mini_v24 v2.5=losatok_plugin/pretrained/losatok-mini \\
-        --manifest data/corpus/test_real.jsonl --baseline --out runs/compare_speech.json
+        --manifest data/corpus/test_real.jsonl --baseline --wer 60 --out runs/compare_speech.json
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from tqdm import tqdm
 from losatok_plugin import LoSATokVAE
 from losatok_plugin.data import load_audio, read_manifest
 from losatok_plugin.eval.baseline import GriffinLimMel
-from losatok_plugin.eval.heldout import shared_wavs, stratified_sample
+from losatok_plugin.eval.heldout import english_transcribed, shared_wavs, stratified_sample
 from losatok_plugin.eval.recon import clip_metrics
+from losatok_plugin.eval.speech_quality import transcribe, wer_by_system
 
 BASELINE = "griffin_lim"
 HIGHER_IS_BETTER = ("pesq_wb", "stoi")
@@ -37,6 +40,50 @@ def measures(domain: str) -> tuple[str, ...]:
 def _mean(rows: list[dict], key: str) -> float | None:
     values = [r[key] for r in rows if r[key] is not None]
     return round(statistics.mean(values), 4) if values else None
+
+
+def _reconstruct(model: LoSATokVAE, audio: torch.Tensor) -> torch.Tensor:
+    """``[N] -> [N']`` through the latent's mean."""
+    with torch.inference_mode():
+        return model.decode(model.encode(audio[None, None]).latent_dist.mode()).sample[0, 0]
+
+
+def _baseline(gl: GriffinLimMel, audio: torch.Tensor) -> torch.Tensor:
+    torch.manual_seed(0)  # Griffin-Lim starts from random phases
+    with torch.inference_mode():
+        return gl(audio)
+
+
+def compare_wer(
+    models: dict[str, str],
+    manifest: Path,
+    n: int,
+    baseline: bool = False,
+    seed: int = 1,
+    transcriber=transcribe,
+) -> dict:
+    """Corpus WER of the originals, each model (``name -> folder``) and optionally the baseline on up to ``n``
+    whole English clips with plain-word transcripts (``eval.heldout.english_transcribed``, spread over sources).
+
+    Returns ``{"clips": k, "words": w, "wer": {"original": x, name: y, ...}}`` (fractions).
+    """
+    shared = shared_wavs(manifest)
+    entries = [e for e in read_manifest(manifest) if str(e.path) not in shared]
+    chosen = stratified_sample(english_transcribed(entries), n, seed=seed)
+    if not chosen:
+        raise ValueError(f"{manifest} has no English speech clips with plain-word transcripts")
+    loaded = {name: LoSATokVAE.from_pretrained(path).eval() for name, path in models.items()}
+    gl = GriffinLimMel().eval() if baseline else None
+    systems: dict[str, list] = {"original": [], **{name: [] for name in loaded}, **({BASELINE: []} if gl else {})}
+    for e in tqdm(chosen, desc="WER clips", unit="clip"):
+        audio = load_audio(e.path)
+        systems["original"].append(audio.numpy())
+        for name, model in loaded.items():
+            systems[name].append(_reconstruct(model, audio).numpy())
+        if gl is not None:
+            systems[BASELINE].append(_baseline(gl, audio).numpy())
+    result = wer_by_system([str(e.extra["text"]) for e in chosen], systems, transcriber)
+    return {"clips": result.clips, "words": result.words, "wer": {k: round(v, 4) for k, v in result.wer.items()}}
 
 
 def compare(
@@ -66,13 +113,9 @@ def compare(
     for e in tqdm(chosen, desc=f"{domain} clips", unit="clip"):
         audio = load_audio(e.path)[: int(16000 * max_seconds)]
         source = str(e.extra.get("source", "?"))
-        outputs = {}
-        with torch.inference_mode():
-            for name, model in loaded.items():
-                outputs[name] = model.decode(model.encode(audio[None, None]).latent_dist.mode()).sample[0, 0]
-            if gl is not None:
-                torch.manual_seed(0)
-                outputs[BASELINE] = gl(audio)
+        outputs = {name: _reconstruct(model, audio) for name, model in loaded.items()}
+        if gl is not None:
+            outputs[BASELINE] = _baseline(gl, audio)
         for name, recon in outputs.items():
             m = clip_metrics(audio, recon, domain)
             scores[name].setdefault(source, []).append({k: m.get(k) for k in keys})
@@ -100,15 +143,20 @@ def main() -> None:
     ap.add_argument("--baseline", action="store_true", help="the Griffin-Lim 128-mel baseline too")
     ap.add_argument("--seed", type=int, default=1, help="selection seed (the card's evaluation uses 0)")
     ap.add_argument("--max-seconds", type=float, default=10.0)
+    ap.add_argument("--wer", type=int, default=0, metavar="N", help="speech: also the WER on up to N English clips")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args()
     bad = [m for m in args.models if "=" not in m]
     if bad:
         ap.error(f"models are NAME=FOLDER, got {bad[0]!r}")
+    if args.wer and args.domain != "speech":
+        ap.error("--wer needs --domain speech")
     torch.set_num_threads(1)
     models = dict(m.split("=", 1) for m in args.models)
     try:
         result = compare(models, args.manifest, args.n, args.domain, args.baseline, args.seed, args.max_seconds)
+        if args.wer:
+            result["wer"] = compare_wer(models, args.manifest, args.wer, args.baseline, args.seed)
     except (ValueError, FileNotFoundError) as e:  # a missing manifest or model folder, no clips of the domain
         ap.error(str(e))
     text = json.dumps(result, indent=1)

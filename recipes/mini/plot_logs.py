@@ -19,7 +19,7 @@ PANELS = {
         "teacher_valid/domain_acc",
     ],
     "sembo": ["sembo/recon", "sembo/time_relation"],
-    "tokenizer": ["mel", "semantic", "disc", "adv", "fm"],
+    "tokenizer": ["mel", "stft", "semantic", "disc", "adv", "fm"],
 }
 
 

@@ -68,21 +68,29 @@ if go_on $V23_END; then
         discriminator.optim.schedule_steps=70000 run.max_steps=$V24_END optim.cooldown_steps=3000 \
         run.stop_at="$STOP_AT" "$@"
 fi
-# v2.5 (shipped): a new stage-2 run from the v2.4 export with the dual semantic loss at weight 10 instead of 45 (the
-# acoustic branch was pulled towards a teacher that holds little of the spectrum: recipes/mini/README.md, "v2.5"),
+# v2.5 and later: a second stage-2 run from the v2.4 export (recipes/mini/README.md, "v2.5" on): the dual semantic
+# loss at weight 10 instead of 45 (the acoustic branch was pulled towards a teacher that holds little of the spectrum),
 # new discriminators that train alone for the first 800 steps (discriminator.lead_steps), lr 1.5e-4 flat (a 70k
-# cosine) and cooled down over the last 1500 of 6000 steps; teacher online, as it was run.
-run=runs/tokenizer_mini
-if [ "$STOP_AT" -eq 0 ]; then
-    [ -f runs/mini_v24/config.json ] || $PY recipes/mini/export.py --run runs/tokenizer_mini --out runs/mini_v24
-    [ -f runs/tokenizer_v25/final/config.json ] || $PY recipes/train.py tokenizer \
-        --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_v25) \
-        init_from=runs/mini_v24 run.output_dir=runs/tokenizer_v25 data.feature_cache= \
-        loss_weights.kl=1e-3 loss_weights.semantic=10 \
+# cosine) and cooled down over the last 1500 steps of each phase; teacher online, as it was run. Its phases resume one
+# run folder; a phase whose steps are done trains nothing.
+second_run() {
+    $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_v25) \
+        init_from=runs/mini_v24 run.output_dir=runs/tokenizer_v25 data.feature_cache= loss_weights.kl=1e-3 \
         data.domain_shares.speech=0.5 data.domain_shares.music=0.3 data.domain_shares.sound=0.2 data.source_alpha=0.5 \
         optim.lr=1.5e-4 optim.warmup_steps=200 optim.schedule_steps=70000 optim.cooldown_steps=1500 \
         discriminator.warmup_steps=0 discriminator.lead_steps=800 discriminator.optim.schedule_steps=70000 \
-        run.max_steps=6000 run.sample_every=0 "$@"
+        run.sample_every=0 "$@"
+}
+run=runs/tokenizer_mini
+if [ "$STOP_AT" -eq 0 ]; then
+    [ -f runs/mini_v24/config.json ] || $PY recipes/mini/export.py --run runs/tokenizer_mini --out runs/mini_v24
+    second_run loss_weights.semantic=10 run.max_steps=6000 "$@"  # v2.5
+    # v2.6 and v2.7: semantic weight 3, re-warmed over 250 steps at each start
+    second_run loss_weights.semantic=3 optim.rewarm_at=6000 optim.rewarm_steps=250 run.max_steps=8000 "$@"
+    second_run loss_weights.semantic=3 optim.rewarm_at=8000 optim.rewarm_steps=250 run.max_steps=13000 "$@"
+    # v2.8 (shipped): the multi-resolution STFT loss joins at weight 3 (losses/stft.py: music's upper partials)
+    second_run loss_weights.semantic=3 loss_weights.stft=3 optim.rewarm_at=13000 optim.rewarm_steps=250 \
+        run.max_steps=16000 "$@"
     run=runs/tokenizer_v25
 fi
 # STOP_AT>0 exports that step's checkpoint, never a later final/ (an error if the run no longer keeps it)
