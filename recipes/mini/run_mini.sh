@@ -2,11 +2,11 @@
 # Reproduce losatok-mini end to end on a CPU: corpus -> semantic encoder (stage 0) -> feature cache -> SemBo -> tokenizer ->
 # export -> held-out evaluation. Every stage resumes: run it again after an interruption (or in the next
 # session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
-# arguments go to the tokenizer stage. The v2.4 model (the one shipped now) is this script as it stands: its warm
+# arguments go to the tokenizer stage. The v2.8 model (the one shipped now) is this script as it stands: its warm
 # start takes the v1 model's trained parts from git (PARTS_FROM=git:5923fb3, the default; PARTS_FROM= trains
-# stage 2 from random weights instead), and the tokenizer runs its whole schedule (four phases below), then v2.5's
-# run from that export (the fifth phase). STOP_AT=19353 stops where v2.1 was exported, STOP_AT=29250 where v2.2 was,
-# STOP_AT=41250 where v2.3 was, STOP_AT=49250 where v2.4 was.
+# stage 2 from random weights instead), the tokenizer runs its whole schedule (four phases below, v2.4), then a
+# second stage-2 run from that export in four phases (v2.5 to v2.8). STOP_AT=19353 stops where v2.1 was exported,
+# STOP_AT=29250 where v2.2 was, STOP_AT=41250 where v2.3 was, STOP_AT=49250 where v2.4 was.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -57,7 +57,7 @@ if go_on $V22_END; then
         init_from=$init data.feature_cache=data/cache/teacher_mini loss_weights.kl=1e-3 \
         optim.rewarm_at=$V22_END optim.rewarm_steps=250 run.stop_at="$(stop_in $V22_END $V23_END)" "$@"
 fi
-# v2.4 (shipped): re-warmed again at 41250 onto a 70k cosine (1.8e-4) with crops drawn per domain (speech 0.5, music
+# v2.4: re-warmed again at 41250 onto a 70k cosine (1.8e-4) with crops drawn per domain (speech 0.5, music
 # 0.3, sound 0.2; sources by hours**0.5: data.domain_shares / data.source_alpha) instead of one per clip, which gave
 # music 5.6 % and sound 4.9 % of the crops; cooled down over the last 3000 steps to $V24_END. STOP_AT=41250: v2.3.
 if go_on $V23_END; then
