@@ -5,7 +5,7 @@ harmonics of a note share a band; a linear-frequency STFT resolves them at every
 loss of Parallel WaveGAN (Yamamoto et al., 2020) at the resolutions of the reported "STFT" metric
 (:func:`losatok_plugin.eval.metrics.stft_distance` is this module with ``eps=1e-7``), so the logged
 training term and the metric are one computation. Stage 2 weights it by ``loss_weights.stft``
-(0 by default: the shipped recipes before losatok-mini v2.7 trained without it).
+(0 by default: every losatok-mini phase before v2.8's trained without it).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 :func:`discriminator_step` updates the discriminators on real audio and detached reconstructions;
 :func:`generator_step` computes the generator losses (mel, multi-resolution STFT when weighted, semantic,
 KL and, with the discriminators, adversarial + feature matching), weights them by the config's
-``loss_weights`` (keyed by the logged names) and updates the trainable generator parts. Both take the tokenizer's train state
-(``training/tokenizer.py``) and return their logged losses, or None when a non-finite value skipped
-the update (:meth:`Trainer.optimizer_step`).
+``loss_weights`` (keyed by the logged names) and updates the trainable generator parts. Both take the
+tokenizer's train state (``training/tokenizer.py``) and return their logged losses, or None when a
+non-finite value skipped the update (:meth:`Trainer.optimizer_step`).
 """
 
 from __future__ import annotations
