@@ -2,8 +2,8 @@
 
 Generator loss = Σ weight[name] · loss[name] over the logged names ``mel`` (multi-scale mel L1), ``stft``
 (multi-resolution STFT, computed only when weighted), ``semantic`` (dual-level, mode both/high_only/low_only),
-``kl`` (optional per-dim clamp), ``adv`` and ``fm`` (multi-period + multi-resolution STFT discriminators, hinge or least squares; they join after
-``discriminator.warmup_steps``); the two updates are ``gan.py``'s. Optional EMA of generator weights;
+``kl`` (optional per-dim clamp), ``adv`` and ``fm`` (multi-period + multi-resolution STFT discriminators, hinge
+or least squares; they join after ``discriminator.warmup_steps``); the two updates are ``gan.py``'s. Optional EMA of generator weights;
 gradient clipping on both sides. The export (``<output_dir>/final``) is a ``save_pretrained`` LoSATokVAE.
 """
 
