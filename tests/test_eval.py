@@ -395,3 +395,36 @@ def test_compare_clips_wer_counts_words_of_every_system(tmp_path):
     assert len(heard) == 9 and min(heard) >= 16000 - 640  # whole clips, not cut
     with pytest.raises(ValueError, match="no English speech clips"):
         compare_wer({}, write_manifest(rows[3:], tmp_path / "de.jsonl"), 10, transcriber=transcriber)
+
+
+def test_compare_clips_n0_gives_the_wer_alone(tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    from losatok_plugin import LoSATokVAE, tiny_config
+    from losatok_plugin.data import build_manifest
+    from losatok_plugin.eval import speech_quality
+
+    from .helpers import write_corpus
+
+    torch.manual_seed(0)
+    LoSATokVAE(**tiny_config().to_dict()).save_pretrained(tmp_path / "a")
+    write_corpus(tmp_path / "audio", n=2, seconds=1.0)
+    rows = build_manifest(tmp_path / "audio", domain="speech", progress=False)[0]
+    for e in rows:
+        e.extra.update(source="src", lang="en", text="one two")
+    manifest = write_manifest(rows, tmp_path / "t.jsonl")
+    monkeypatch.setattr(speech_quality, "transcribe", lambda audio: "one")  # the script imports it at run time
+    script = Path(__file__).resolve().parents[1] / "recipes" / "mini" / "compare_clips.py"
+    out = tmp_path / "wer.json"
+    argv = [str(script), "0", f"a={tmp_path / 'a'}", "--manifest", str(manifest)]
+    monkeypatch.setattr(sys, "argv", [*argv, "--wer", "5", "--out", str(out)])
+    runpy.run_path(str(script), run_name="__main__")
+    got = json.loads(out.read_text())
+    assert set(got) == {"wer"}  # no clip scores were computed
+    assert got["wer"]["clips"] == 2 and got["wer"]["wer"] == {"original": 0.5, "a": 0.5}
+    monkeypatch.setattr(sys, "argv", argv)  # n=0 without --wer would score nothing
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(script), run_name="__main__")
+    assert "n=0 scores no clips" in capsys.readouterr().err

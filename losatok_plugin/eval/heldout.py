@@ -268,7 +268,7 @@ def evaluate_set(
         systems = {"original": [res["losatok"][1].ref[e.path] for e in kept]}
         systems.update({s: [res[s][1].est[e.path] for e in kept] for s in SYSTEMS})
         with timing.part(f"{heldout.name}: WER (pocketsphinx)"):
-            wer = wer_by_system([str(e.extra["text"]) for e in kept], systems, transcriber)
+            wer = wer_by_system([str(e.extra["text"]) for e in kept], systems, transcriber, progress)
         result["wer"] = {k: v for k, v in wer.to_dict().items() if k != "hypotheses"}
         result["wer"]["seconds"] = round(sum(len(x) for x in systems["original"]) / 16000, 1)
         result["wer_subset"] = {s: res[s][0].summary for s in SYSTEMS}

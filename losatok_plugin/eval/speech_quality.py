@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 
 
 def _words(text: str) -> list[str]:
@@ -95,6 +96,7 @@ def wer_by_system(
     texts: Sequence[str],
     systems: Mapping[str, Sequence[np.ndarray]],
     transcriber: Callable[[np.ndarray], str] = transcribe,
+    progress: bool = False,
 ) -> WERResult:
     """Corpus WER of each system's clips against the same transcripts.
 
@@ -102,13 +104,14 @@ def wer_by_system(
         texts: one reference transcript per clip.
         systems: ``{"original": [clip [N] at 16 kHz, ...], "losatok": [...], ...}``, each in ``texts`` order.
         transcriber: ``[N] -> text``; :func:`transcribe` (pocketsphinx) unless a test stubs it.
+        progress: a progress bar per system (pocketsphinx takes about 2 s per clip).
     """
     words = sum(len(_words(t)) for t in texts)
     out = WERResult(clips=len(texts), words=words)
     for name, clips in systems.items():
         if len(clips) != len(texts):
             raise ValueError(f"{name}: {len(clips)} clips for {len(texts)} transcripts")
-        hyps = [transcriber(x) for x in clips]
+        hyps = [transcriber(x) for x in tqdm(clips, desc=f"WER {name}", unit="clip", disable=not progress)]
         errors = sum(word_errors(ref, hyp)[0] for ref, hyp in zip(texts, hyps))
         out.wer[name] = errors / max(words, 1)
         out.hypotheses[name] = hyps

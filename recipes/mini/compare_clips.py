@@ -82,7 +82,7 @@ def compare_wer(
             systems[name].append(_reconstruct(model, audio).numpy())
         if gl is not None:
             systems[BASELINE].append(_baseline(gl, audio).numpy())
-    result = wer_by_system([str(e.extra["text"]) for e in chosen], systems, transcriber)
+    result = wer_by_system([str(e.extra["text"]) for e in chosen], systems, transcriber, progress=True)
     return {"clips": result.clips, "words": result.words, "wer": {k: round(v, 4) for k, v in result.wer.items()}}
 
 
@@ -136,7 +136,7 @@ def compare(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("n", type=int, help="clips (at most; spread over sources)")
+    ap.add_argument("n", type=int, help="clips (at most; spread over sources); 0 with --wer: the WER only")
     ap.add_argument("models", nargs="+", metavar="NAME=FOLDER", help="save_pretrained folders to compare")
     ap.add_argument("--manifest", type=Path, default=Path("data/corpus/test_real.jsonl"))
     ap.add_argument("--domain", choices=("speech", "music", "sound"), default="speech")
@@ -151,10 +151,16 @@ def main() -> None:
         ap.error(f"models are NAME=FOLDER, got {bad[0]!r}")
     if args.wer and args.domain != "speech":
         ap.error("--wer needs --domain speech")
+    if args.n < 0 or args.wer < 0:
+        ap.error("clip counts are >= 0")
+    if args.n == 0 and not args.wer:
+        ap.error("n=0 scores no clips: give n > 0, or --wer N for the WER only")
     torch.set_num_threads(1)
     models = dict(m.split("=", 1) for m in args.models)
     try:
-        result = compare(models, args.manifest, args.n, args.domain, args.baseline, args.seed, args.max_seconds)
+        result = {}
+        if args.n:
+            result = compare(models, args.manifest, args.n, args.domain, args.baseline, args.seed, args.max_seconds)
         if args.wer:
             result["wer"] = compare_wer(models, args.manifest, args.wer, args.baseline, args.seed)
     except (ValueError, FileNotFoundError) as e:  # a missing manifest or model folder, no clips of the domain

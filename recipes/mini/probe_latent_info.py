@@ -66,7 +66,7 @@ def readouts(
     for k in keys:
         err, mean = linear_readout_error(torch.cat(feats[k]), y)
         out[k] = float(err[first:].mean())
-        out["mean"] = float(mean[first:].mean())
+    out["mean"] = float(mean[first:].mean())  # the clip-mean predictor's error: one value for every representation
     return out
 
 
