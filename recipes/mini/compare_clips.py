@@ -6,7 +6,7 @@ not the card's selection; spread over sources and tracks / speakers by ``eval.he
 ``--max-seconds``), per model: the mean over all clips and per source, and for two models how many clips the second
 one wins. Speech gets PESQ-WB, STOI and mel distance; other domains mel and MR-STFT distance. ``--wer N`` (speech)
 adds the corpus WER of pocketsphinx on up to N whole English clips with plain-word transcripts, for the originals,
-each model and the baseline (the card's WER takes 20 clips: a few words move it by points).
+each model and the baseline (the card's WER takes 100 clips, seed 0); ``N`` = 0 with ``--wer`` gives the WER alone.
 
     python recipes/mini/compare_clips.py 60 v2.4=runs/mini_v24 v2.5=losatok_plugin/pretrained/losatok-mini \\
         --manifest data/corpus/test_real.jsonl --baseline --wer 60 --out runs/compare_speech.json
