@@ -2,10 +2,10 @@
 # Reproduce losatok-mini end to end on a CPU: corpus -> semantic encoder (stage 0) -> feature cache -> SemBo -> tokenizer ->
 # export -> held-out evaluation. Every stage resumes: run it again after an interruption (or in the next
 # session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
-# arguments go to the tokenizer stage. The v2.8 model (the one shipped now) is this script as it stands: its warm
+# arguments go to the tokenizer stage. The v2.10 model (the one shipped now) is this script as it stands: its warm
 # start takes the v1 model's trained parts from git (PARTS_FROM=git:5923fb3, the default; PARTS_FROM= trains
 # stage 2 from random weights instead), the tokenizer runs its whole schedule (four phases below, v2.4), then a
-# second stage-2 run from that export in four phases (v2.5 to v2.8). STOP_AT=19353 stops where v2.1 was exported,
+# second stage-2 run from that export in six phases (v2.5 to v2.10). STOP_AT=19353 stops where v2.1 was exported,
 # STOP_AT=29250 where v2.2 was, STOP_AT=41250 where v2.3 was, STOP_AT=49250 where v2.4 was.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -88,9 +88,14 @@ if [ "$STOP_AT" -eq 0 ]; then
     # v2.6 and v2.7: semantic weight 3, re-warmed over 250 steps at each start
     second_run loss_weights.semantic=3 optim.rewarm_at=6000 optim.rewarm_steps=250 run.max_steps=8000 "$@"
     second_run loss_weights.semantic=3 optim.rewarm_at=8000 optim.rewarm_steps=250 run.max_steps=13000 "$@"
-    # v2.8 (shipped): the multi-resolution STFT loss joins at weight 3 (losses/stft.py: music's upper partials)
+    # v2.8: the multi-resolution STFT loss joins at weight 3 (losses/stft.py: music's upper partials); v2.9: 5000 more
     second_run loss_weights.semantic=3 loss_weights.stft=3 optim.rewarm_at=13000 optim.rewarm_steps=250 \
         run.max_steps=16000 "$@"
+    second_run loss_weights.semantic=3 loss_weights.stft=3 optim.rewarm_at=16000 optim.rewarm_steps=250 \
+        run.max_steps=21000 "$@"
+    # v2.10 (shipped): the STFT loss at weight 6
+    second_run loss_weights.semantic=3 loss_weights.stft=6 optim.rewarm_at=21000 optim.rewarm_steps=250 \
+        run.max_steps=27000 "$@"
     run=runs/tokenizer_v25
 fi
 # STOP_AT>0 exports that step's checkpoint, never a later final/ (an error if the run no longer keeps it)
