@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--wer-clips",
         type=int,
         default=100,
-        help="English clips with transcripts per set for the WER (100 from v2.10 on; the cards up to v2.8 took 20, where a few words moved it by points)",
+        help="English clips with transcripts per set for the WER (cards to v2.8: 20)",
     )
     p.add_argument(
         "--wer-on", choices=("real", "all"), default="real", help="sets that get the WER: real ones (the goal) or all"
