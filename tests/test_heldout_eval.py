@@ -75,6 +75,15 @@ def test_every_goal_is_met_on_good_numbers_and_each_can_fail():
     fails(lambda s: s["test_real"]["wer"]["wer"].update(losatok=0.231), "real English speech WER")
     fails(lambda s: s["test_real"]["dnsmos"]["losatok"].update(ovrl=2.69), "real speech DNSMOS")
     fails(lambda s: s["test_real"]["losatok"]["music"].update(stft=1.3), "MR-STFT")
+    # DNSMOS on the WER clips, the larger sample, decides the goal over the per-domain clips
+    wide = _passing()
+    wide["test_real"]["wer_dnsmos"] = {k: {**v, "clips": 5} for k, v in wide["test_real"]["dnsmos"].items()}
+    wide["test_real"]["wer_dnsmos"]["losatok"]["ovrl"] = 2.6
+    (mos,) = [c for c in check_goals(wide) if "DNSMOS" in c.goal]
+    assert mos.met is False and "5 WER clips" in mos.detail and "-0.40" in mos.detail
+    wide["test_real"]["dnsmos"]["losatok"]["ovrl"] = 2.0  # the smaller sample no longer counts
+    wide["test_real"]["wer_dnsmos"]["losatok"]["ovrl"] = 2.8
+    assert all(c.met for c in check_goals(wide))
     # synthetic speech below the real-speech floors does not count against them
     ok = _passing()
     ok["test"]["losatok"]["speech"].update(stoi=0.5, pesq_wb=1.0)
@@ -242,6 +251,7 @@ def test_evaluate_recipe_smoke_with_tiny_model(tiny_vae, tmp_path, monkeypatch):
     assert real["wer"]["clips"] == 1 and real["wer"]["wer"] == {"original": 0.5, "losatok": 0.5, "griffin_lim": 0.5}
     assert heard == [24000] * 3  # whole clip for all three, reconstructions padded to the original's length
     assert real["dnsmos"]["original"]["ovrl"] == 2.0
+    assert real["wer_dnsmos"]["original"] == {"ovrl": 2.0, "sig": 2.5, "bak": 3.0, "clips": 1}
     assert len(res["goals"]) == 3 + 5 and res["settings"]["per_domain"] == 2
     assert any("DNSMOS" in k for k in res["timing"]) and all(v["wall_s"] >= 0 for v in res["timing"].values())
     assert res["bundled_music"]["music"]["png"] == "music.mel.png" and (out / "mel" / "music.mel.png").is_file()
@@ -250,6 +260,7 @@ def test_evaluate_recipe_smoke_with_tiny_model(tiny_vae, tmp_path, monkeypatch):
     md = (out / "results.md").read_text()
     assert md.startswith("Model `") and "test_real music: m 1;" in md and "up to 2 clips per domain" in md
     assert "### Goals (issue 14)" in md and "English WER" in md and "| **total** |" in md
+    assert "| test_real | DNSMOS OVRL ↑, WER clips | 1 |" in md and "1 WER clips: original 2.00" in md
     card = (tmp_path / "CARD.md").read_text()
     assert "## Wall clock per stage" in card and "### Goals (issue 14)" in card
 

@@ -225,7 +225,8 @@ def evaluate_set(
         per_domain: clips per domain (:func:`stratified_sample`); wer_clips: English clips for the WER
             (0: no WER); both seeded by ``seed``.
         max_seconds: score only the first seconds of longer clips (not for the WER clips: a transcript
-            covers the whole clip).
+            covers the whole clip). DNSMOS is scored twice: on the speech clips of ``per_domain``
+            (``"dnsmos"``) and on the whole WER clips (``"wer_dnsmos"``, the larger sample the goal uses).
         transcriber, scorer: ``[N] -> text`` and ``[N] -> {"ovrl", "sig", "bak"}``; None: pocketsphinx
             (:func:`~.speech_quality.transcribe`) and DNSMOS (:func:`~.speech_quality.dnsmos`).
     """
@@ -269,6 +270,8 @@ def evaluate_set(
         systems.update({s: [res[s][1].est[e.path] for e in kept] for s in SYSTEMS})
         with timing.part(f"{heldout.name}: WER (pocketsphinx)"):
             wer = wer_by_system([str(e.extra["text"]) for e in kept], systems, transcriber, progress)
+        with timing.part(f"{heldout.name}: DNSMOS on the WER clips"):
+            result["wer_dnsmos"] = dnsmos_by_system(systems, scorer)
         result["wer"] = {k: v for k, v in wer.to_dict().items() if k != "hypotheses"}
         result["wer"]["seconds"] = round(sum(len(x) for x in systems["original"]) / 16000, 1)
         result["wer_subset"] = {s: res[s][0].summary for s in SYSTEMS}
@@ -377,11 +380,13 @@ def speech_table(sets: dict) -> str:
     """DNSMOS (OVRL / SIG / BAK) and corpus WER of the originals, LoSATok and the baseline per set."""
     lines = ["| set | measure | clips | original | LoSATok | Griffin-Lim 128-mel |", "|---|---|---|---|---|---|"]
     for name, res in sets.items():
-        mos = res.get("dnsmos") or {}
-        if mos:
+        for key, label in (("dnsmos", ""), ("wer_dnsmos", ", WER clips")):
+            mos = res.get(key) or {}
+            if not mos.get("original", {}).get("clips"):
+                continue
             for k in DNSMOS_KEYS:
                 cells = " | ".join(f"{mos[s][k]:.2f}" if k in mos.get(s, {}) else "-" for s in ("original", *SYSTEMS))
-                lines.append(f"| {name} | DNSMOS {k.upper()} ↑ | {mos['original']['clips']} | {cells} |")
+                lines.append(f"| {name} | DNSMOS {k.upper()} ↑{label} | {mos['original']['clips']} | {cells} |")
         wer = res.get("wer") or {}
         if wer.get("clips"):
             cells = " | ".join(f"{100 * wer['wer'][s]:.1f} %" for s in ("original", *SYSTEMS))
