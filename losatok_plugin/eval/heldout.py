@@ -259,7 +259,7 @@ def evaluate_set(
         systems = {"original": [res["losatok"][1].ref[p] for p in speech]}
         systems.update({s: [res[s][1].est[p] for p in speech] for s in SYSTEMS})
         with timing.part(f"{heldout.name}: DNSMOS"):
-            result["dnsmos"] = dnsmos_by_system(systems, scorer)
+            result["dnsmos"] = dnsmos_by_system(systems, scorer, progress)
     wer_entries = stratified_sample(english_transcribed(entries), wer_clips, seed) if wer_clips > 0 else []
     if wer_entries:
         res = _reconstruct_both(
@@ -271,7 +271,7 @@ def evaluate_set(
         with timing.part(f"{heldout.name}: WER (pocketsphinx)"):
             wer = wer_by_system([str(e.extra["text"]) for e in kept], systems, transcriber, progress)
         with timing.part(f"{heldout.name}: DNSMOS on the WER clips"):
-            result["wer_dnsmos"] = dnsmos_by_system(systems, scorer)
+            result["wer_dnsmos"] = dnsmos_by_system(systems, scorer, progress)
         result["wer"] = {k: v for k, v in wer.to_dict().items() if k != "hypotheses"}
         result["wer"]["seconds"] = round(sum(len(x) for x in systems["original"]) / 16000, 1)
         result["wer_subset"] = {s: res[s][0].summary for s in SYSTEMS}

@@ -2,10 +2,10 @@
 # Reproduce losatok-mini end to end on a CPU: corpus -> semantic encoder (stage 0) -> feature cache -> SemBo -> tokenizer ->
 # export -> held-out evaluation. Every stage resumes: run it again after an interruption (or in the next
 # session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
-# arguments go to the tokenizer stage. The v2.10 model (the one shipped now) is this script as it stands: its warm
+# arguments go to the tokenizer stage. The v2.11 model (the one shipped now) is this script as it stands: its warm
 # start takes the v1 model's trained parts from git (PARTS_FROM=git:5923fb3, the default; PARTS_FROM= trains
 # stage 2 from random weights instead), the tokenizer runs its whole schedule (four phases below, v2.4), then a
-# second stage-2 run from that export in six phases (v2.5 to v2.10). STOP_AT=19353 stops where v2.1 was exported,
+# second stage-2 run from that export in seven phases (v2.5 to v2.11). STOP_AT=19353 stops where v2.1 was exported,
 # STOP_AT=29250 where v2.2 was, STOP_AT=41250 where v2.3 was, STOP_AT=49250 where v2.4 was.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -93,9 +93,11 @@ if [ "$STOP_AT" -eq 0 ]; then
         run.max_steps=16000 "$@"
     second_run loss_weights.semantic=3 loss_weights.stft=3 optim.rewarm_at=16000 optim.rewarm_steps=250 \
         run.max_steps=21000 "$@"
-    # v2.10 (shipped): the STFT loss at weight 6
+    # v2.10: the STFT loss at weight 6; v2.11 (shipped): 6000 more steps of it
     second_run loss_weights.semantic=3 loss_weights.stft=6 optim.rewarm_at=21000 optim.rewarm_steps=250 \
         run.max_steps=27000 "$@"
+    second_run loss_weights.semantic=3 loss_weights.stft=6 optim.rewarm_at=27000 optim.rewarm_steps=250 \
+        run.max_steps=33000 "$@"
     run=runs/tokenizer_v25
 fi
 # STOP_AT>0 exports that step's checkpoint, never a later final/ (an error if the run no longer keeps it)
