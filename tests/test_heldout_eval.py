@@ -219,6 +219,16 @@ def test_model_card_renders_old_and_new_facts_files():
     assert "- **corpus**: 101 s" in render_model_card({**old, "data_sources": {"corpus": "101 s"}}, "")
 
 
+@pytest.mark.parametrize("flag", ["--per-domain", "--wer-clips"])
+def test_evaluate_recipe_refuses_negative_counts(flag, capsys):
+    from recipes.mini import evaluate
+
+    with pytest.raises(SystemExit) as e:
+        evaluate.parse_args(["--model", "m", "--out", "o", "--manifest", "x.jsonl", flag, "-1"])
+    assert e.value.code == 2 and f"{flag} must be 0 or more, got -1" in capsys.readouterr().err
+    assert evaluate.parse_args(["--model", "m", "--out", "o", "--manifest", "x.jsonl", flag, "0"])
+
+
 def test_evaluate_recipe_smoke_with_tiny_model(tiny_vae, tmp_path, monkeypatch):
     from recipes.mini import evaluate
 

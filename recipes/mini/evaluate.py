@@ -7,7 +7,8 @@ Per set (a manifest whose name contains "real" is a real set, else synthetic) an
 the baseline (a 128-band mel spectrogram at 25 Hz inverted with Griffin-Lim: the same numbers per second
 as the latent) on a seeded selection of at most ``--per-domain`` clips spread over the sources: mel
 distance, MR-STFT, SI-SDR; on speech PESQ-WB, STOI and DNSMOS (originals too), and the corpus WER of
-pocketsphinx on up to ``--wer-clips`` English clips with transcripts. The demo's bundled music clips get
+pocketsphinx and DNSMOS again on up to ``--wer-clips`` whole English clips with transcripts (the larger
+DNSMOS sample is the one the goal checks). The demo's bundled music clips get
 an original / LoSATok / baseline mel PNG with band 20 marked. Writes ``results.json`` and ``results.md``
 (the goal checklist first); with ``--card`` also the model card from the run facts in that JSON file.
 The computation is ``losatok_plugin.eval.heldout.evaluate_heldout``; ``--from-results`` re-renders the
@@ -34,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--wer-clips",
         type=int,
         default=100,
-        help="English clips with transcripts per set for the WER (cards to v2.8: 20)",
+        help="English clips per set for the WER and a second DNSMOS sample (about 8 CPU-s each; cards to v2.8: 20)",
     )
     p.add_argument(
         "--wer-on", choices=("real", "all"), default="real", help="sets that get the WER: real ones (the goal) or all"
@@ -58,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.manifest and not args.from_results:
         p.error("give at least one --manifest (or --from-results)")
+    for flag in ("per_domain", "wer_clips"):
+        if getattr(args, flag) < 0:
+            p.error(f"--{flag.replace('_', '-')} must be 0 or more, got {getattr(args, flag)}")
     return args
 
 
