@@ -159,6 +159,9 @@ class DiscriminatorConfig:
     # the first N steps after warm-up update the discriminators alone (no adv/fm in the generator loss): a fine-tune
     # of a trained generator with new discriminators lets them learn before their gradients reach it
     lead_steps: int = 0
+    # a checkpoint folder (``.../step_N``) or ``discriminator.safetensors`` of an earlier run whose trained
+    # discriminators start a new run (same sizes); "" = random. Not read when resuming (the checkpoint's are)
+    init_from: str = ""
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self) -> None:

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
 from ..data.crop_loader import crop_loader
 from ..discriminators import Discriminators
+from ..errors import ConfigError
 from ..losses.mel import MultiScaleMelLoss
 from ..losses.stft import MultiResolutionSTFTLoss
 from .config import TokenizerStageConfig
@@ -46,6 +48,8 @@ def build(cfg: TokenizerStageConfig, trainer: Trainer) -> TokenizerState:
     vae.train()
     gen = GeneratorStep(vae)
     disc = Discriminators(d.use_mpd, d.use_mrd, d.periods, d.resolutions, d.channels)
+    if d.init_from and not trainer.resuming:
+        load_discriminators(disc, d.init_from)
     mel_loss = MultiScaleMelLoss(vae.sampling_rate).to(acc.device)
     stft_loss = MultiResolutionSTFTLoss().to(acc.device)
     loader, dataset = crop_loader(cfg.data, cfg.run.seed, vae.hop_length, vae.sampling_rate, need_audio=True)
@@ -59,6 +63,27 @@ def build(cfg: TokenizerStageConfig, trainer: Trainer) -> TokenizerState:
     return TokenizerState(
         trainer, cfg, loader, (gen, disc), gen, disc, ema, opt_g, opt_d, sched_g, sched_d, mel_loss, stft_loss
     )
+
+
+def load_discriminators(disc: Discriminators, source: str | Path) -> None:
+    """Copy trained discriminator weights into ``disc`` from a checkpoint folder or its ``discriminator.safetensors``.
+
+    Raises:
+        ConfigError: nothing there, or weights that do not fit (other periods, resolutions or channels).
+    """
+    path = Path(source)
+    if path.is_dir():
+        path = path / "discriminator.safetensors"
+    if not path.is_file():
+        raise ConfigError(f"discriminator.init_from: no {path} (a checkpoint folder or its discriminator.safetensors)")
+    try:
+        disc.load_state_dict(load_file(str(path)), strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()
+        raise ConfigError(
+            f"discriminator.init_from: {path} does not fit these discriminators "
+            f"(periods, resolutions, channels): {first[1].strip() if len(first) > 1 else first[0]}"
+        ) from None
 
 
 def uses_discriminators(state: TokenizerState) -> bool:

@@ -1,0 +1,43 @@
+"""Give a trained LoSATokVAE's decoder more capacity without changing its output, then save it.
+
+    python recipes/mini/grow_decoder.py --model runs/mini_v32 --out runs/mini_v32_grown \
+        --intermediate-dim 1536 --depth 9
+
+The output is a ``save_pretrained`` folder for a tokenizer run's ``init_from`` with
+``model.decoder_intermediate_dim`` / ``model.decoder_depth`` set to the same sizes (the library function:
+``losatok_plugin.training.grow.grow_decoder``; it checks the grown decoder's audio equals the old one's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from losatok_plugin.errors import ConfigError
+from losatok_plugin.loading import load_vae
+from losatok_plugin.training.grow import grow_decoder
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", required=True, help="LoSATokVAE folder (or short name)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--intermediate-dim", type=int, required=True, help="new ConvNeXt MLP width")
+    p.add_argument("--depth", type=int, required=True, help="new number of ConvNeXt blocks")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    vae = load_vae(args.model)
+    try:
+        grown = grow_decoder(vae, args.intermediate_dim, args.depth, seed=args.seed)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    grown.save_pretrained(args.out)
+    n_old = sum(p.numel() for p in vae.decoder.parameters())
+    n_new = sum(p.numel() for p in grown.decoder.parameters())
+    print(f"decoder {n_old / 1e6:.2f}M -> {n_new / 1e6:.2f}M parameters; saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
