@@ -121,13 +121,15 @@ def test_upsampled_ctc_head_gives_k_steps_per_token(labelled):
     assert torch.isfinite(loss) and loss > 0
 
 
-@pytest.mark.parametrize("batch_seconds", [0.0, 4.0])  # 0: batch_size clips; 4: clips bucketed by length
-def test_semantic_encoder_stage_two_steps_and_export(tmp_path, labelled, batch_seconds):
+# batch_seconds 0: batch_size clips; 4: clips bucketed by length; augment: every training speech clip augmented
+@pytest.mark.parametrize("batch_seconds, augment", [(0.0, 0.0), (4.0, 0.0), (4.0, 1.0)])
+def test_semantic_encoder_stage_two_steps_and_export(tmp_path, labelled, batch_seconds, augment):
     cfg = load_dataclass(
         SemanticEncoderStageConfig,
         {
             "model": tiny_config().to_dict(),
             "eval_every": 1,
+            "augment": {"prob": augment},
             "data": {
                 "train_manifest": str(labelled),
                 "valid_manifest": str(labelled),

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..configuration import LoSATokConfig
 from .audio_io import load_audio
+from .augment import SpeechAugmentConfig, augment_speech
 from .dataset import EpochSampler, item_rng
 from .labels import LabelSpace
 from .length_batches import LengthBatchSampler
@@ -25,6 +26,8 @@ class SupervisedClips(Dataset):
 
     Items: ``audio [N]``, ``length`` (samples) and the targets of :meth:`LabelSpace.targets` at the
     model's frame rate (``model``: the frame arithmetic, default the official sizes; 640 samples a frame).
+    ``augment``: training speech clips are augmented (:func:`~losatok_plugin.data.augment.augment_speech`)
+    before they are cut.
     """
 
     def __init__(
@@ -34,8 +37,10 @@ class SupervisedClips(Dataset):
         max_seconds: float,
         train: bool = True,
         model: LoSATokConfig | None = None,
+        augment: SpeechAugmentConfig | None = None,
     ):
         self.entries, self.labels, self.train = entries, labels, train
+        self.augment = augment if train and augment is not None and augment.prob > 0 else None
         self.model = model or LoSATokConfig()
         self.hop, self.rate = self.model.hop_length, self.model.sampling_rate
         self.max_samples = int(max_seconds * self.rate) // self.hop * self.hop
@@ -47,6 +52,8 @@ class SupervisedClips(Dataset):
         i, rng = item_rng(item)
         e = self.entries[i]
         audio = load_audio(e.path)
+        if self.augment is not None and e.domain == "speech":
+            audio = augment_speech(audio, self.rate, self.augment, rng)
         start, whole = 0, True
         if audio.shape[0] > self.max_samples:
             span = audio.shape[0] - self.max_samples
@@ -90,14 +97,17 @@ def clip_loader(
     train: bool,
     model: LoSATokConfig | None = None,
     batch_seconds: float = 0.0,
+    augment: SpeechAugmentConfig | None = None,
 ) -> DataLoader:
     """Batches of :class:`SupervisedClips`; training order per epoch from ``seed`` (resumable), validation in order.
 
     ``batch_seconds > 0`` batches clips of similar length (manifest durations, capped at ``max_seconds``;
     unknown ones count as ``max_seconds``) up to that many padded seconds per batch
     (:class:`~losatok_plugin.data.length_batches.LengthBatchSampler`) instead of ``batch_size`` clips.
+    ``augment`` applies to training speech clips only (a speed change moves a clip's length by up to
+    its factor, so a batch may hold that much more than ``batch_seconds``).
     """
-    ds = SupervisedClips(entries, labels, max_seconds, train=train, model=model)
+    ds = SupervisedClips(entries, labels, max_seconds, train=train, model=model, augment=augment)
     if batch_seconds > 0:
         durations = [min(e.duration or max_seconds, max_seconds) for e in entries]
         return DataLoader(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..configuration import ConfigError, LoSATokConfig
+from ..data.augment import SpeechAugmentConfig
 from ..data.domain_shares import DomainSharesError, check_domain_shares
 from ..generation.pipelines import DiTModelConfig
 from .yaml_config import load_stage_config  # noqa: F401 - re-exported: configs are loaded from here
@@ -213,6 +214,8 @@ class SemanticEncoderStageConfig:
     init_from: str = ""  # LoSATokVAE folder / short name whose semantic encoder starts the training ("" = random)
     loss_weights: dict[str, float] = field(default_factory=lambda: dict(LOSS_WEIGHTS["semantic_encoder"]))
     eval_every: int = 500  # validation metrics (PER, accuracies) every N steps; 0 = only at the end
+    # label-preserving augmentation of training speech clips (speed, band limit, noise, reverb); prob 0 = off
+    augment: SpeechAugmentConfig = field(default_factory=SpeechAugmentConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4))
     run: RunConfig = field(default_factory=RunConfig)

@@ -64,7 +64,16 @@ def build(cfg: SemanticEncoderStageConfig, trainer: Trainer) -> SemanticEncoderS
     heads = SupervisionHeads(encoder.output_dim, labels, cfg.ctc_upsample, spectrum_dim)
     d = cfg.data
     loader = clip_loader(
-        entries, labels, cfg.max_seconds, d.batch_size, d.num_workers, cfg.run.seed, True, cfg.model, d.batch_seconds
+        entries,
+        labels,
+        cfg.max_seconds,
+        d.batch_size,
+        d.num_workers,
+        cfg.run.seed,
+        True,
+        cfg.model,
+        d.batch_seconds,
+        augment=cfg.augment,
     )
     valid_loader = None
     if d.valid_manifest:
