@@ -116,3 +116,27 @@ def test_a_grown_model_trains_with_the_discriminators_of_an_earlier_run(tmp_path
     key = next(k for k in g if k.endswith("decoder.backbone.convnext.2.pwconv1.weight"))
     assert g[key].shape == (192, tiny_config().decoder_dim)
     assert torch.equal(g[key], grown.decoder.backbone.convnext[2].pwconv1.weight.detach())
+
+
+def test_a_grown_folder_under_the_old_sizes_warns_that_the_decoder_starts_random(tmp_path, caplog):
+    import logging
+
+    from losatok_plugin.training.gan import FROZEN, TRAINABLE
+    from losatok_plugin.training.models import build_stage_model
+
+    grown_dir = tmp_path / "grown"
+    grow_decoder(_trained_like(), intermediate_dim=192, depth=3).save_pretrained(grown_dir)
+    with caplog.at_level(logging.INFO, logger="losatok_plugin.training.models"):
+        model = build_stage_model(tiny_config(), str(grown_dir), frozen=FROZEN, optional=TRAINABLE)
+    assert any(r.levelno == logging.WARNING and "decoder" in r.getMessage() for r in caplog.records)
+    assert len(model.decoder.backbone.convnext) == tiny_config().decoder_depth
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="losatok_plugin.training.models"):
+        build_stage_model(
+            tiny_config(decoder_intermediate_dim=192, decoder_depth=3),
+            str(grown_dir),
+            frozen=FROZEN,
+            optional=TRAINABLE,
+        )
+    assert not any(r.levelno == logging.WARNING for r in caplog.records)
+    assert "decoder: weights copied" in caplog.text

@@ -91,6 +91,13 @@ def build_stage_model(
         for name in optional:
             if _copy(getattr(model, name), getattr(src, name), name, strict=False):
                 log.info("%s: weights copied from %s (shapes match)", name, source)
+            else:
+                log.warning(
+                    "%s: the sizes in %s differ from the config's model section: it starts from random weights "
+                    "(set the model sizes to the folder's config.json to continue its training)",
+                    name,
+                    source,
+                )
         del src
     for name in frozen:
         getattr(model, name).requires_grad_(False)
