@@ -140,3 +140,26 @@ def test_a_grown_folder_under_the_old_sizes_warns_that_the_decoder_starts_random
         )
     assert not any(r.levelno == logging.WARNING for r in caplog.records)
     assert "decoder: weights copied" in caplog.text
+
+
+def test_grow_decoder_recipe_saves_a_grown_folder_and_refuses_to_shrink(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "recipes" / "mini" / "grow_decoder.py"
+    spec = importlib.util.spec_from_file_location("grow_decoder_recipe", script)
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    src = tmp_path / "src"
+    _trained_like().save_pretrained(src)
+    out = tmp_path / "grown"
+    assert recipe.main(["--model", str(src), "--out", str(out), "--intermediate-dim", "192", "--depth", "4"]) == 0
+    grown = LoSATokVAE.from_pretrained(out)
+    assert (grown.config.decoder_intermediate_dim, grown.config.decoder_depth) == (192, 4)
+    assert "parameters; saved" in capsys.readouterr().out
+    assert (
+        recipe.main(["--model", str(src), "--out", str(tmp_path / "x"), "--intermediate-dim", "64", "--depth", "2"])
+        == 2
+    )
+    assert "only grows" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
