@@ -161,5 +161,19 @@ def test_grow_decoder_recipe_saves_a_grown_folder_and_refuses_to_shrink(tmp_path
         recipe.main(["--model", str(src), "--out", str(tmp_path / "x"), "--intermediate-dim", "64", "--depth", "2"])
         == 2
     )
-    assert "only grows" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "only grows: intermediate_dim 64 < 128 (the model's)" in err and "depth" not in err  # only what shrinks
     assert not (tmp_path / "x").exists()
+    args = [
+        "--model",
+        str(tmp_path / "nowhere"),
+        "--out",
+        str(tmp_path / "y"),
+        "--intermediate-dim",
+        "192",
+        "--depth",
+        "4",
+    ]
+    assert recipe.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: model not found") and len(err.strip().splitlines()) == 1

@@ -15,8 +15,6 @@ The grown decoder's audio equals the old one's to float32 rounding (:func:`grow_
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
@@ -84,10 +82,13 @@ def grow_decoder(
     """
     cfg = dict(vae.config)
     old_inter, old_depth = cfg["decoder_intermediate_dim"], cfg["decoder_depth"]
-    if intermediate_dim < old_inter or depth < old_depth:
-        raise ConfigError(
-            f"grow_decoder only grows: intermediate_dim {intermediate_dim} < {old_inter} or depth {depth} < {old_depth}"
-        )
+    smaller = [
+        f"{name} {new} < {old}"
+        for name, new, old in (("intermediate_dim", intermediate_dim, old_inter), ("depth", depth, old_depth))
+        if new < old
+    ]
+    if smaller:
+        raise ConfigError(f"grow_decoder only grows: {', '.join(smaller)} (the model's)")
     gen = torch.Generator().manual_seed(seed)
     old_blocks = vae.decoder.backbone.convnext
     dim = old_blocks[0].pwconv1.in_features
@@ -99,7 +100,7 @@ def grow_decoder(
     new_cfg = {k: v for k, v in cfg.items() if not k.startswith("_")}
     new_cfg.update(decoder_intermediate_dim=intermediate_dim, decoder_depth=depth)
     grown = LoSATokVAE(**new_cfg)
-    state = copy.deepcopy(vae.state_dict())
+    state = dict(vae.state_dict())  # load_state_dict copies the values: vae is not touched
     for key in [k for k in state if k.startswith("decoder.backbone.convnext.")]:
         del state[key]
     for i, block in enumerate(blocks):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from losatok_plugin.errors import ConfigError
+from losatok_plugin.errors import CheckpointError, ConfigError, ModelNotFoundError
 from losatok_plugin.loading import load_vae
 from losatok_plugin.training.grow import grow_decoder
 
@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--depth", type=int, required=True, help="new number of ConvNeXt blocks")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    vae = load_vae(args.model)
     try:
+        vae = load_vae(args.model)
         grown = grow_decoder(vae, args.intermediate_dim, args.depth, seed=args.seed)
-    except ConfigError as e:
+    except (ConfigError, CheckpointError, ModelNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     grown.save_pretrained(args.out)
