@@ -43,7 +43,8 @@ CORPUS_DEPS := espeak-ng flite fluidsynth fluid-soundfont-gm timgm6mb-soundfont 
 	tuxpaint-stamps-default festvox-ru ffmpeg wordwarvi-sound bucklespring-data \
 	asterisk-core-sounds-en asterisk-core-sounds-es asterisk-core-sounds-fr asterisk-core-sounds-it asterisk-core-sounds-ru \
 	asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722 asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 \
-	asterisk-core-sounds-ru-g722 warzone2100-music planetblupi-music-ogg wesnoth-1.16-music
+	asterisk-core-sounds-ru-g722 warzone2100-music planetblupi-music-ogg wesnoth-1.16-music \
+	flight-of-the-amazon-queen drascula drascula-spanish drascula-italian
 
 corpus-deps:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(CORPUS_DEPS)

@@ -10,6 +10,10 @@ Writes 16 kHz mono PCM-16 wavs and the manifests ``train.jsonl``, ``valid.jsonl`
 (held-out synthetic clips: unseen sentences / pieces / events) and ``test_real.jsonl`` (real recordings
 the model never sees: held-out languages, sound effects and game music), plus ``stats.json``.
 The same seed and size give the same corpus.
+
+With flight-of-the-amazon-queen / drascula installed it also writes ``train_voices.jsonl`` (band-limited game
+voice casts, ``corpus_voices.py``) and ``train_with_voices.jsonl`` (``train.jsonl`` + those rows); ``--voices-only``
+adds just these two to a corpus built before.
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ from .corpus_music import make_music
 from .corpus_real import available_sources, make_real, real_jobs
 from .corpus_sound import make_sound
 from .corpus_speech import make_speech
+from .corpus_voices import voice_jobs
 
 SHARES = {"speech": 0.5, "music": 0.3, "sound": 0.2}
 MEAN_SECONDS = {"speech": 5.5, "music": 10.0, "sound": 4.5}  # measured averages of one clip
 MAKERS = {"speech": make_speech, "music": make_music, "sound": make_sound}
-SPLITS = ("train", "valid", "test", "test_real")
+SPLITS = ("train", "valid", "test", "test_real", "train_voices")
 
 
 def synthetic_split(key: str, seed: int, test: float = 0.05, valid: float = 0.05) -> str:
@@ -67,6 +72,45 @@ def corpus_jobs(out: Path, hours: float, seed: int, music_seconds: float, real: 
     return jobs
 
 
+def write_with_voices(out: Path, train: list[dict], voice_rows: list[dict]) -> None:
+    """``train_with_voices.jsonl``: ``train.jsonl``'s rows, then the voice casts' (absent without voice rows)."""
+    target = out / "train_with_voices.jsonl"
+    if not voice_rows:
+        target.unlink(missing_ok=True)
+        return
+    atomic_write_text(target, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in train + voice_rows))
+
+
+def build_voices_only(out: Path, workers: int) -> int:
+    """Add the voice casts to a corpus built before (its ``train.jsonl`` is read, not changed)."""
+    train = out / "train.jsonl"
+    if not train.is_file():
+        print(
+            f"error: --voices-only adds to a built corpus; no {train} (run without --voices-only first)",
+            file=sys.stderr,
+        )
+        return 2
+    jobs = [("real", kind, src, split, meta, str(out)) for kind, src, split, meta in voice_jobs()]
+    if not jobs:
+        print("error: no voice casts installed (apt-get install flight-of-the-amazon-queen drascula)", file=sys.stderr)
+        return 2
+    rows, errors = [], []
+    with Pool(workers) as pool:
+        for result in tqdm(pool.imap(_job, jobs, chunksize=16), total=len(jobs), desc="voices", unit="clip"):
+            for row in result:
+                (errors if "error" in row else rows).append(row)
+    for row in rows:
+        row.pop("split", None)
+    atomic_write_text(out / "train_voices.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    train_rows = [json.loads(line) for line in train.read_text(encoding="utf-8").splitlines() if line.strip()]
+    write_with_voices(out, train_rows, rows)
+    hours = sum(r["duration"] for r in rows) / 3600
+    print(f"{len(rows)} voice clips, {hours:.2f} h -> {out / 'train_voices.jsonl'} and train_with_voices.jsonl")
+    for e in errors[:10]:
+        print(f"error: {e['job']}: {e['error']}", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="data/corpus", help="output folder (wavs + manifests)")
@@ -80,7 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         default=60.0,
         help="seconds of evenly spaced 10 s excerpts taken from each real soundtrack track",
     )
+    p.add_argument(
+        "--voices-only",
+        action="store_true",
+        help="only (re)write train_voices.jsonl and train_with_voices.jsonl into an existing corpus",
+    )
     args = p.parse_args(argv)
+    if args.voices_only:
+        return build_voices_only(Path(args.out), args.workers)
     for tool, pkg in (("espeak-ng", "espeak-ng"), ("flite", "flite"), ("fluidsynth", "fluidsynth")):
         require_tool(tool, pkg)
     out = Path(args.out)
@@ -127,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             per[row["domain"]][0] += 1
             per[row["domain"]][1] += row["duration"]
         stats["splits"][split] = {d: {"clips": c, "hours": round(s / 3600, 3)} for d, (c, s) in sorted(per.items())}
+    write_with_voices(out, rows["train"], rows["train_voices"])
     stats["disk_mb"] = round(sum(f.stat().st_size for f in out.rglob("*.wav")) / 2**20, 1)
     stats["sources"] = dict(sorted(Counter(r.get("source", "?") for split in rows.values() for r in split).items()))
     atomic_write_text(out / "stats.json", json.dumps(stats, indent=2))

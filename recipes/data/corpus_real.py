@@ -8,6 +8,7 @@
 | game sound effects, real keyboard keys | wordwarvi-sound, bucklespring-data | sound | ~40 % of files -> test_real |
 | real speech with transcripts (Tux Paint, Asterisk, festvox-ru) | see ``corpus_real_speech.py`` | speech | by speaker group |
 | game soundtracks (warzone2100, planetblupi, wesnoth) | see ``corpus_real_music.py`` | music | whole tracks -> test_real |
+| band-limited game voice casts, no transcripts (FOTAQ, Drascula) | see ``corpus_voices.py`` | speech | all -> train_voices |
 
 Every row carries its ``source`` package and ``license``.
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from . import corpus_real_music as music
 from . import corpus_real_speech as speech
+from . import corpus_voices as voices
 from .corpus_common import read_16k, stable_fraction, write_wav
 
 KTUBERLING = Path("/usr/share/ktuberling/sounds")
@@ -47,6 +49,7 @@ def available_sources() -> dict[str, bool]:
         "asterisk-core-sounds-*-g722": (root / speech.ASTERISK).is_dir(),
         "festvox-ru": (root / speech.FESTVOX_RU).is_dir(),
         **{pkg: (root / folder).is_dir() for pkg, (folder, _, _) in music.SOURCES.items()},
+        **voices.available(root),
     }
 
 
@@ -70,6 +73,7 @@ def real_jobs(music_seconds_per_track: float = 60.0) -> list[tuple]:
                 jobs.append(("sfx", str(f), split, None))
     jobs += speech.speech_jobs()
     jobs += music.music_jobs(seconds_per_track=music_seconds_per_track)
+    jobs += voices.voice_jobs()
     return jobs
 
 
@@ -97,6 +101,8 @@ def make_real(kind: str, src: str, split: str, out_dir: Path, meta: tuple | None
     src_path = Path(src)
     if kind == "real_music":
         return _make_real_music(src_path, split, out_dir, meta)
+    if kind in ("fotaq", "drascula"):
+        return _make_voice(kind, src, split, out_dir, meta)
     audio = speech.load_speech(kind, src) if kind in ("tuxpaint", "asterisk", "festvox_ru") else read_16k(src_path)
     if len(audio) < 1600 or np.abs(audio).max() < 1e-4:
         return []  # too short or silent to be useful
@@ -187,3 +193,15 @@ def _make_real_music(src_path: Path, split: str, out_dir: Path, meta: tuple) -> 
             }
         )
     return rows
+
+
+def _make_voice(kind: str, src: str, split: str, out_dir: Path, meta: tuple) -> list[dict]:
+    audio = voices.load_voice(kind, src, meta)
+    if len(audio) < 1600 or np.abs(audio).max() < 1e-3:
+        return []  # too short or silent to be useful
+    peak = np.abs(audio).max()
+    if peak > 0.98:
+        audio = audio * (0.98 / peak)
+    rel, fields = voices.voice_row(kind, src, meta)
+    dur = write_wav(out_dir / rel, audio)
+    return [{"path": str(rel), "duration": round(dur, 4), **fields, "split": split}]
