@@ -72,13 +72,17 @@ def corpus_jobs(out: Path, hours: float, seed: int, music_seconds: float, real: 
     return jobs
 
 
+def _jsonl(rows: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
 def write_with_voices(out: Path, train: list[dict], voice_rows: list[dict]) -> None:
     """``train_with_voices.jsonl``: ``train.jsonl``'s rows, then the voice casts' (absent without voice rows)."""
     target = out / "train_with_voices.jsonl"
     if not voice_rows:
         target.unlink(missing_ok=True)
         return
-    atomic_write_text(target, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in train + voice_rows))
+    atomic_write_text(target, _jsonl(train + voice_rows))
 
 
 def build_voices_only(out: Path, workers: int) -> int:
@@ -101,7 +105,7 @@ def build_voices_only(out: Path, workers: int) -> int:
                 (errors if "error" in row else rows).append(row)
     for row in rows:
         row.pop("split", None)
-    atomic_write_text(out / "train_voices.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    atomic_write_text(out / "train_voices.jsonl", _jsonl(rows))
     train_rows = [json.loads(line) for line in train.read_text(encoding="utf-8").splitlines() if line.strip()]
     write_with_voices(out, train_rows, rows)
     hours = sum(r["duration"] for r in rows) / 3600
@@ -170,9 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "errors": len(errors),
     }
     for split in SPLITS:
-        with open(out / f"{split}.jsonl", "w", encoding="utf-8") as f:
-            for row in rows[split]:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        (out / f"{split}.jsonl").write_text(_jsonl(rows[split]), encoding="utf-8")
         per = defaultdict(lambda: [0, 0.0])
         for row in rows[split]:
             per[row["domain"]][0] += 1

@@ -101,16 +101,23 @@ def make_real(kind: str, src: str, split: str, out_dir: Path, meta: tuple | None
     src_path = Path(src)
     if kind == "real_music":
         return _make_real_music(src_path, split, out_dir, meta)
-    if kind in ("fotaq", "drascula"):
-        return _make_voice(kind, src, split, out_dir, meta)
-    audio = speech.load_speech(kind, src) if kind in ("tuxpaint", "asterisk", "festvox_ru") else read_16k(src_path)
+    if kind in voices.KINDS:
+        audio = voices.load_voice(kind, src, meta)
+    elif kind in ("tuxpaint", "asterisk", "festvox_ru"):
+        audio = speech.load_speech(kind, src)
+    else:
+        audio = read_16k(src_path)
     if len(audio) < 1600 or np.abs(audio).max() < 1e-4:
         return []  # too short or silent to be useful
     peak = np.abs(audio).max()
     if peak > 0.98:
         audio = audio * (0.98 / peak)
     rows = []
-    if kind in ("tuxpaint", "asterisk", "festvox_ru"):
+    if kind in voices.KINDS:
+        rel, fields = voices.voice_row(kind, src, meta)
+        dur = write_wav(out_dir / rel, audio)
+        rows.append({"path": str(rel), "duration": round(dur, 4), **fields, "split": split})
+    elif kind in ("tuxpaint", "asterisk", "festvox_ru"):
         rel = real_speech_path(kind, src_path, meta)
         fields = speech.speech_row(kind, src, meta)
         dur = write_wav(out_dir / rel, audio)
@@ -193,15 +200,3 @@ def _make_real_music(src_path: Path, split: str, out_dir: Path, meta: tuple) -> 
             }
         )
     return rows
-
-
-def _make_voice(kind: str, src: str, split: str, out_dir: Path, meta: tuple) -> list[dict]:
-    audio = voices.load_voice(kind, src, meta)
-    if len(audio) < 1600 or np.abs(audio).max() < 1e-3:
-        return []  # too short or silent to be useful
-    peak = np.abs(audio).max()
-    if peak > 0.98:
-        audio = audio * (0.98 / peak)
-    rel, fields = voices.voice_row(kind, src, meta)
-    dur = write_wav(out_dir / rel, audio)
-    return [{"path": str(rel), "duration": round(dur, 4), **fields, "split": split}]

@@ -37,6 +37,7 @@ LICENSES = {
     "drascula": "Drascula licence (BSD-like; debian/copyright)",
 }
 SPLIT = "train_voices"
+KINDS = ("fotaq", "drascula")  # job kinds of this module (recipes/data/corpus_real.make_real)
 
 
 # -- Flight of the Amazon Queen ----------------------------------------------------------------------
@@ -79,7 +80,7 @@ def read_queen_line(container: str, offset: int, size: int) -> np.ndarray:
         blob = f.read(size)
     try:
         audio, sr = sf.read(io.BytesIO(blob), dtype="float64", always_2d=False)
-    except (sf.LibsndfileError, RuntimeError) as e:
+    except sf.LibsndfileError as e:
         raise CorpusError(f"could not decode {container}@{offset}: {e}") from None
     return to_16k_mono(audio, sr)
 
