@@ -389,10 +389,24 @@ def test_compare_clips_wer_counts_words_of_every_system(tmp_path):
         heard.append(len(audio))
         return "one two three"
 
-    got = compare_wer({"a": str(tmp_path / "a")}, manifest, 10, baseline=True, transcriber=transcriber)
+    scored: list[int] = []
+
+    def scorer(audio):  # DNSMOS stub: OVRL = length in seconds
+        scored.append(len(audio))
+        return {"ovrl": len(audio) / 16000, "sig": 1.0, "bak": 2.0}
+
+    got = compare_wer(
+        {"a": str(tmp_path / "a")}, manifest, 10, baseline=True, transcriber=transcriber, dnsmos_clips=2, scorer=scorer
+    )
     assert got["clips"] == 3 and got["words"] == 12  # the German clip is left out
     assert got["wer"] == {"original": 0.25, "a": 0.25, "griffin_lim": 0.25}
-    assert len(heard) == 9 and min(heard) >= 16000 - 640  # whole clips, not cut
+    assert len(heard) == 9 and set(heard) == {16000}  # whole clips, each system at the original's length
+    # DNSMOS on the first 2 of the 3 WER clips, per system, reconstructions at the original's length
+    assert len(scored) == 6 and set(scored) == {16000}
+    assert got["dnsmos"] == {
+        s: {"clips": 2, "ovrl": 1.0, "sig": 1.0, "bak": 2.0} for s in ("original", "a", "griffin_lim")
+    }
+    assert "dnsmos" not in compare_wer({"a": str(tmp_path / "a")}, manifest, 10, transcriber=transcriber)
     with pytest.raises(ValueError, match="no English speech clips"):
         compare_wer({}, write_manifest(rows[3:], tmp_path / "de.jsonl"), 10, transcriber=transcriber)
 
@@ -428,3 +442,7 @@ def test_compare_clips_n0_gives_the_wer_alone(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         runpy.run_path(str(script), run_name="__main__")
     assert "n=0 scores no clips" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", [*argv, "--dnsmos", "2"])  # DNSMOS scores the WER clips: needs --wer
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(script), run_name="__main__")
+    assert "--dnsmos scores the WER clips" in capsys.readouterr().err

@@ -7,9 +7,11 @@ not the card's selection; spread over sources and tracks / speakers by ``eval.he
 one wins. Speech gets PESQ-WB, STOI and mel distance; other domains mel and MR-STFT distance. ``--wer N`` (speech)
 adds the corpus WER of pocketsphinx on up to N whole English clips with plain-word transcripts, for the originals,
 each model and the baseline (the card's WER takes 100 clips, seed 0); ``N`` = 0 with ``--wer`` gives the WER alone.
+``--dnsmos K`` adds DNSMOS OVRL / SIG / BAK (speechmos) of every system on the first K of those WER clips, each
+reconstruction cut to its original's length (about 2 s per clip and system on this CPU).
 
     python recipes/mini/compare_clips.py 60 v2.4=runs/mini_v24 v2.5=losatok_plugin/pretrained/losatok-mini \\
-        --manifest data/corpus/test_real.jsonl --baseline --wer 60 --out runs/compare_speech.json
+        --manifest data/corpus/test_real.jsonl --baseline --wer 60 --dnsmos 30 --out runs/compare_speech.json
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from losatok_plugin.data import load_audio, read_manifest
 from losatok_plugin.eval.baseline import GriffinLimMel
 from losatok_plugin.eval.heldout import english_transcribed, shared_wavs, stratified_sample
 from losatok_plugin.eval.recon import clip_metrics
-from losatok_plugin.eval.speech_quality import transcribe, wer_by_system
+from losatok_plugin.eval.speech_quality import dnsmos, dnsmos_by_system, transcribe, wer_by_system
 
 BASELINE = "griffin_lim"
 HIGHER_IS_BETTER = ("pesq_wb", "stoi")
@@ -54,6 +56,11 @@ def _baseline(gl: GriffinLimMel, audio: torch.Tensor) -> torch.Tensor:
         return gl(audio)
 
 
+def _at_length(x: torch.Tensor, n: int) -> torch.Tensor:
+    """``[M] -> [n]``: cut, or pad with zeros (decoders round lengths up to their hop)."""
+    return x[:n] if len(x) >= n else torch.nn.functional.pad(x, (0, n - len(x)))
+
+
 def compare_wer(
     models: dict[str, str],
     manifest: Path,
@@ -61,11 +68,15 @@ def compare_wer(
     baseline: bool = False,
     seed: int = 1,
     transcriber=transcribe,
+    dnsmos_clips: int = 0,
+    scorer=dnsmos,
 ) -> dict:
     """Corpus WER of the originals, each model (``name -> folder``) and optionally the baseline on up to ``n``
-    whole English clips with plain-word transcripts (``eval.heldout.english_transcribed``, spread over sources).
+    whole English clips with plain-word transcripts (``eval.heldout.english_transcribed``, spread over sources),
+    and with ``dnsmos_clips`` > 0 the mean DNSMOS of each system on the first ``dnsmos_clips`` of them.
 
-    Returns ``{"clips": k, "words": w, "wer": {"original": x, name: y, ...}}`` (fractions).
+    Returns ``{"clips": k, "words": w, "wer": {"original": x, name: y, ...}}`` (fractions), plus
+    ``"dnsmos": {system: {"ovrl", "sig", "bak", "clips"}}`` with ``dnsmos_clips``.
     """
     shared = shared_wavs(manifest)
     entries = [e for e in read_manifest(manifest) if str(e.path) not in shared]
@@ -79,11 +90,15 @@ def compare_wer(
         audio = load_audio(e.path)
         systems["original"].append(audio.numpy())
         for name, model in loaded.items():
-            systems[name].append(_reconstruct(model, audio).numpy())
+            systems[name].append(_at_length(_reconstruct(model, audio), len(audio)).numpy())
         if gl is not None:
-            systems[BASELINE].append(_baseline(gl, audio).numpy())
+            systems[BASELINE].append(_at_length(_baseline(gl, audio), len(audio)).numpy())
     result = wer_by_system([str(e.extra["text"]) for e in chosen], systems, transcriber, progress=True)
-    return {"clips": result.clips, "words": result.words, "wer": {k: round(v, 4) for k, v in result.wer.items()}}
+    out = {"clips": result.clips, "words": result.words, "wer": {k: round(v, 4) for k, v in result.wer.items()}}
+    if dnsmos_clips > 0:
+        mos = dnsmos_by_system({k: v[:dnsmos_clips] for k, v in systems.items()}, scorer, progress=True)
+        out["dnsmos"] = {k: {m: round(x, 4) if m != "clips" else x for m, x in v.items()} for k, v in mos.items()}
+    return out
 
 
 def compare(
@@ -144,6 +159,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1, help="selection seed (the card's evaluation uses 0)")
     ap.add_argument("--max-seconds", type=float, default=10.0)
     ap.add_argument("--wer", type=int, default=0, metavar="N", help="speech: also the WER on up to N English clips")
+    ap.add_argument(
+        "--dnsmos", type=int, default=0, metavar="K", help="with --wer: DNSMOS of every system on the first K WER clips"
+    )
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args()
     bad = [m for m in args.models if "=" not in m]
@@ -151,7 +169,9 @@ def main() -> None:
         ap.error(f"models are NAME=FOLDER, got {bad[0]!r}")
     if args.wer and args.domain != "speech":
         ap.error("--wer needs --domain speech")
-    if args.n < 0 or args.wer < 0:
+    if args.dnsmos and not args.wer:
+        ap.error("--dnsmos scores the WER clips: give --wer N too")
+    if args.n < 0 or args.wer < 0 or args.dnsmos < 0:
         ap.error("clip counts are >= 0")
     if args.n == 0 and not args.wer:
         ap.error("n=0 scores no clips: give n > 0, or --wer N for the WER only")
@@ -162,7 +182,9 @@ def main() -> None:
         if args.n:
             result = compare(models, args.manifest, args.n, args.domain, args.baseline, args.seed, args.max_seconds)
         if args.wer:
-            result["wer"] = compare_wer(models, args.manifest, args.wer, args.baseline, args.seed)
+            result["wer"] = compare_wer(
+                models, args.manifest, args.wer, args.baseline, args.seed, dnsmos_clips=args.dnsmos
+            )
     except (ValueError, FileNotFoundError) as e:  # a missing manifest or model folder, no clips of the domain
         ap.error(str(e))
     text = json.dumps(result, indent=1)
