@@ -98,12 +98,16 @@ if [ "$STOP_AT" -eq 0 ]; then
         run.max_steps=27000 "$@"
     second_run loss_weights.semantic=3 loss_weights.stft=6 optim.rewarm_at=27000 optim.rewarm_steps=250 \
         run.max_steps=33000 "$@"
-    # v2.12 (shipped): 5000 more steps of it (the "v2.12 candidate"), then 3000 with the semantic loss at weight 1,
+    # v2.12: 5000 more steps of it (the "v2.12 candidate"), then 3000 with the semantic loss at weight 1,
     # cooled down over the last 1000 (recipes/mini/README.md, "Game voices, semantic weight 1, ...")
     second_run loss_weights.semantic=3 loss_weights.stft=6 optim.rewarm_at=33000 optim.rewarm_steps=250 \
         run.max_steps=38000 "$@"
     second_run loss_weights.semantic=1 loss_weights.stft=6 optim.rewarm_at=38000 optim.rewarm_steps=250 \
         optim.cooldown_steps=1000 run.max_steps=41000 "$@"
+    # v2.13 (shipped): 3000 more with the semantic loss at weight 0.3, cooled down over the last 1000
+    # (recipes/mini/README.md, "v2.13 ... semantic weight 0.3 against a weight-1 control")
+    second_run loss_weights.semantic=0.3 loss_weights.stft=6 optim.rewarm_at=41000 optim.rewarm_steps=250 \
+        optim.cooldown_steps=1000 run.max_steps=44000 "$@"
     run=runs/tokenizer_v25
 fi
 # STOP_AT>0 exports that step's checkpoint, never a later final/ (an error if the run no longer keeps it)
