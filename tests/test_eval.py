@@ -370,13 +370,13 @@ def test_compare_clips_wer_counts_words_of_every_system(tmp_path):
     from pathlib import Path
 
     from losatok_plugin import LoSATokVAE, tiny_config
-    from losatok_plugin.data import build_manifest
+    from losatok_plugin.data import build_manifest, load_audio
 
     from .helpers import write_corpus
 
     torch.manual_seed(0)
     LoSATokVAE(**tiny_config().to_dict()).save_pretrained(tmp_path / "a")
-    write_corpus(tmp_path / "audio", n=4, seconds=1.0)
+    write_corpus(tmp_path / "audio", n=4, seconds=1.03)  # not a whole number of 640-sample frames
     rows = build_manifest(tmp_path / "audio", domain="speech", progress=False)[0]
     for i, e in enumerate(rows):
         e.extra.update(source=f"src{i % 2}", lang="en" if i < 3 else "de", text="one two three four")
@@ -391,18 +391,19 @@ def test_compare_clips_wer_counts_words_of_every_system(tmp_path):
 
     scored: list[int] = []
 
-    def scorer(audio):  # DNSMOS stub: OVRL = length in seconds
+    def scorer(audio):  # DNSMOS stub
         scored.append(len(audio))
-        return {"ovrl": len(audio) / 16000, "sig": 1.0, "bak": 2.0}
+        return {"ovrl": 1.0, "sig": 1.0, "bak": 2.0}
 
     got = compare_wer(
         {"a": str(tmp_path / "a")}, manifest, 10, baseline=True, transcriber=transcriber, dnsmos_clips=2, scorer=scorer
     )
     assert got["clips"] == 3 and got["words"] == 12  # the German clip is left out
     assert got["wer"] == {"original": 0.25, "a": 0.25, "griffin_lim": 0.25}
-    assert len(heard) == 9 and set(heard) == {16000}  # whole clips, each system at the original's length
+    n = len(load_audio(rows[0].path))
+    assert len(heard) == 9 and set(heard) == {n}  # whole clips, each system at the original's length
     # DNSMOS on the first 2 of the 3 WER clips, per system, reconstructions at the original's length
-    assert len(scored) == 6 and set(scored) == {16000}
+    assert len(scored) == 6 and set(scored) == {n}
     assert got["dnsmos"] == {
         s: {"clips": 2, "ovrl": 1.0, "sig": 1.0, "bak": 2.0} for s in ("original", "a", "griffin_lim")
     }

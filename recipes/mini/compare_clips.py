@@ -30,6 +30,7 @@ from losatok_plugin.eval.baseline import GriffinLimMel
 from losatok_plugin.eval.heldout import english_transcribed, shared_wavs, stratified_sample
 from losatok_plugin.eval.recon import clip_metrics
 from losatok_plugin.eval.speech_quality import dnsmos, dnsmos_by_system, transcribe, wer_by_system
+from losatok_plugin.latent_file import fit_length
 
 BASELINE = "griffin_lim"
 HIGHER_IS_BETTER = ("pesq_wb", "stoi")
@@ -54,11 +55,6 @@ def _baseline(gl: GriffinLimMel, audio: torch.Tensor) -> torch.Tensor:
     torch.manual_seed(0)  # Griffin-Lim starts from random phases
     with torch.inference_mode():
         return gl(audio)
-
-
-def _at_length(x: torch.Tensor, n: int) -> torch.Tensor:
-    """``[M] -> [n]``: cut, or pad with zeros (decoders round lengths up to their hop)."""
-    return x[:n] if len(x) >= n else torch.nn.functional.pad(x, (0, n - len(x)))
 
 
 def compare_wer(
@@ -90,9 +86,9 @@ def compare_wer(
         audio = load_audio(e.path)
         systems["original"].append(audio.numpy())
         for name, model in loaded.items():
-            systems[name].append(_at_length(_reconstruct(model, audio), len(audio)).numpy())
+            systems[name].append(fit_length(_reconstruct(model, audio), len(audio)).numpy())
         if gl is not None:
-            systems[BASELINE].append(_at_length(_baseline(gl, audio), len(audio)).numpy())
+            systems[BASELINE].append(fit_length(_baseline(gl, audio), len(audio)).numpy())
     result = wer_by_system([str(e.extra["text"]) for e in chosen], systems, transcriber, progress=True)
     out = {"clips": result.clips, "words": result.words, "wer": {k: round(v, 4) for k, v in result.wer.items()}}
     if dnsmos_clips > 0:
