@@ -23,6 +23,7 @@ files with the same number of frames.
 from __future__ import annotations
 
 import sys
+import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -155,9 +156,9 @@ def check_writable(out: Path) -> None:
     """Create ``out`` (parents too) and check that files can be written there; :class:`InputError` if not."""
     try:
         out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out / ".losatok_write_test", fsync=False) as tmp:
-            tmp.write_bytes(b"")
-        (out / ".losatok_write_test").unlink()
+        # a probe file of its own: runs writing to the same folder at once must not remove each other's probe
+        with tempfile.TemporaryFile(dir=out, prefix=".losatok_write_test"):
+            pass
     except OSError as e:
         raise InputError(f"cannot write to output folder {out}: {e.strerror or e}") from None
 
