@@ -10,7 +10,7 @@ from losatok_plugin import LoSATokVAE, tiny_config
 from losatok_plugin.configuration import ConfigError
 from losatok_plugin.discriminators import Discriminators
 from losatok_plugin.training import TokenizerStageConfig, train_tokenizer
-from losatok_plugin.training.grow import grow_decoder, insertion_points
+from losatok_plugin.training.grow import grow_decoder, insertion_points, widen_decoder
 from losatok_plugin.training.tokenizer import load_discriminators
 from losatok_plugin.training.yaml_config import load_dataclass
 
@@ -67,6 +67,32 @@ def test_grow_decoder_refuses_to_shrink():
     vae = _trained_like()
     with pytest.raises(ConfigError, match="only grows"):
         grow_decoder(vae, intermediate_dim=vae.config.decoder_intermediate_dim, depth=vae.config.decoder_depth - 1)
+
+
+def test_widened_decoder_keeps_the_audio_and_its_copies_part_when_trained():
+    vae = _trained_like()
+    dim = vae.config.decoder_dim
+    wide = widen_decoder(vae, 3, seed=2)
+    assert wide.config.decoder_dim == 3 * dim
+    assert wide.decoder.head.out.weight.shape == (vae.config.istft_n_fft + 2, 3 * dim)
+    z = torch.randn(2, vae.config.latent_channels, 10)
+    with torch.no_grad():
+        a, b = vae.decode(z).sample, wide.decode(z).sample
+    assert a.abs().max() > 0
+    torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)
+    for k, v in vae.state_dict().items():  # outside the backbone and head: the same values
+        if not k.startswith(("decoder.backbone.", "decoder.head.out.weight")):
+            assert torch.equal(v, wide.state_dict()[k]), k
+    # the copies of a channel get different gradients (else they would stay equal for ever)
+    opt = torch.optim.SGD(wide.decoder.parameters(), lr=0.1)
+    wide.decoder(z).pow(2).mean().backward()
+    g = wide.decoder.backbone.convnext[0].pwconv2.weight.grad
+    assert not torch.allclose(g[:dim], g[dim : 2 * dim])
+    opt.step()
+    w = wide.decoder.backbone.convnext[0].pwconv2.weight.detach()
+    assert (w[:dim] - w[dim : 2 * dim]).abs().max() > 0
+    with pytest.raises(ConfigError, match="integer factor >= 1"):
+        widen_decoder(vae, 0)
 
 
 def test_load_discriminators_from_a_checkpoint_and_its_errors(tmp_path):
@@ -177,3 +203,12 @@ def test_grow_decoder_recipe_saves_a_grown_folder_and_refuses_to_shrink(tmp_path
     assert recipe.main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: model not found") and len(err.strip().splitlines()) == 1
+    # --width-factor alone: the residual width grows, the other sizes stay the model's
+    assert recipe.main(["--model", str(src), "--out", str(tmp_path / "wide"), "--width-factor", "2"]) == 0
+    wide = LoSATokVAE.from_pretrained(tmp_path / "wide")
+    old = tiny_config()
+    assert wide.config.decoder_dim == 2 * old.decoder_dim
+    assert (wide.config.decoder_intermediate_dim, wide.config.decoder_depth) == (
+        old.decoder_intermediate_dim,
+        old.decoder_depth,
+    )

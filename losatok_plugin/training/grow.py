@@ -9,8 +9,13 @@ training a larger one from scratch (days on a CPU). Two function-preserving move
 - **more blocks**: new ConvNeXt blocks are inserted evenly between the old ones with layer scale
   ``gamma = 0``: each is the identity until its ``gamma`` moves (its gradient is not zero).
 
-The residual width (``decoder_dim``) is kept: LayerNorm statistics change when it grows unevenly.
-The grown decoder's audio equals the old one's to float32 rounding (:func:`grow_decoder` checks it).
+A third move, :func:`widen_decoder`, multiplies the residual width (``decoder_dim``) by an integer ``k``
+(Net2WiderNet): every residual channel is repeated ``k`` times, so each LayerNorm sees the same mean and
+variance as before, and every layer that reads the stream (``pwconv1``, the ISTFT head's ``out``) takes
+``W / k`` on each copy plus a random term that sums to zero over the copies. The copies are equal at the
+start, so the output is unchanged; the zero-sum terms give the copies different gradients, so they part
+when trained. The ISTFT head's projection, rank ``decoder_dim`` over ``n_fft + 2`` outputs, grows with it.
+The grown decoder's audio equals the old one's to float32 rounding (both functions check it).
 """
 
 from __future__ import annotations
@@ -62,6 +67,71 @@ def insertion_points(old_depth: int, new_depth: int) -> list[int]:
     return [-(-(k + 1) * old_depth // (extra + 1)) - 1 for k in range(extra)]  # ceil((k+1)·old/(extra+1)) - 1
 
 
+def _check_same(vae: LoSATokVAE, grown: LoSATokVAE, frames: int, gen: torch.Generator) -> None:
+    z = torch.randn(2, vae.config["latent_channels"], frames, generator=gen)
+    with torch.no_grad():
+        a, b = vae.decoder(z.to(next(vae.parameters()).dtype)), grown.decoder(z.to(next(grown.parameters()).dtype))
+    err = (a - b).abs().max().item() / max(a.abs().max().item(), 1e-8)
+    if err > 1e-4:
+        raise ConfigError(f"grown decoder differs from the original (max relative error {err:.2e})")
+
+
+def _split_inputs(weight: torch.Tensor, factor: int, gen: torch.Generator) -> torch.Tensor:
+    """``[out, dim] -> [out, factor·dim]``: ``weight / factor`` per copy plus noise summing to 0 over copies."""
+    noise = torch.randn(factor, *weight.shape, generator=gen) * INIT_STD
+    noise = noise - noise.mean(dim=0, keepdim=True)
+    return torch.cat([weight / factor + noise[j].to(weight.dtype) for j in range(factor)], dim=1)
+
+
+def widen_decoder(vae: LoSATokVAE, factor: int, seed: int = 0, check_frames: int = 16) -> LoSATokVAE:
+    """A copy of ``vae`` whose decoder's residual width (``decoder_dim``) is ``factor`` times larger.
+
+    Shapes: ``decoder_dim`` D -> ``factor·D``; every ``[D]`` parameter (LayerNorms, depthwise convs,
+    ``gamma``, ``pwconv2`` rows, the input conv's output channels) is tiled ``factor`` times; ``pwconv1``
+    ``[I, D]`` and the head's ``out`` ``[n_fft + 2, D]`` become ``[., factor·D]`` (module docstring).
+    Everything outside the decoder's backbone and head is copied unchanged.
+
+    Args:
+        vae: the trained model (not modified).
+        factor: integer width multiplier, ≥ 1.
+        seed: seed of the zero-sum symmetry-breaking terms.
+        check_frames: latent frames of the equality check; 0 skips it.
+
+    Raises:
+        ConfigError: a factor below 1, or a widened decoder whose audio differs.
+    """
+    if not isinstance(factor, int) or factor < 1:
+        raise ConfigError(f"widen_decoder needs an integer factor >= 1, got {factor!r}")
+    gen = torch.Generator().manual_seed(seed)
+    cfg = {k: v for k, v in dict(vae.config).items() if not k.startswith("_")}
+    new_cfg = dict(cfg, decoder_dim=cfg["decoder_dim"] * factor)
+    grown = LoSATokVAE(**new_cfg)
+    state = dict(vae.state_dict())
+    tile = {  # parameters whose first axis is the residual width: repeat the channels
+        "decoder.backbone.embed.weight",
+        "decoder.backbone.embed.bias",
+        "decoder.backbone.norm.weight",
+        "decoder.backbone.norm.bias",
+        "decoder.backbone.final_layer_norm.weight",
+        "decoder.backbone.final_layer_norm.bias",
+    }
+    for key in list(state):
+        if key.startswith("decoder.backbone.convnext."):
+            name = key.split(".", 4)[4]
+            if name.startswith(("dwconv.", "norm.", "pwconv2.", "gamma")):
+                tile.add(key)
+    for key in tile:
+        state[key] = torch.cat([state[key]] * factor, dim=0)
+    readers = [k for k in state if k.startswith("decoder.backbone.convnext.") and k.endswith("pwconv1.weight")]
+    for key in readers + ["decoder.head.out.weight"]:
+        state[key] = _split_inputs(state[key], factor, gen)
+    grown.load_state_dict(state, strict=True)
+    grown.to(next(vae.parameters()).dtype)
+    if check_frames:
+        _check_same(vae, grown, check_frames, gen)
+    return grown
+
+
 def grow_decoder(
     vae: LoSATokVAE, intermediate_dim: int, depth: int, seed: int = 0, check_frames: int = 16
 ) -> LoSATokVAE:
@@ -109,10 +179,5 @@ def grow_decoder(
     grown.load_state_dict(state, strict=True)
     grown.to(next(vae.parameters()).dtype)
     if check_frames:
-        z = torch.randn(2, cfg["latent_channels"], check_frames, generator=gen)
-        with torch.no_grad():
-            a, b = vae.decoder(z.to(next(vae.parameters()).dtype)), grown.decoder(z.to(next(grown.parameters()).dtype))
-        err = (a - b).abs().max().item() / max(a.abs().max().item(), 1e-8)
-        if err > 1e-4:
-            raise ConfigError(f"grown decoder differs from the original (max relative error {err:.2e})")
+        _check_same(vae, grown, check_frames, gen)
     return grown
