@@ -43,6 +43,23 @@ def test_spectral_distances_zero_on_identity_and_grow_with_noise():
     assert 0 < stft_distance(x, small).item() < stft_distance(x, big).item()
 
 
+def test_flatness_gap_sees_noise_between_harmonics():
+    from losatok_plugin.eval.metrics import band_flatness, flatness_gap
+
+    t = torch.arange(32000) / 16000
+    tone = sum(torch.sin(2 * math.pi * 200 * k * t) / k for k in range(1, 40))  # harmonics up to 7.8 kHz
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(32000, generator=g)
+    assert flatness_gap(tone, tone) == pytest.approx(0.0, abs=1e-6)
+    assert band_flatness(noise).min() > 0.4 and band_flatness(tone).max() < 0.2  # noise flat, harmonics not
+    gaps = [flatness_gap(tone, tone + c * noise) for c in (0.003, 0.03, 0.3)]
+    assert 0 < gaps[0] < gaps[1] < gaps[2]
+    # a louder copy has the same flatness; two draws of noise nearly so
+    assert flatness_gap(tone, 3 * tone) == pytest.approx(0.0, abs=1e-5)
+    assert flatness_gap(noise, torch.randn(32000, generator=g)) < 0.02
+    assert math.isnan(flatness_gap(torch.zeros(32000), tone)) and math.isnan(flatness_gap(tone[:500], tone[:500]))
+
+
 def test_pesq_and_stoi_from_packages():
     x = speechlike()
     assert pesq_wb(x, x) > 4.4 and stoi(x, x) > 0.99
@@ -343,9 +360,10 @@ def test_compare_clips_scores_models_and_baseline_per_source(tmp_path, monkeypat
     monkeypatch.setattr(sys, "argv", [*argv, "--domain", "sound", "--baseline", "--out", str(out)])
     runpy.run_path(str(script), run_name="__main__")
     got = json.loads(out.read_text())
-    assert set(got) == {"a", "b", "griffin_lim", "mel_b_better_clips", "stft_b_better_clips"}
+    assert set(got) == {"a", "b", "griffin_lim", "mel_b_better_clips", "stft_b_better_clips", "flatness_b_better_clips"}
     for name in ("a", "b", "griffin_lim"):
-        assert got[name]["clips"] == 3 and set(got[name]["all"]) == {"mel", "stft"}
+        assert got[name]["clips"] == 3 and set(got[name]["all"]) == {"mel", "stft", "flatness"}
+        assert got[name]["all"]["flatness"] > 0
         assert sum(v["clips"] for k, v in got[name].items() if k.startswith("src")) == 3
     assert 0 <= got["mel_b_better_clips"] <= 3
     # the trained baseline is far better than an untrained tiny model on mel distance

@@ -4,7 +4,9 @@ The card's evaluation (``evaluate.py``) scores 12 clips per domain and set; a ve
 should also win on more clips. This scores ``N`` clips of one domain of a held-out manifest (seed 1 by default, so
 not the card's selection; spread over sources and tracks / speakers by ``eval.heldout.stratified_sample``; the first
 ``--max-seconds``), per model: the mean over all clips and per source, and for two models how many clips the second
-one wins. Speech gets PESQ-WB, STOI and mel distance; other domains mel and MR-STFT distance. ``--wer N`` (speech)
+one wins. Speech gets PESQ-WB, STOI and mel distance; other domains mel and MR-STFT distance; every domain the
+flatness gap (``eval.metrics.flatness_gap``: how far each 1-8 kHz band's spectral flatness is from the original's;
+noise between harmonics raises it). ``--wer N`` (speech)
 adds the corpus WER of pocketsphinx on up to N whole English clips with plain-word transcripts, for the originals,
 each model and the baseline (the card's WER takes 100 clips, seed 0); ``N`` = 0 with ``--wer`` gives the WER alone.
 ``--dnsmos K`` adds DNSMOS OVRL / SIG / BAK (speechmos) of every system on the first K of those WER clips, each
@@ -28,6 +30,7 @@ from losatok_plugin import LoSATokVAE
 from losatok_plugin.data import load_audio, read_manifest
 from losatok_plugin.eval.baseline import GriffinLimMel
 from losatok_plugin.eval.heldout import english_transcribed, shared_wavs, stratified_sample
+from losatok_plugin.eval.metrics import flatness_gap
 from losatok_plugin.eval.recon import clip_metrics
 from losatok_plugin.eval.speech_quality import dnsmos, dnsmos_by_system, transcribe, wer_by_system
 from losatok_plugin.latent_file import fit_length
@@ -37,7 +40,7 @@ HIGHER_IS_BETTER = ("pesq_wb", "stoi")
 
 
 def measures(domain: str) -> tuple[str, ...]:
-    return ("pesq_wb", "stoi", "mel") if domain == "speech" else ("mel", "stft")
+    return ("pesq_wb", "stoi", "mel", "flatness") if domain == "speech" else ("mel", "stft", "flatness")
 
 
 def _mean(rows: list[dict], key: str) -> float | None:
@@ -129,6 +132,8 @@ def compare(
             outputs[BASELINE] = _baseline(gl, audio)
         for name, recon in outputs.items():
             m = clip_metrics(audio, recon, domain)
+            gap = flatness_gap(audio, recon) if m["mel"] is not None else float("nan")
+            m["flatness"] = gap if gap == gap else None  # NaN (no active frame) counts as missing
             scores[name].setdefault(source, []).append({k: m.get(k) for k in keys})
     out: dict = {}
     for name, per_source in scores.items():
