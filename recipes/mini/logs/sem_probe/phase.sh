@@ -3,6 +3,8 @@
 # settings, re-warmed at STEP and cooled down over the last 1000; R=new run folder, SEM=semantic weight.
 #   round 1 (defaults FROM=runs/tokenizer_v34sem1 STEP=41000, v2.12): SEM=1 (control), SEM=0.3 (v2.13)
 #   round 2 (FROM=runs/tokenizer_v36sem03 STEP=44000, v2.13): SEM=0.3, SEM=0
+#   round 3, GAN weights (FROM=runs/tokenizer_v37sem03 STEP=47000 SEM=0.3, 2500 steps, cool-down 800):
+#     ... phase.sh loss_weights.fm=10 loss_weights.adv=2 optim.cooldown_steps=800 run.max_steps=49500 (and fm 30, adv 4)
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 R=${R:?} FROM=${FROM:-runs/tokenizer_v34sem1} STEP=${STEP:-41000}

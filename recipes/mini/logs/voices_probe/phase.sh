@@ -2,7 +2,7 @@
 # voices probe: continue the v2.12 candidate (step 38000) with the v2.11 settings, 3000 steps, re-warmed at 38000,
 # cool-down 40000 -> 41000; R=run folder, MANIFEST=train manifest (train_with_voices.jsonl for the probe, train.jsonl for the control)
 set -euo pipefail
-cd /work/main
+cd "$(dirname "$0")/../../../.."
 R=${R:?}
 if [ ! -d $R ]; then
   [ -d runs/tokenizer_v32/checkpoints/step_00038000 ] || { echo "v32 has no step 38000" >&2; exit 1; }
