@@ -112,7 +112,7 @@ def flatness_gap(ref: torch.Tensor, est: torch.Tensor, sample_rate: int = 16000,
     """Mean over bands (1-8 kHz) of |flatness(est) − flatness(ref)| on the reference's active frames, one clip ``[N]``.
 
     0 for identical signals. A decoder that fills the gaps between harmonics with noise raises the
-    estimate's flatness (a rough, buzzy voice; what DNSMOS SIG hears); one that loses noise lowers it.
+    estimate's flatness (a rough voice); one that loses the noise of fricatives or cymbals lowers it.
     Frames are active where the reference's power is within 30 dB of its loudest frame. NaN if none are.
     """
     ref, est = align_lengths(ref.reshape(-1).float(), est.reshape(-1).float())
