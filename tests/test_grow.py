@@ -203,6 +203,9 @@ def test_grow_decoder_recipe_saves_a_grown_folder_and_refuses_to_shrink(tmp_path
     assert recipe.main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: model not found") and len(err.strip().splitlines()) == 1
+    # a size given as 0 is a size, not "the model's": refused like any smaller one
+    assert recipe.main(["--model", str(src), "--out", str(tmp_path / "z"), "--depth", "0"]) == 2
+    assert "only grows: depth 0 <" in capsys.readouterr().err
     # --width-factor alone: the residual width grows, the other sizes stay the model's
     assert recipe.main(["--model", str(src), "--out", str(tmp_path / "wide"), "--width-factor", "2"]) == 0
     wide = LoSATokVAE.from_pretrained(tmp_path / "wide")

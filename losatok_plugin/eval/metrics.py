@@ -86,26 +86,31 @@ def si_sdr(ref: torch.Tensor, est: torch.Tensor, eps: float = 1e-8) -> torch.Ten
 FLATNESS_BANDS: tuple[tuple[int, int], ...] = ((1000, 2000), (2000, 3000), (3000, 4000), (4000, 6000), (6000, 8000))
 
 
-def band_flatness(
-    audio: torch.Tensor, sample_rate: int = 16000, bands=FLATNESS_BANDS, n_fft: int = 1024, hop: int = 256, active=None
-) -> torch.Tensor:
-    """Spectral flatness (geometric / arithmetic mean of the power) per band, averaged over frames: ``[N] -> [bands]``.
+def _power(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """``[N] -> [n_fft // 2 + 1, frames]`` power spectrum (Hann window)."""
+    window = torch.hann_window(n_fft, device=x.device)
+    return torch.stft(x.reshape(-1).float(), n_fft, hop, window=window, return_complex=True).abs().pow(2)
 
-    1 for white noise, near 0 for clean harmonics. ``active`` (``[frames]`` bool) picks the frames; default all.
-    """
-    x = audio.reshape(-1).float()
-    power = (
-        torch.stft(x, n_fft, hop, window=torch.hann_window(n_fft, device=x.device), return_complex=True).abs().pow(2)
-    )
+
+def _flatness(power: torch.Tensor, sample_rate: int, bands) -> torch.Tensor:
+    """Per band, the frames' mean of geometric / arithmetic mean power: ``[bins, frames] -> [bands]``."""
     power = power + 1e-12
-    freqs = torch.linspace(0, sample_rate / 2, power.shape[0], device=x.device)
-    if active is not None:
-        power = power[:, active]
+    freqs = torch.linspace(0, sample_rate / 2, power.shape[0], device=power.device)
     out = []
     for lo, hi in bands:
         p = power[(freqs >= lo) & (freqs < hi)]
         out.append((p.log().mean(0).exp() / p.mean(0)).mean())
     return torch.stack(out)
+
+
+def band_flatness(
+    audio: torch.Tensor, sample_rate: int = 16000, bands=FLATNESS_BANDS, n_fft: int = 1024, hop: int = 256
+) -> torch.Tensor:
+    """Spectral flatness (geometric / arithmetic mean of the power) per band, averaged over frames: ``[N] -> [bands]``.
+
+    1 for white noise, near 0 for clean harmonics.
+    """
+    return _flatness(_power(audio, n_fft, hop), sample_rate, bands)
 
 
 def flatness_gap(ref: torch.Tensor, est: torch.Tensor, sample_rate: int = 16000, bands=FLATNESS_BANDS) -> float:
@@ -119,10 +124,11 @@ def flatness_gap(ref: torch.Tensor, est: torch.Tensor, sample_rate: int = 16000,
     n_fft, hop = 1024, 256
     if ref.shape[-1] < n_fft:
         return float("nan")
-    frame_power = torch.stft(ref, n_fft, hop, window=torch.hann_window(n_fft), return_complex=True).abs().pow(2).sum(0)
+    ref_power, est_power = _power(ref, n_fft, hop), _power(est, n_fft, hop)
+    frame_power = ref_power.sum(0)
     active = frame_power > frame_power.max() * 1e-3
     if not bool(active.any()):
         return float("nan")
-    a = band_flatness(ref, sample_rate, bands, n_fft, hop, active)
-    b = band_flatness(est, sample_rate, bands, n_fft, hop, active)
+    a = _flatness(ref_power[:, active], sample_rate, bands)
+    b = _flatness(est_power[:, active], sample_rate, bands)
     return float((a - b).abs().mean())

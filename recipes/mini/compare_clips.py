@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -132,8 +133,8 @@ def compare(
             outputs[BASELINE] = _baseline(gl, audio)
         for name, recon in outputs.items():
             m = clip_metrics(audio, recon, domain)
-            gap = flatness_gap(audio, recon) if m["mel"] is not None else float("nan")
-            m["flatness"] = gap if gap == gap else None  # NaN (no active frame) counts as missing
+            gap = flatness_gap(audio, recon) if m["mel"] is not None else math.nan  # mel None: silent original
+            m["flatness"] = None if math.isnan(gap) else gap
             scores[name].setdefault(source, []).append({k: m.get(k) for k in keys})
     out: dict = {}
     for name, per_source in scores.items():

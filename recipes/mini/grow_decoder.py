@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         vae = load_vae(args.model)
-        inter = args.intermediate_dim or vae.config.decoder_intermediate_dim
-        grown = grow_decoder(vae, inter, args.depth or vae.config.decoder_depth, seed=args.seed)
+        cfg = vae.config
+        inter = cfg.decoder_intermediate_dim if args.intermediate_dim is None else args.intermediate_dim
+        depth = cfg.decoder_depth if args.depth is None else args.depth
+        grown = grow_decoder(vae, inter, depth, seed=args.seed)
         if args.width_factor != 1:
             grown = widen_decoder(grown, args.width_factor, seed=args.seed)
     except (ConfigError, CheckpointError, ModelNotFoundError) as e:
