@@ -328,7 +328,7 @@ def test_mini_export_from_a_checkpoint_in_float16(tmp_path, corpus):
         2,
         init_from=str(corpus["teacher"]),
         ema_decay=0.5,
-        discriminator={"warmup_steps": 10},
+        discriminator={"channels": 4, "warmup_steps": 0, "segment_seconds": 0.32},
         run={"save_every": 1},
     )
     train_tokenizer(load_dataclass(TokenizerStageConfig, d))
@@ -345,8 +345,29 @@ def test_mini_export_from_a_checkpoint_in_float16(tmp_path, corpus):
     assert json.loads((tmp_path / "fin" / "export.json").read_text()) == {
         "source": str(tmp_path / "run" / "final"),
         "step": 2,
+        "discriminators": "discriminator.safetensors",
         "dtype": "float16",
     }
+    # the discriminators of the exported step come along, and a new run takes them from the export folder
+    for name, step in (("at1", 1), ("fin", 2)):
+        kept = load_file(str(tmp_path / "run" / "checkpoints" / f"step_{step:08d}" / "discriminator.safetensors"))
+        copied = load_file(str(tmp_path / name / "discriminator.safetensors"))
+        assert copied.keys() == kept.keys() and all(torch.equal(copied[k], kept[k]) for k in kept)
+    at1 = load_file(str(tmp_path / "at1" / "discriminator.safetensors"))
+    assert any(not torch.equal(at1[k], copied[k]) for k in at1)  # step 1's, not the last one's
+    from losatok_plugin.discriminators.bundle import Discriminators
+    from losatok_plugin.training.tokenizer import load_discriminators
+
+    dcfg = load_dataclass(TokenizerStageConfig, d).discriminator
+    disc = Discriminators(dcfg.use_mpd, dcfg.use_mrd, dcfg.periods, dcfg.resolutions, dcfg.channels)
+    load_discriminators(disc, tmp_path / "fin")
+    assert all(torch.equal(v, copied[k]) for k, v in disc.state_dict().items())
+    res = subprocess.run(
+        [*export, "--out", str(tmp_path / "fin"), "--no-discriminators"], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr  # into the same folder: the earlier copy goes too
+    assert not (tmp_path / "fin" / "discriminator.safetensors").exists()
+    assert "discriminators" not in json.loads((tmp_path / "fin" / "export.json").read_text())
     import shutil
 
     shutil.rmtree(tmp_path / "run" / "final")  # as if the run were still going: only checkpoints

@@ -111,6 +111,6 @@ if [ "$STOP_AT" -eq 0 ]; then
     run=runs/tokenizer_v25
 fi
 # STOP_AT>0 exports that step's checkpoint, never a later final/ (an error if the run no longer keeps it)
-$PY recipes/mini/export.py --run "$run" --out "$OUT" --step "$STOP_AT"
+$PY recipes/mini/export.py --run "$run" --out "$OUT" --step "$STOP_AT" --no-discriminators  # the shipped folder: the VAE only
 $PY recipes/mini/evaluate.py --model "$OUT" --out runs/eval_mini --manifest data/corpus/test.jsonl \
     --manifest data/corpus/test_real.jsonl --card recipes/mini/card.json
