@@ -11,8 +11,9 @@ float32 under ``.to(torch.float16)`` and are stored so (~0.3M parameters).
 
 The run's discriminators at that checkpoint come along as ``discriminator.safetensors`` (float32, as trained; about
 4 MB at the mini sizes; ``--no-discriminators`` leaves them out), so that a later run from this export keeps them:
-``discriminator.init_from=<export folder>``. New discriminators take thousands of steps to hear anything
-(``recipes/mini/README.md``, "New discriminators of two sizes"); ``LoSATokVAE.from_pretrained`` ignores the file.
+``discriminator.init_from=<export folder>``. New ones learn slowly (at the mini config's lr and schedule they were
+still near chance after 3500 steps: ``recipes/mini/README.md``, "New discriminators of two sizes");
+``LoSATokVAE.from_pretrained`` ignores the file.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 # CH channels (the config's 8, or more: MPD CH -> 16·CH, MRD CH), trained alone for the first 800 steps, then the
 # round-3 GAN weights (fm 30, adv 4) beside semantic 0.3, STFT 6, KL 1e-3 and v2.13's crops; generator lr 5e-5 flat
 # after 200 warm-up steps (about v2.13's cosine lr at its last re-warm), cooled down over the last 1000 of STEPS; the
-# discriminators' lr 2e-4 flat. R=new run folder. Resumable: run it again with the same R.
+# discriminators' lr 2e-4 flat. R=new run folder. Resumable: run it again with the same R. As run: STEPS=3500 with
+# CH=8 and CH=16; the lead-time diagnostic with STEPS=1500 and the extra arguments discriminator.every=1
+# discriminator.lead_steps=1500 (and discriminator.optim.lr=1e-3), stopped at step 1025.
 set -euo pipefail
 cd "$(dirname "$0")/../../../.."
 R=${R:?} CH=${CH:-8} STEPS=${STEPS:-4000} FROM_MODEL=${FROM_MODEL:-losatok_plugin/pretrained/losatok-mini}
