@@ -248,6 +248,23 @@ def test_sigterm_and_sigint_then_resume_match_an_uninterrupted_run(tmp_path, cor
     assert [r["sembo/total"] for r in rows] == pytest.approx([r["sembo/total"] for r in ref_rows], rel=1e-5)
 
 
+def test_sigterm_to_the_process_group_with_loader_workers_saves_a_checkpoint(tmp_path, corpus):
+    """``timeout``, Ctrl-C and schedulers signal the whole process group, DataLoader workers too: the run still
+    stops at a step boundary with a checkpoint of that step (a worker killed by the signal used to crash the
+    main process before it could save, losing the steps since the last periodic checkpoint)."""
+    out = tmp_path / "run"
+    d = stage_dict(out, corpus["manifest"], 100_000, teacher=str(corpus["teacher"]), data={"num_workers": 1})
+    cfg = write_yaml(tmp_path / "c.yaml", d)
+    proc = train_cli(["sembo", "--config", str(cfg)], new_group=True)
+    wait_for(lambda: len(metrics(out)) >= 3, proc)
+    os.killpg(proc.pid, signal.SIGTERM)
+    log = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0 and "stopped by signal" in log, log
+    assert "killed by signal" not in log, log  # the worker outlived the signal; the run shut it down
+    saved = ckpt.latest_checkpoint(out)
+    assert saved is not None and ckpt.step_of(saved) == metrics(out)[-1]["step"] >= 3
+
+
 # -- non-finite data and losses -----------------------------------------------------------------------------
 def test_nonfinite_file_in_a_manifest_is_skipped_and_reported(tmp_path, corpus):
     entries = read_manifest(corpus["manifest"])

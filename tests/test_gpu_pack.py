@@ -226,6 +226,8 @@ def test_run_device_on_cpu_returns_a_checkpoint_that_resumes_here(tmp_path):
     r = subprocess.run(["bash", str(GPU / "resume_here.sh"), str(out), str(here)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (here / "checkpoints" / "latest").read_text().strip() == "step_00000002"
+    ran = json.loads((here / "device_config_step_00000002.json").read_text())  # the device run's config, a record
+    assert ran["run"]["max_steps"] == 2 and ran["data"]["batch_size"] == 2
     again = subprocess.run(["bash", str(GPU / "resume_here.sh"), str(out), str(here)], capture_output=True, text=True)
     assert again.returncode == 1 and "already at step 2" in again.stderr
     r = subprocess.run(

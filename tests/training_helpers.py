@@ -73,8 +73,9 @@ def env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
 
-def train_cli(args: list[str], cwd: Path | None = None) -> subprocess.Popen:
-    """``python recipes/train.py ARGS`` as a child process (stdout and stderr together)."""
+def train_cli(args: list[str], cwd: Path | None = None, new_group: bool = False) -> subprocess.Popen:
+    """``python recipes/train.py ARGS`` as a child process (stdout and stderr together); ``new_group``: in
+    a process group of its own (``os.killpg(proc.pid, sig)`` then signals it and its DataLoader workers)."""
     return subprocess.Popen(
         [sys.executable, str(REPO / "recipes" / "train.py"), *args],
         env=env(),
@@ -82,6 +83,7 @@ def train_cli(args: list[str], cwd: Path | None = None) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=new_group,
     )
 
 

@@ -12,6 +12,7 @@ from .dataset import AudioCropDataset, EpochSampler
 from .domain_shares import WeightedEpochSampler, domain_share_weights, share_summary
 from .feature_cache import FeatureCache
 from .manifest import read_manifest
+from .workers import ignore_stop_signals
 
 log = logging.getLogger(__name__)
 
@@ -66,5 +67,6 @@ def crop_loader(
         drop_last=len(dataset) >= data.batch_size,
         num_workers=data.num_workers,
         persistent_workers=data.num_workers > 0,
+        worker_init_fn=ignore_stop_signals,
     )
     return loader, dataset

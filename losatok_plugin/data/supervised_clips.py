@@ -19,6 +19,7 @@ from .dataset import EpochSampler, item_rng
 from .labels import LabelSpace
 from .length_batches import LengthBatchSampler
 from .manifest import ManifestEntry
+from .workers import ignore_stop_signals
 
 
 class SupervisedClips(Dataset):
@@ -116,6 +117,7 @@ def clip_loader(
             num_workers=num_workers,
             collate_fn=partial(collate_clips, model=model),
             persistent_workers=num_workers > 0,
+        worker_init_fn=ignore_stop_signals,
         )
     return DataLoader(
         ds,
@@ -125,5 +127,6 @@ def clip_loader(
         num_workers=num_workers,
         collate_fn=partial(collate_clips, model=model),
         persistent_workers=num_workers > 0,
+        worker_init_fn=ignore_stop_signals,
         generator=torch.Generator().manual_seed(seed),
     )

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from ..configuration import ConfigError
 from ..data.latent_clips import LatentClipDataset, collate_latents
 from ..data.latent_shards import LatentStats
+from ..data.workers import ignore_stop_signals
 from ..generation.pipelines import build_modules, sample_size
 from ..losses.dit_objective import DiTObjective
 from .config import DiTStageConfig
@@ -83,6 +84,7 @@ def build(cfg: DiTStageConfig, trainer: Trainer) -> DiTState:
         num_workers=d.num_workers,
         drop_last=len(ds) >= d.batch_size,
         collate_fn=partial(collate_latents, frames=fixed, pad=pad),
+        worker_init_fn=ignore_stop_signals,
     )
     objective = DiTObjective(modules, tokenizer, cfg.model, cfg.objective)
     optimizer = adamw(objective.parameters(), cfg.optim)

@@ -28,4 +28,7 @@ cp "$tmp"/ckpt/*.safetensors "$tmp"/ckpt/*.pt "$dst/"
 echo "step_$step" >"$RUN/checkpoints/latest.tmp" && mv "$RUN/checkpoints/latest.tmp" "$RUN/checkpoints/latest"
 # the device run's metrics after the steps this run already logged (the trainer truncates on --resume)
 if [ -f "$tmp/ckpt/metrics.jsonl" ]; then cat "$tmp/ckpt/metrics.jsonl" >>"$RUN/metrics.jsonl"; fi
+# the device run's whole config, as a record (its paths are the device's: export.py needs --init-from when init_from
+# was the pack's init/)
+if [ -f "$tmp/ckpt/run_config.json" ]; then cp "$tmp/ckpt/run_config.json" "$RUN/device_config_step_$step.json"; fi
 echo "$dst ready (step $((10#$step))); continue: recipes/train.py <stage> --config ... --resume run.output_dir=$RUN"

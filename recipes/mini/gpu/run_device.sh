@@ -88,6 +88,7 @@ ckpt="$RUN/checkpoints/$(cat "$RUN/checkpoints/latest")"
 step=$(basename "$ckpt" | sed 's/^step_//')
 echo "$step" >"$ckpt/STEP"
 cp "$RUN/metrics.jsonl" "$ckpt/metrics.jsonl" 2>/dev/null || true
+cp "$RUN/config.json" "$ckpt/run_config.json" 2>/dev/null || true  # what the device ran (its paths are the device's)
 tar -C "$ckpt" -cf - . | gzip -1 >"$RUN/ckpt.tgz"
 split -b 15m -d -a 1 "$RUN/ckpt.tgz" "$OUT/ckpt.tgz.part"
 (cd "$RUN" && sha256sum ckpt.tgz) >"$OUT/ckpt.tgz.sha256"
