@@ -117,7 +117,7 @@ def clip_loader(
             num_workers=num_workers,
             collate_fn=partial(collate_clips, model=model),
             persistent_workers=num_workers > 0,
-        worker_init_fn=ignore_stop_signals,
+            worker_init_fn=ignore_stop_signals,
         )
     return DataLoader(
         ds,
