@@ -240,3 +240,33 @@ def test_run_device_on_cpu_returns_a_checkpoint_that_resumes_here(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "resumed from" in r.stdout and "at step 2" in r.stdout
     assert [m["step"] for m in metrics(here)] == [1, 2, 3]
+
+
+def test_slim_tree_hides_what_a_device_run_does_not_need_and_restores_it(tmp_path):
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--shared", str(REPO), str(clone)], check=True)
+    script = clone / "recipes" / "mini" / "gpu" / "slim_tree.sh"
+    shutil.copy(GPU / "slim_tree.sh", script)  # the script as it is in this checkout
+    subprocess.run(["git", "-C", str(clone), "add", str(script)], check=True)
+    subprocess.run(
+        ["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "s"], check=False
+    )
+    full = pack.travelling_bytes(clone)
+    hidden = subprocess.run(["bash", str(script), "hide"], capture_output=True, text=True)
+    assert hidden.returncode == 0, hidden.stderr
+    slim = pack.travelling_bytes(clone)
+    assert slim < 24 * 2**20 < full  # room for a 40 MiB pack and the wheels
+    assert (
+        not (clone / "tests" / "assets").exists()
+        and (clone / "losatok_plugin" / "pretrained" / "losatok-mini").is_dir()
+    )
+    restored = subprocess.run(["bash", str(script), "restore"], capture_output=True, text=True)
+    assert restored.returncode == 0, restored.stderr
+    status = subprocess.run(["git", "-C", str(clone), "status", "--porcelain"], capture_output=True, text=True)
+    assert status.stdout == "" and pack.travelling_bytes(clone) == full
+    # a change not committed under a hidden folder: refused, and the change stays
+    changed = next((clone / "recipes" / "mini" / "logs").rglob("*.json"))
+    changed.write_text("{}")
+    refused = subprocess.run(["bash", str(script), "hide"], capture_output=True, text=True)
+    assert refused.returncode == 1 and "commit or stash" in refused.stderr
+    assert changed.read_text() == "{}" and (clone / "tests" / "assets").is_dir()
