@@ -11,7 +11,8 @@
 # metrics) into $OUT as ckpt.tgz.part0.. (15 MiB each) + ckpt.tgz.sha256, beside train.log.
 # recipes/mini/gpu/resume_here.sh puts them back into runs/<stage>_mini on the CPU machine.
 #
-# Environment (defaults for an H200): BUDGET_S=420 BATCH=64 PREC=bf16 PARTS_FROM= (e.g. losatok-mini:
+# Environment (defaults for an H200): BUDGET_S=420 BATCH=64 PREC=bf16 (float32: PREC="'no'", quoted: a bare no is
+# YAML's false) PARTS_FROM= (e.g. losatok-mini:
 # the tokenizer's trainable parts start from that model, as recipes/mini/compose_init.py; "" = random)
 # SAVE_EVERY=500 WORKERS=6 PACK=packs/mini_v2 WHEELS=packs/.whl RESUME=packs/resume RUN=/tmp/run
 # PY=python3. CPU smoke: DEVICE=cpu MAX_STEPS=2 CONFIG=<tiny yaml> PY=.venv/bin/python (wheels skipped).
