@@ -20,16 +20,16 @@ EXAMPLES = REPO / "recipes" / "assets" / "examples"
 # (v2.11: STOI 0.911, mel 0.109; see the model card) so that a broken export, loader or decoder fails this test.
 FLOORS = {"stoi": 0.80, "mel": 0.20}
 # The bundled real recording (speech_real.wav: an Asterisk English prompt, a voice never heard in training).
-# v2.11 measures PESQ-WB 2.045 and MR-STFT 1.055 on it; v2.10 1.890 and 1.063, v2.9 1.924 and 1.084, v2.8 1.843 and
-# 1.098, v2.7 1.813 and 1.152, v2.6 1.721 and 1.164, v2.5 1.732 and 1.176, v2.4 1.621 and 1.222, v2.3 1.756 and 1.216,
-# v2.1 (step 19353) 1.575 and 1.228, v2 (step 9525) 1.44 and 1.276 and v1 (git 5923fb3, no adversarial stage) 1.32 and
-# 1.380: all of them fail the PESQ-WB floor (on 60 other held-out real clips v2.11 is the best of them:
-# recipes/mini/logs/v31_eval/).
-REAL_FLOORS = {"pesq_wb": 1.97, "stft": 1.07}
-# The bundled music clips, MR-STFT distance: music_midi.wav 2.028 (v2.10 2.046, v2.9 2.093, v2.8 2.138, v2.7 2.227,
-# v2.6 2.273, v2.5 2.339: all fail) and music_real.wav 1.025 (v2.10 1.044, v2.9 1.074, v2.8 1.094, v2.7 1.131, v2.5
-# 1.147: all fail).
-MUSIC_FLOORS = {"music_midi": 2.04, "music_real": 1.035}
+# v2.14 measures PESQ-WB 2.099 and MR-STFT 1.039 on it; v2.13 1.999 and 1.035, v2.11 2.045 and 1.055, v2.10 1.890
+# and 1.063, v2.9 1.924 and 1.084, v2.8 1.843 and 1.098, v2.7 1.813 and 1.152, v2.6 1.721 and 1.164, v2.5 1.732 and
+# 1.176, v2.4 1.621 and 1.222, v2.3 1.756 and 1.216, v2.1 (step 19353) 1.575 and 1.228, v2 (step 9525) 1.44 and
+# 1.276 and v1 (git 5923fb3, no adversarial stage) 1.32 and 1.380: all of them fail the PESQ-WB floor (on 60 other
+# held-out real clips v2.14 is the best of them: recipes/mini/logs/gpu_v3/).
+REAL_FLOORS = {"pesq_wb": 2.05, "stft": 1.07}
+# The bundled music clips, MR-STFT distance: music_midi.wav v2.14 1.917 (v2.13 1.978, v2.11 2.028, v2.10 2.046,
+# v2.9 2.093, v2.8 2.138, v2.7 2.227, v2.6 2.273, v2.5 2.339: all fail) and music_real.wav v2.14 1.005 (v2.13 0.995
+# and v2.11 1.025 pass; v2.10 1.044, v2.9 1.074, v2.8 1.094, v2.7 1.131, v2.5 1.147 fail).
+MUSIC_FLOORS = {"music_midi": 1.95, "music_real": 1.035}
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,11 @@
 # Reproduce losatok-mini end to end on a CPU: corpus -> semantic encoder (stage 0) -> feature cache -> SemBo -> tokenizer ->
 # export -> held-out evaluation. Every stage resumes: run it again after an interruption (or in the next
 # session) and it continues where it stopped. Stage lengths are the configs' run.max_steps; extra
-# arguments go to the tokenizer stage. The v2.11 model (the one shipped now) is this script as it stands: its warm
+# arguments go to the tokenizer stage. The v2.14 model (the one shipped now) is this script as it stands: its warm
 # start takes the v1 model's trained parts from git (PARTS_FROM=git:5923fb3, the default; PARTS_FROM= trains
 # stage 2 from random weights instead), the tokenizer runs its whole schedule (four phases below, v2.4), then a
-# second stage-2 run from that export in seven phases (v2.5 to v2.11). STOP_AT=19353 stops where v2.1 was exported,
+# second stage-2 run from that export in ten phases (v2.5 to v2.13), then a third from the v2.13 export in two (v2.14;
+# the first of them ran on a GPU, see below). STOP_AT=19353 stops where v2.1 was exported,
 # STOP_AT=29250 where v2.2 was, STOP_AT=41250 where v2.3 was, STOP_AT=49250 where v2.4 was.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -108,7 +109,35 @@ if [ "$STOP_AT" -eq 0 ]; then
     # (recipes/mini/README.md, "v2.13 ... semantic weight 0.3 against a weight-1 control")
     second_run loss_weights.semantic=0.3 loss_weights.stft=6 optim.rewarm_at=41000 optim.rewarm_steps=250 \
         optim.cooldown_steps=1000 run.max_steps=44000 "$@"
-    run=runs/tokenizer_v25
+    # v2.14 (shipped): a third run from the v2.13 export (recipes/mini/README.md, "A first GPU run"). Its first phase
+    # ran on a GPU (recipes/mini/logs/gpu_v3/gpu_v3.sh through gpu/run_device.sh): batch 64 on a pack of the corpus,
+    # new discriminators on every step after a 500-step lead, fm 30 / adv 4, lr 1.5e-4 flat, 3500 steps. Put a
+    # returned checkpoint into runs/tokenizer_v214gpu with gpu/resume_here.sh and this goes on from it; otherwise the
+    # CPU trains the phase itself, resumably (batch 64: many hours on 2 cores). Then 2000 steps on the CPU from that
+    # export and its discriminators at fm 10 / adv 2, cooled down over the last 800.
+    [ -f runs/mini_v213/config.json ] || $PY recipes/mini/export.py --run runs/tokenizer_v25 --out runs/mini_v213
+    [ -f packs/mini_v3/train.jsonl ] || $PY recipes/mini/gpu/pack.py build --manifest data/corpus/train.jsonl \
+        --valid-manifest data/corpus/valid.jsonl --out packs/mini_v3 --budget-mb 40 --kbps 64
+    [ -f runs/tokenizer_v214gpu/final/config.json ] || $PY recipes/train.py tokenizer \
+        --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_v214gpu) init_from=runs/mini_v213 \
+        run.output_dir=runs/tokenizer_v214gpu data.feature_cache= data.train_manifest=packs/mini_v3/train.jsonl \
+        data.valid_manifest=packs/mini_v3/valid.jsonl data.batch_size=64 loss_weights.kl=1e-3 \
+        loss_weights.semantic=0.3 loss_weights.stft=6 loss_weights.fm=30 loss_weights.adv=4 \
+        data.domain_shares.speech=0.5 data.domain_shares.music=0.3 data.domain_shares.sound=0.2 data.source_alpha=0.5 \
+        optim.lr=1.5e-4 optim.warmup_steps=200 optim.schedule_steps=1000000 optim.cooldown_steps=0 \
+        discriminator.warmup_steps=0 discriminator.lead_steps=500 discriminator.every=1 \
+        discriminator.segment_seconds=0.64 discriminator.optim.lr=3e-4 discriminator.optim.schedule_steps=1000000 \
+        run.sample_every=0 run.max_steps=3500
+    [ -f runs/mini_v214gpu/config.json ] || $PY recipes/mini/export.py --run runs/tokenizer_v214gpu \
+        --out runs/mini_v214gpu --step 3500 --init-from runs/mini_v213
+    $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_v214) \
+        init_from=runs/mini_v214gpu discriminator.init_from=runs/mini_v214gpu run.output_dir=runs/tokenizer_v214 \
+        data.feature_cache= loss_weights.kl=1e-3 loss_weights.semantic=0.3 loss_weights.stft=6 loss_weights.fm=10 \
+        loss_weights.adv=2 data.domain_shares.speech=0.5 data.domain_shares.music=0.3 data.domain_shares.sound=0.2 \
+        data.source_alpha=0.5 optim.lr=5e-5 optim.warmup_steps=200 optim.schedule_steps=1000000 \
+        optim.cooldown_steps=800 discriminator.warmup_steps=0 discriminator.lead_steps=0 \
+        discriminator.optim.lr=2e-4 discriminator.optim.schedule_steps=1000000 run.max_steps=2000 run.sample_every=0 "$@"
+    run=runs/tokenizer_v214
 fi
 # STOP_AT>0 exports that step's checkpoint, never a later final/ (an error if the run no longer keeps it)
 $PY recipes/mini/export.py --run "$run" --out "$OUT" --step "$STOP_AT" --no-discriminators  # the shipped folder: the VAE only
