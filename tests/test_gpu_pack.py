@@ -270,3 +270,10 @@ def test_slim_tree_hides_what_a_device_run_does_not_need_and_restores_it(tmp_pat
     refused = subprocess.run(["bash", str(script), "hide"], capture_output=True, text=True)
     assert refused.returncode == 1 and "commit or stash" in refused.stderr
     assert changed.read_text() == "{}" and (clone / "tests" / "assets").is_dir()
+    # a commit made while hidden: restore says so instead of failing on a missing path
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "--", "."], check=True)
+    assert subprocess.run(["bash", str(script), "hide"], capture_output=True).returncode == 0
+    git_id = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "-C", str(clone), *git_id, "commit", "-qm", "oops"], check=True)
+    after = subprocess.run(["bash", str(script), "restore"], capture_output=True, text=True)
+    assert after.returncode == 1 and "a commit made while hidden" in after.stderr

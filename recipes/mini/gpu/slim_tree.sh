@@ -7,7 +7,8 @@
 #   ... the device tool's run call, carry: [packs/<pack>, packs/.whl] ...
 #   bash recipes/mini/gpu/slim_tree.sh restore   # back from HEAD
 #
-# `hide` refuses when any of them has changes not committed (restore takes them from HEAD), so nothing is lost.
+# `hide` refuses when any of them has changes not committed (restore takes them from HEAD), so nothing is lost; commit
+# nothing while they are hidden (the commit would delete them: `restore` then says so).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 PATHS=(recipes/mini/logs losatok_plugin/pretrained/dit-tts-mini losatok_plugin/pretrained/dit-tta-mini
@@ -19,8 +20,15 @@ case "${1:-}" in
             exit 1
         fi
         git rm -rq -- "${PATHS[@]}"
+        echo "hidden (staged deletions): commit nothing until 'slim_tree.sh restore', or the commit deletes them" >&2
         ;;
     restore)
+        for p in "${PATHS[@]}"; do
+            git cat-file -e "HEAD:$p" 2>/dev/null || {
+                echo "error: HEAD has no $p: a commit made while hidden deleted it (git revert that commit)" >&2
+                exit 1
+            }
+        done
         git reset -q -- "${PATHS[@]}"
         git checkout -- "${PATHS[@]}"
         ;;
