@@ -114,6 +114,16 @@ def test_pack_respects_its_budget_keeps_every_source_and_decodes(tmp_path):
         pack.build(build_args(manifest, tmp_path / "packs" / "r", budget_mb="0"))
 
 
+def test_auto_budget_names_slim_tree_when_the_tree_leaves_no_room(tmp_path, monkeypatch):
+    manifest = synthetic_corpus(tmp_path / "corpus")
+    monkeypatch.setattr(pack, "travelling_bytes", lambda repo: 61 * 2**20)  # the tree with the DiT weights and logs
+    with pytest.raises(pack.PackError, match=r"no room.*61\.0 MiB.*slim_tree\.sh hide"):
+        pack.build(build_args(manifest, tmp_path / "packs" / "a", budget_mb="auto", reserve_mb=8.0))
+    monkeypatch.setattr(pack, "travelling_bytes", lambda repo: 17 * 2**20)  # hidden: room for a pack
+    budget, parts = pack.auto_budget(tmp_path, tmp_path / "no_wheels", 0.0)
+    assert parts["working_tree"] == 17 * 2**20 and budget > 40 * 2**20
+
+
 def test_balanced_order_follows_the_corpus_hours(tmp_path):
     manifest = synthetic_corpus(tmp_path / "corpus")
     order = pack.balanced_order(read_manifest(manifest), seed=1, min_per_source=1)

@@ -329,7 +329,13 @@ def build(args: argparse.Namespace) -> dict:
         except ValueError:
             raise PackError(f"--budget-mb must be a number or 'auto', got {args.budget_mb!r}") from None
     if budget <= (dir_bytes(init) if init else 0):
-        raise PackError(f"no room for audio in {budget / 2**20:.2f} MiB ({parts or 'explicit --budget-mb'})")
+        hint = ""
+        if parts and parts["working_tree"] > parts["limit"] // 2:
+            hint = (
+                f"; the working tree alone is {parts['working_tree'] / 2**20:.1f} MiB: "
+                "run `bash recipes/mini/gpu/slim_tree.sh hide` first (recipes/mini/README.md, 'On a GPU')"
+            )
+        raise PackError(f"no room for audio in {budget / 2**20:.2f} MiB ({parts or 'explicit --budget-mb'}){hint}")
     order = balanced_order(train, args.seed, args.min_per_source)
     probe = np.concatenate([_load(e)[: 5 * SAMPLE_RATE] for e in order[: args.probe_clips]])
     level, probe_kbps = level_for_kbps(args.kbps, probe)
