@@ -28,6 +28,10 @@ from .gan import FROZEN, TRAINABLE, GeneratorStep, discriminator_step, generator
 from .models import build_stage_model
 from .trainer import Trainer, adamw, cosine_with_warmup
 
+DISCRIMINATOR_FILE = "discriminator.safetensors"
+"""The discriminators' weights in a checkpoint (the engine names it after the ``discriminator`` field below) and
+in an export that keeps them (``recipes/mini/export.py``)."""
+
 
 @dataclass
 class TokenizerState(TrainState):
@@ -73,9 +77,9 @@ def load_discriminators(disc: Discriminators, source: str | Path) -> None:
     """
     path = Path(source)
     if path.is_dir():
-        path = path / "discriminator.safetensors"
+        path = path / DISCRIMINATOR_FILE
     if not path.is_file():
-        raise ConfigError(f"discriminator.init_from: no {path} (a checkpoint folder or its discriminator.safetensors)")
+        raise ConfigError(f"discriminator.init_from: no {path} (a checkpoint folder or its {DISCRIMINATOR_FILE})")
     try:
         disc.load_state_dict(load_file(str(path)), strict=True)
     except RuntimeError as e:

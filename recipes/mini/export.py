@@ -29,6 +29,7 @@ from safetensors.torch import load_file
 from losatok_plugin.fileio import atomic_write_text
 from losatok_plugin.loading import load_vae
 from losatok_plugin.training.checkpoint import latest_checkpoint
+from losatok_plugin.training.tokenizer import DISCRIMINATOR_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,12 +84,12 @@ def main() -> None:
     vae, info, ckpt = load_run(Path(args.run), args.init_from, not args.no_ema, args.step)
     out = Path(args.out)
     vae.eval().to(getattr(torch, args.dtype)).save_pretrained(out)
-    disc = None if ckpt is None else ckpt / "discriminator.safetensors"
+    disc = None if ckpt is None else ckpt / DISCRIMINATOR_FILE
     if not args.no_discriminators and disc is not None and disc.is_file():
         shutil.copyfile(disc, out / disc.name)
         info["discriminators"] = disc.name
     else:  # not a stale one from an earlier export into the same folder
-        (out / "discriminator.safetensors").unlink(missing_ok=True)
+        (out / DISCRIMINATOR_FILE).unlink(missing_ok=True)
     atomic_write_text(out / "export.json", json.dumps({**info, "dtype": args.dtype}, indent=2))
     size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
     print(f"exported {info} to {out} ({size:.1f} MB)")
