@@ -287,3 +287,20 @@ def test_slim_tree_hides_what_a_device_run_does_not_need_and_restores_it(tmp_pat
     subprocess.run(["git", "-C", str(clone), *git_id, "commit", "-qm", "oops"], check=True)
     after = subprocess.run(["bash", str(script), "restore"], capture_output=True, text=True)
     assert after.returncode == 1 and "a commit made while hidden" in after.stderr
+
+
+def test_continue_shipped_refuses_a_missing_pack_or_model(tmp_path):
+    script = str(REPO / "recipes" / "mini" / "gpu" / "continue_shipped.sh")
+
+    def run(**extra):
+        e = {k: v for k, v in env().items() if k not in ("PACK", "INIT")}
+        return subprocess.run(["bash", script], capture_output=True, text=True, env={**e, **extra}, timeout=60)
+
+    res = run()
+    assert res.returncode != 0 and "set PACK" in res.stderr
+    res = run(PACK=str(tmp_path / "nothing"))
+    assert res.returncode == 1 and "no pack at" in res.stderr
+    (tmp_path / "pack").mkdir()
+    (tmp_path / "pack" / "train.jsonl").write_text("")
+    res = run(PACK=str(tmp_path / "pack"), INIT=str(tmp_path / "no_model"))
+    assert res.returncode == 1 and "not a model folder" in res.stderr
