@@ -233,12 +233,22 @@ def test_numbers_in_yaml_and_overrides_reach_their_fields_as_numbers(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["semantic_encoder_mini", "sembo_mini", "sembo_paper", "tokenizer_mini", "tokenizer_paper", "finetune_mini"]
+    "name",
+    [
+        "semantic_encoder_mini",
+        "sembo_mini",
+        "sembo_paper",
+        "tokenizer_mini",
+        "tokenizer_paper",
+        "finetune_mini",
+        "tokenizer_mini_gpu",
+    ],
 )
 def test_shipped_configs_load(name):
     from losatok_plugin.training import get_stage
 
-    cls = get_stage({"finetune": "tokenizer"}.get(name.rsplit("_", 1)[0], name.rsplit("_", 1)[0])).config
+    stage = name.removesuffix("_gpu").rsplit("_", 1)[0]
+    cls = get_stage({"finetune": "tokenizer"}.get(stage, stage)).config
     cfg = load_stage_config(cls, REPO / "recipes" / "configs" / f"{name}.yaml", ["run.max_steps=7"])
     assert cfg.run.max_steps == 7
 

@@ -111,9 +111,8 @@ def cards(args) -> None:
 
 A stock diffusers **{family}** whose VAE is the embedded `losatok-mini` as it was when this pipeline was trained
 (its copy in `vae/`, its latents normalised with the training shards' statistics, `latent_norm_mean`/`latent_norm_std`
-in `vae/config.json`). The DiT learned that VAE's latents, and a later `losatok-mini` passed as `vae=` does not decode them (measured
-on a real speech clip: the first version's latents through v2.14's decoder, mel distance 0.378; each VAE on its own
-latents 0.173 and 0.128): to pair the DiT with one, re-encode the data and train again (`recipes/dit/README.md`). Trained on this
+in `vae/config.json`). The DiT learned that VAE's latents, and another `losatok-mini` passed as `vae=` does not decode them
+(`recipes/dit/README.md`, "swap a VAE in"): to pair the DiT with one, re-encode the data and train again. Trained on this
 project's 2-core CPU, shared with other jobs (three runs at once, resumed once): **{gen["steps_trained"]} steps in {metrics["wall_clock_s"] / 60:.0f} minutes**
 (batch {cfg.data.batch_size}). It is a working, small demonstration of the recipe, far from converged;
 read the numbers below as such.

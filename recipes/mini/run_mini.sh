@@ -110,8 +110,9 @@ if [ "$STOP_AT" -eq 0 ]; then
     second_run loss_weights.semantic=0.3 loss_weights.stft=6 optim.rewarm_at=41000 optim.rewarm_steps=250 \
         optim.cooldown_steps=1000 run.max_steps=44000 "$@"
     # v2.14 (shipped): a third run from the v2.13 export (recipes/mini/README.md, "A first GPU run"). Its first phase
-    # ran on a GPU (recipes/mini/logs/gpu_v3/gpu_v3.sh through gpu/run_device.sh): batch 64 on a pack of the corpus,
-    # new discriminators on every step after a 500-step lead, fm 30 / adv 4, lr 1.5e-4 flat, 3500 steps. Put a
+    # ran on a GPU (recipes/mini/logs/gpu_v3/gpu_v3.sh through gpu/run_device.sh; its settings are
+    # recipes/configs/tokenizer_mini_gpu.yaml): batch 64 on a pack of the corpus, new discriminators on every step
+    # after a 500-step lead, fm 30 / adv 4, lr 1.5e-4 flat, 3500 steps. Put a
     # returned checkpoint into runs/tokenizer_v214gpu with gpu/resume_here.sh and this goes on from it; otherwise the
     # CPU trains the phase itself, resumably (batch 64: many hours on 2 cores). Then 2000 steps on the CPU from that
     # export and its discriminators at fm 10 / adv 2, cooled down over the last 800.
@@ -119,15 +120,9 @@ if [ "$STOP_AT" -eq 0 ]; then
     [ -f packs/mini_v3/train.jsonl ] || $PY recipes/mini/gpu/pack.py build --manifest data/corpus/train.jsonl \
         --valid-manifest data/corpus/valid.jsonl --out packs/mini_v3 --budget-mb 40 --kbps 64
     [ -f runs/tokenizer_v214gpu/final/config.json ] || $PY recipes/train.py tokenizer \
-        --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_v214gpu) init_from=runs/mini_v213 \
-        run.output_dir=runs/tokenizer_v214gpu data.feature_cache= data.train_manifest=packs/mini_v3/train.jsonl \
-        data.valid_manifest=packs/mini_v3/valid.jsonl data.batch_size=64 loss_weights.kl=1e-3 \
-        loss_weights.semantic=0.3 loss_weights.stft=6 loss_weights.fm=30 loss_weights.adv=4 \
-        data.domain_shares.speech=0.5 data.domain_shares.music=0.3 data.domain_shares.sound=0.2 data.source_alpha=0.5 \
-        optim.lr=1.5e-4 optim.warmup_steps=200 optim.schedule_steps=1000000 optim.cooldown_steps=0 \
-        discriminator.warmup_steps=0 discriminator.lead_steps=500 discriminator.every=1 \
-        discriminator.segment_seconds=0.64 discriminator.optim.lr=3e-4 discriminator.optim.schedule_steps=1000000 \
-        run.sample_every=0 run.max_steps=3500
+        --config recipes/configs/tokenizer_mini_gpu.yaml $(resume runs/tokenizer_v214gpu) init_from=runs/mini_v213 \
+        run.output_dir=runs/tokenizer_v214gpu data.train_manifest=packs/mini_v3/train.jsonl \
+        data.valid_manifest=packs/mini_v3/valid.jsonl
     [ -f runs/mini_v214gpu/config.json ] || $PY recipes/mini/export.py --run runs/tokenizer_v214gpu \
         --out runs/mini_v214gpu --step 3500 --init-from runs/mini_v213
     $PY recipes/train.py tokenizer --config recipes/configs/tokenizer_mini.yaml $(resume runs/tokenizer_v214) \
