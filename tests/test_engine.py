@@ -217,6 +217,25 @@ def test_a_weighted_stft_loss_joins_the_generator_total(tokenizer_state):
     assert losses["total"] > sum(w[k] * losses[k] for k in ("mel", "semantic", "kl"))
 
 
+def test_a_weighted_teacher_feature_loss_joins_the_total_and_leaves_the_teacher_frozen(tokenizer_state):
+    state = tokenizer_state
+    state.cfg.loss_weights["teacher"] = 3.0
+    vae = state.generator.vae
+    teacher0 = _snapshot(vae.semantic_encoder)
+    torch.manual_seed(0)
+    audio = 0.1 * torch.randn(2, 6400)
+    feats, _, recon = state.generator(audio)
+    with torch.no_grad():
+        expected = (vae.semantic_encoder(recon) - vae.semantic_encoder(audio)).abs().mean()
+    losses = generator_step(state, feats, audio, recon, None)
+    assert set(losses) == {"mel", "teacher", "semantic", "kl", "total"}
+    torch.testing.assert_close(losses["teacher"].detach(), expected)
+    w = state.cfg.loss_weights
+    torch.testing.assert_close(losses["total"], sum(w[k] * losses[k] for k in ("mel", "teacher", "semantic", "kl")))
+    assert not _changed(teacher0, vae.semantic_encoder)
+    assert all(p.grad is None for p in vae.semantic_encoder.parameters())
+
+
 # -- signals ----------------------------------------------------------------------------------------------
 def test_a_stop_signal_saves_and_returns_the_checkpoint_not_an_export(tmp_path, corpus, monkeypatch):
     monkeypatch.setattr(Trainer, "should_stop", lambda self: self.step >= 2)

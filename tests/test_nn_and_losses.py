@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torchaudio
 
-from losatok_plugin.losses import dual_semantic_loss, frame_similarity, kl_loss, semantic_bottleneck_loss
+from losatok_plugin.losses import (
+    dual_semantic_loss,
+    frame_similarity,
+    kl_loss,
+    semantic_bottleneck_loss,
+    teacher_feature_loss,
+)
 from losatok_plugin.losses.stft import MultiResolutionSTFTLoss
 from losatok_plugin.nn.istft import ISTFT
 from losatok_plugin.nn.mel import MelSpectrogram, power_to_db
@@ -136,3 +144,22 @@ def test_stft_loss_hears_upper_partials_off_pitch_that_the_mel_loss_barely_does(
     clean, off, quieter = note(0.0), note(40.0), 0.99 * note(0.0)
     mel, stft = MultiScaleMelLoss(16000), MultiResolutionSTFTLoss()
     assert stft(off, clean) / stft(quieter, clean) > 2 * mel(off, clean) / mel(quieter, clean)
+
+
+def test_teacher_feature_loss_is_zero_on_the_input_and_trains_only_the_reconstruction(tiny_vae):
+    """What the frozen teacher hears in the reconstruction against the input: 0 for the input itself, larger for
+    audio further from it, its gradient reaches the reconstruction and never the teacher's weights."""
+    teacher = copy.deepcopy(tiny_vae.semantic_encoder).eval().requires_grad_(False)
+    audio = synth_audio(6400, batch=2)
+    with torch.no_grad():
+        target = teacher(audio)
+    assert teacher_feature_loss(teacher, audio, target).item() == pytest.approx(0.0, abs=1e-6)
+    near = (audio + 0.01 * synth_audio(6400, batch=2, seed=1)).requires_grad_()
+    far = synth_audio(6400, batch=2, seed=2)
+    loss = teacher_feature_loss(teacher, near, target)
+    assert 0 < loss < teacher_feature_loss(teacher, far, target)
+    loss.backward()
+    assert torch.isfinite(near.grad).all() and near.grad.abs().sum() > 0
+    assert all(p.grad is None for p in teacher.parameters())
+    longer = torch.cat([target, torch.randn(2, 3, target.shape[-1])], dim=1)  # compared over the common tokens
+    assert teacher_feature_loss(teacher, audio, longer).item() == pytest.approx(0.0, abs=1e-6)

@@ -2,6 +2,7 @@
 
 from .kl import kl_loss
 from .semantic import SEMANTIC_LOSS_MODES, dual_semantic_loss
+from .teacher_feature import teacher_feature_loss
 from .time_relation import frame_similarity, semantic_bottleneck_loss, time_relation_loss
 
 __all__ = [
@@ -10,5 +11,6 @@ __all__ = [
     "frame_similarity",
     "kl_loss",
     "semantic_bottleneck_loss",
+    "teacher_feature_loss",
     "time_relation_loss",
 ]

@@ -18,7 +18,9 @@ from .yaml_config import load_stage_config  # noqa: F401 - re-exported: configs 
 # overrides some of them. The one place these numbers live.
 LOSS_WEIGHTS: dict[str, dict[str, float]] = {
     # stft: multi-resolution STFT loss (losses/stft.py; 0 = not computed, as in the paper's recipe)
-    "tokenizer": {"mel": 45.0, "semantic": 45.0, "kl": 0.01, "fm": 1.0, "adv": 1.0, "stft": 0.0},
+    # teacher: L1 between the frozen teacher's features of the reconstruction and of the input
+    # (losses/teacher_feature.py; 0 = not computed, as in the paper's recipe)
+    "tokenizer": {"mel": 45.0, "semantic": 45.0, "kl": 0.01, "fm": 1.0, "adv": 1.0, "stft": 0.0, "teacher": 0.0},
     # spectrum: a read-out of each token's mel patch (0 = no such head; set it when a run starts, not on --resume)
     "semantic_encoder": {
         "ctc": 1.0,

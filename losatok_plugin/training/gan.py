@@ -1,8 +1,8 @@
 """Stage 2's adversarial update, as two steps that can be run and tested alone.
 
 :func:`discriminator_step` updates the discriminators on real audio and detached reconstructions;
-:func:`generator_step` computes the generator losses (mel, multi-resolution STFT when weighted, semantic,
-KL and, with the discriminators, adversarial + feature matching), weights them by the config's
+:func:`generator_step` computes the generator losses (mel, multi-resolution STFT and teacher features when
+weighted, semantic, KL and, with the discriminators, adversarial + feature matching), weights them by the config's
 ``loss_weights`` (keyed by the logged names) and updates the trainable generator parts. Both take the
 tokenizer's train state (``training/tokenizer.py``) and return their logged losses, or None when a
 non-finite value skipped the update (:meth:`Trainer.optimizer_step`).
@@ -15,14 +15,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..losses import dual_semantic_loss, kl_loss
+from ..losses import dual_semantic_loss, kl_loss, teacher_feature_loss
 from ..losses.adversarial import discriminator_loss, feature_matching_loss, generator_adversarial_loss
 from ..models.losatok_vae import LoSATokVAE
 from ..models.vae_head import LoSATokGaussian
 
 TRAINABLE = ("acoustic", "gaussian", "decoder")
 FROZEN = ("semantic_encoder", "bottleneck")
-GENERATOR_LOSSES = ("mel", "stft", "semantic", "kl", "adv", "fm")
+GENERATOR_LOSSES = ("mel", "stft", "teacher", "semantic", "kl", "adv", "fm")
 
 
 def trainable_state(vae: LoSATokVAE) -> dict[str, torch.Tensor]:
@@ -94,8 +94,8 @@ def discriminator_step(state: Any, real: torch.Tensor, fake: torch.Tensor) -> to
 def generator_step(
     state: Any, feats, target: torch.Tensor, recon: torch.Tensor, window: tuple[torch.Tensor, torch.Tensor] | None
 ) -> dict[str, torch.Tensor] | None:
-    """One generator update; returns ``mel``, ``semantic``, ``kl`` (+ ``stft`` when weighted, ``adv`` and ``fm`` with
-    ``window``) and ``total``.
+    """One generator update; returns ``mel``, ``semantic``, ``kl`` (+ ``stft`` and ``teacher`` when weighted, ``adv``
+    and ``fm`` with ``window``) and ``total``.
 
     Args:
         state: the tokenizer's train state.
@@ -109,6 +109,9 @@ def generator_step(
         losses["mel"] = state.mel_loss(recon.float(), target.float())
         if w["stft"] > 0:
             losses["stft"] = state.stft_loss(recon.float(), target.float())
+        if w["teacher"] > 0:
+            teacher = trainer.accelerator.unwrap_model(state.generator).vae.semantic_encoder
+            losses["teacher"] = teacher_feature_loss(teacher, recon, feats.semantic_emb)
         losses["semantic"] = dual_semantic_loss(
             feats.acoustic_emb,
             feats.semantic_emb,

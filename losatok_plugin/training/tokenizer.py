@@ -1,7 +1,8 @@
 """Stage 2: train the tokenizer (acoustic branch, Gaussian head, Vocos decoder) with teacher and SemBo frozen.
 
 Generator loss = Σ weight[name] · loss[name] over the logged names ``mel`` (multi-scale mel L1), ``stft``
-(multi-resolution STFT, computed only when weighted), ``semantic`` (dual-level, mode both/high_only/low_only),
+(multi-resolution STFT, computed only when weighted), ``teacher`` (the frozen teacher's features of the
+reconstruction against the input's, only when weighted), ``semantic`` (dual-level, mode both/high_only/low_only),
 ``kl`` (optional per-dim clamp), ``adv`` and ``fm`` (multi-period + multi-resolution STFT discriminators, hinge
 or least squares; they join after ``discriminator.warmup_steps``); the two updates are ``gan.py``'s. Optional EMA of generator weights;
 gradient clipping on both sides. The export (``<output_dir>/final``) is a ``save_pretrained`` LoSATokVAE.
