@@ -236,6 +236,30 @@ def test_a_weighted_teacher_feature_loss_joins_the_total_and_leaves_the_teacher_
     assert all(p.grad is None for p in vae.semantic_encoder.parameters())
 
 
+def test_frozen_parts_stay_as_they_were_and_bad_names_are_one_line_errors(tmp_path, corpus):
+    cfg = tokenizer_cfg(tmp_path / "run", corpus, 10, freeze=["acoustic", "gaussian"], sample_posterior=False)
+    trainer = Trainer(cfg.run, cfg, resume=False)
+    try:
+        state = tokenizer_stage.build(cfg, trainer)
+        gen = state.generator.vae
+        g0 = _snapshot(gen)
+        torch.manual_seed(0)
+        audio = 0.1 * torch.randn(2, 6400)
+        feats, _, recon = state.generator(audio, None, False)
+        assert generator_step(state, feats, audio, recon, None) is not None
+        assert {k.split(".")[0] for k in _changed(g0, gen)} == {"decoder"}
+    finally:
+        trainer.close()
+    for bad, match in ((["encoder"], "not trainable parts"), (["acoustic", "gaussian", "decoder"], "nothing to train")):
+        cfg = tokenizer_cfg(tmp_path / f"bad{len(bad)}", corpus, 10, freeze=bad)
+        trainer = Trainer(cfg.run, cfg, resume=False)
+        try:
+            with pytest.raises(ConfigError, match=match):
+                tokenizer_stage.build(cfg, trainer)
+        finally:
+            trainer.close()
+
+
 # -- signals ----------------------------------------------------------------------------------------------
 def test_a_stop_signal_saves_and_returns_the_checkpoint_not_an_export(tmp_path, corpus, monkeypatch):
     monkeypatch.setattr(Trainer, "should_stop", lambda self: self.step >= 2)

@@ -465,3 +465,41 @@ def test_compare_clips_n0_gives_the_wer_alone(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         runpy.run_path(str(script), run_name="__main__")
     assert "--dnsmos scores the WER clips" in capsys.readouterr().err
+
+
+def test_posterior_spread_counts_informative_and_noisy_dimensions(tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    from losatok_plugin import LoSATokVAE, tiny_config
+    from losatok_plugin.data import build_manifest
+
+    from .helpers import write_corpus
+
+    script = Path(__file__).resolve().parents[1] / "recipes" / "mini" / "posterior_spread.py"
+    spread = runpy.run_path(str(script))["spread"]
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(4000, 4, generator=g)
+    logvar = torch.log(torch.tensor([1e-6, 1e-6, 1.0, 0.04]))[None].expand(4000, 4)  # noise 0.001, 0.001, 1, 0.2
+    got = spread(mu, logvar)
+    assert got["informative"] == 2 and got["noisy"] == 1 and got["frames"] == 4000
+    expected = 2 * 0.5 * math.log2(1 + 1e6) + 0.5 * math.log2(2) + 0.5 * math.log2(1 + 25)
+    assert got["bits_per_frame"] == pytest.approx(expected, rel=0.02)  # mu's spread is 1 up to sampling
+    torch.manual_seed(0)
+    LoSATokVAE(**tiny_config().to_dict()).save_pretrained(tmp_path / "model")
+    write_corpus(tmp_path / "audio", n=3, seconds=2.0)
+    manifest = write_manifest(
+        build_manifest(tmp_path / "audio", domain="music", progress=False)[0], tmp_path / "t.jsonl"
+    )
+    out = tmp_path / "spread.json"
+    argv = [str(script), "3", f"tiny={tmp_path / 'model'}", "--manifest", str(manifest), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(script), run_name="__main__")
+    music = json.loads(out.read_text())["tiny"]["music"]
+    assert music["frames"] == 3 * 50 and music["dims"] == tiny_config().latent_channels
+    assert "| tiny | music | 150 |" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", [argv[0], "1", *argv[2:]])
+    with pytest.raises(SystemExit):  # one clip per domain has no spread: a one-line usage error
+        runpy.run_path(str(script), run_name="__main__")
+    assert "need n >= 2" in capsys.readouterr().err

@@ -184,6 +184,9 @@ class TokenizerStageConfig:
     semantic_loss_mode: str = "both"  # both | high_only | low_only
     kl_clamp: float | None = None
     sample_posterior: bool = True
+    # trainable parts kept frozen in this run (of acoustic, gaussian, decoder): [acoustic, gaussian] trains the
+    # decoder alone on the latents of a fixed encoder
+    freeze: list[str] = field(default_factory=list)
     loss_weights: dict[str, float] = field(default_factory=lambda: dict(LOSS_WEIGHTS["tokenizer"]))
     ema_decay: float | None = None  # e.g. 0.999 keeps an EMA of generator weights, exported at the end
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
