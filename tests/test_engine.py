@@ -260,6 +260,15 @@ def test_frozen_parts_stay_as_they_were_and_bad_names_are_one_line_errors(tmp_pa
             trainer.close()
 
 
+def test_resuming_with_other_frozen_parts_is_a_one_line_error(tmp_path, corpus):
+    from losatok_plugin.training.errors import ResumeError
+
+    out = tmp_path / "run"
+    train_tokenizer(tokenizer_cfg(out, corpus, 4, run={"stop_at": 2}))
+    with pytest.raises(ResumeError, match="freeze"):  # the optimizer's parameter groups no longer fit
+        train_tokenizer(tokenizer_cfg(out, corpus, 4, freeze=["acoustic", "gaussian"]), resume=True)
+
+
 # -- signals ----------------------------------------------------------------------------------------------
 def test_a_stop_signal_saves_and_returns_the_checkpoint_not_an_export(tmp_path, corpus, monkeypatch):
     monkeypatch.setattr(Trainer, "should_stop", lambda self: self.step >= 2)

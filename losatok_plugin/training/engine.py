@@ -121,7 +121,13 @@ def restore_state(state: TrainState) -> None:
                     f"run started, e.g. a size or a loss head such as loss_weights.spectrum): {why[:300]}"
                 ) from None
         else:
-            target.load_state_dict(source[name])
+            try:
+                target.load_state_dict(source[name])
+            except ValueError as e:  # an optimizer whose parameter groups changed since the checkpoint
+                raise ResumeError(
+                    f"the checkpoint's {name!r} does not fit this run's (the parameters it trains changed since the "
+                    f"run started, e.g. freeze): {' '.join(str(e).split())[:200]}"
+                ) from None
 
 
 def step_schedulers(state: TrainState) -> float:
