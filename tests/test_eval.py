@@ -503,3 +503,7 @@ def test_posterior_spread_counts_informative_and_noisy_dimensions(tmp_path, monk
     with pytest.raises(SystemExit):  # one clip per domain has no spread: a one-line usage error
         runpy.run_path(str(script), run_name="__main__")
     assert "need n >= 2" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", [*argv[:3], "--manifest", str(tmp_path / "none.jsonl")])
+    with pytest.raises(SystemExit):  # no manifest (no corpus yet): one line, not a traceback
+        runpy.run_path(str(script), run_name="__main__")
+    assert "manifest not found" in capsys.readouterr().err

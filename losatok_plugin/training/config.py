@@ -196,9 +196,15 @@ class TokenizerStageConfig:
 
     def __post_init__(self) -> None:
         from ..losses.semantic import SEMANTIC_LOSS_MODES
+        from .gan import TRAINABLE
 
         if self.semantic_loss_mode not in SEMANTIC_LOSS_MODES:
             raise ConfigError(f"semantic_loss_mode must be one of {SEMANTIC_LOSS_MODES}")
+        unknown = sorted(set(self.freeze) - set(TRAINABLE))
+        if unknown:
+            raise ConfigError(f"freeze: {unknown} are not trainable parts; choose from {list(TRAINABLE)}")
+        if set(TRAINABLE) <= set(self.freeze):
+            raise ConfigError(f"freeze: {sorted(self.freeze)} leaves nothing to train")
         self.loss_weights = merge_loss_weights("tokenizer", self.loss_weights)
         if self.discriminator.gan_loss not in ("hinge", "lsgan"):
             raise ConfigError("discriminator.gan_loss must be hinge or lsgan")

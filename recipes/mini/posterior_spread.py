@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from losatok_plugin import LoSATokVAE
 from losatok_plugin.data import load_audio, read_manifest
+from losatok_plugin.data.manifest import ManifestError
 from losatok_plugin.eval.heldout import stratified_sample
 
 
@@ -55,7 +56,10 @@ def main() -> None:
     p.add_argument("--max-seconds", type=float, default=6.0)
     p.add_argument("--out", type=Path)
     args = p.parse_args()
-    chosen = stratified_sample(read_manifest(args.manifest), args.n, seed=args.seed)
+    try:
+        chosen = stratified_sample(read_manifest(args.manifest), args.n, seed=args.seed)
+    except ManifestError as e:
+        p.error(f"{e} (make corpus builds the held-out sets)")
     if not chosen or args.n < 2:
         p.error(f"need n >= 2 and clips in {args.manifest} (got n={args.n}, {len(chosen)} clips)")
     clips = [(e.domain or "unknown", load_audio(e.path)[: int(16000 * args.max_seconds)]) for e in chosen]
@@ -65,7 +69,7 @@ def main() -> None:
         vae = LoSATokVAE.from_pretrained(folder or name).eval()
         by_domain: dict[str, list] = {}
         with torch.no_grad():
-            for domain, audio in clips:
+            for domain, audio in tqdm(clips, desc=f"encode {name}", unit="clip"):
                 f = vae.encode_features(audio[None])
                 by_domain.setdefault(domain, []).append((f.mu[0], f.logvar[0]))
         results[name] = {
@@ -80,8 +84,6 @@ def main() -> None:
             print(
                 f"| {name} | {d} | {r['frames']} | {r['informative']} | {r['noisy']} | "
                 f"{bits:.0f} ({bits * 25 / 1000:.2f} kbit/s) |"
-                if math.isfinite(bits)
-                else f"| {name} | {d} | {r['frames']} | {r['informative']} | {r['noisy']} | – |"
             )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
