@@ -425,6 +425,11 @@ def test_compare_clips_wer_counts_words_of_every_system(tmp_path):
     assert got["dnsmos"] == {
         s: {"clips": 2, "ovrl": 1.0, "sig": 1.0, "bak": 2.0} for s in ("original", "a", "griffin_lim")
     }
+    zero = {"gap": 0.0, "lo": 0.0, "hi": 0.0, "level": 0.95, "clips": 3}  # every system made the same errors
+    assert got["wer_gap_ci"] == {"original": {"a": zero, "griffin_lim": zero}}  # one model: no control to compare
+    assert got["dnsmos_gap_ci"] == {"original": {"a": {**zero, "clips": 2}, "griffin_lim": {**zero, "clips": 2}}}
+    two = compare_wer({"a": str(tmp_path / "a"), "b": str(tmp_path / "a")}, manifest, 10, transcriber=transcriber)
+    assert set(two["wer_gap_ci"]) == {"original", "a"} and two["wer_gap_ci"]["a"] == {"b": zero}
     assert "dnsmos" not in compare_wer({"a": str(tmp_path / "a")}, manifest, 10, transcriber=transcriber)
     with pytest.raises(ValueError, match="no English speech clips"):
         compare_wer({}, write_manifest(rows[3:], tmp_path / "de.jsonl"), 10, transcriber=transcriber)

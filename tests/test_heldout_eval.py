@@ -88,6 +88,16 @@ def test_every_goal_is_met_on_good_numbers_and_each_can_fail():
     ok = _passing()
     ok["test"]["losatok"]["speech"].update(stoi=0.5, pesq_wb=1.0)
     assert all(c.met for c in check_goals(ok))
+    # a gap's bootstrap interval, when the results hold one, is shown beside it; the verdict stays the estimate's
+    ci = _passing()
+    ci["test_real"]["wer"]["gap_ci"] = {"losatok": {"gap": 0.02, "lo": -0.011, "hi": 0.052, "level": 0.95, "clips": 5}}
+    ci["test_real"]["wer_dnsmos"] = {k: {**v, "clips": 5} for k, v in ci["test_real"]["dnsmos"].items()}
+    ci["test_real"]["wer_dnsmos_gap_ci"] = {
+        "losatok": {"gap": -0.2, "lo": -0.41, "hi": -0.02, "level": 0.95, "clips": 5}
+    }
+    wer, mos = (next(c for c in check_goals(ci) if k in c.goal) for k in ("WER", "DNSMOS"))
+    assert wer.met and "(gap +2.0 points, 95 % CI -1.1 to +5.2)" in wer.detail
+    assert mos.met and "(difference -0.20, 95 % CI -0.41 to -0.02)" in mos.detail
 
 
 def test_goal_thresholds_and_unmeasured_goals():
@@ -125,6 +135,11 @@ def test_wer_and_dnsmos_aggregate_over_clips_with_stubs():
     assert (r.clips, r.words) == (3, 8)
     assert r.wer == pytest.approx({"original": 3 / 8, "losatok": 1 / 8})
     assert r.hypotheses["losatok"][2] == "a dog dog"
+    assert r.errors == {"original": [0, 1, 2], "losatok": [0, 0, 1]} and r.ref_words == [3, 3, 2]
+    ci = r.gap_ci("losatok")  # paired over the 3 clips: 1/8 - 3/8
+    assert ci.gap == pytest.approx(-2 / 8) and ci.lo <= ci.gap <= ci.hi <= 0 and ci.clips == 3
+    with pytest.raises(KeyError, match="no per-clip errors for 'x'"):
+        r.gap_ci("x")
     with pytest.raises(ValueError, match="2 clips for 3 transcripts"):
         wer_by_system(texts, {"bad": clips[:2]}, recogniser)
 
@@ -135,6 +150,10 @@ def test_wer_and_dnsmos_aggregate_over_clips_with_stubs():
     mos = dnsmos_by_system({"original": clips, "empty": []}, scorer)
     assert mos["original"] == pytest.approx({"ovrl": 1.0, "sig": 2.0, "bak": 3.0, "clips": 3})
     assert mos["empty"] == {"clips": 0}
+    per_clip = speech_quality.dnsmos_per_clip({"original": clips, "losatok": ours}, scorer)
+    assert [s["ovrl"] for s in per_clip["losatok"]] == [10.0, 11.0, 12.0]
+    assert speech_quality.dnsmos_gap_ci(per_clip, "losatok").gap == pytest.approx(10.0)
+    assert speech_quality.dnsmos_gap_ci(per_clip, "losatok", key="bak").lo == pytest.approx(10.0)
 
 
 def test_pocketsphinx_transcribes_the_bundled_english_clip():
@@ -262,6 +281,9 @@ def test_evaluate_recipe_smoke_with_tiny_model(tiny_vae, tmp_path, monkeypatch):
     assert heard == [24000] * 3  # whole clip for all three, reconstructions padded to the original's length
     assert real["dnsmos"]["original"]["ovrl"] == 2.0
     assert real["wer_dnsmos"]["original"] == {"ovrl": 2.0, "sig": 2.5, "bak": 3.0, "clips": 1}
+    assert real["wer"]["gap_ci"]["losatok"] == {"gap": 0.0, "lo": 0.0, "hi": 0.0, "level": 0.95, "clips": 1}
+    assert real["wer"]["errors"]["griffin_lim"] == [1] and real["wer"]["ref_words"] == [2]
+    assert real["wer_dnsmos_gap_ci"]["griffin_lim"]["gap"] == 0.0
     assert len(res["goals"]) == 3 + 5 and res["settings"]["per_domain"] == 2
     assert any("DNSMOS" in k for k in res["timing"]) and all(v["wall_s"] >= 0 for v in res["timing"].values())
     assert res["bundled_music"]["music"]["png"] == "music.mel.png" and (out / "mel" / "music.mel.png").is_file()

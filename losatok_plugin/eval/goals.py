@@ -7,7 +7,12 @@ Input is the ``sets`` part of ``recipes/mini/evaluate.py``'s ``results.json``::
                 "griffin_lim": {domain: {...}},
                 "dnsmos": {"original" | "losatok" | "griffin_lim": {"ovrl", "sig", "bak", "clips"}},
                 "wer_dnsmos": {...},  # DNSMOS on the WER clips, as "dnsmos"; the goal takes it when present
-                "wer": {"clips", "words", "wer": {"original" | "losatok" | "griffin_lim": float}}}}
+                "wer_dnsmos_gap_ci": {"losatok": {"gap", "lo", "hi", "level", "clips"}, ...},  # optional
+                "wer": {"clips", "words", "wer": {"original" | "losatok" | "griffin_lim": float},
+                        "gap_ci": {"losatok": {"gap", "lo", "hi", "level", "clips"}, ...}}}}  # optional
+
+A gap's bootstrap interval (``gap_ci``, ``eval/bootstrap.py``), when the results hold one, is shown beside the
+gap; the verdict is the point estimate's, as the issue states the goal.
 
 Each goal comes back as a :class:`GoalCheck`: met (True / False) with the numbers, or ``None`` when the
 results do not hold what it needs (no real music evaluated, no English transcripts...): not measured is
@@ -83,6 +88,14 @@ def _floor_goal(sets: Mapping, metric: str, label: str, floor: float, moonshot: 
     return out
 
 
+def _ci_text(ci: Mapping | None, scale: float = 1.0, fmt: str = "+.1f") -> str:
+    """``", 95 % CI +4.1 to +10.8"`` of a stored :class:`~.bootstrap.GapCI` dict (``scale``: 100 for points)."""
+    if not ci:
+        return ""
+    level = round(100 * ci["level"])
+    return f", {level} % CI {scale * ci['lo']:{fmt}} to {scale * ci['hi']:{fmt}}"
+
+
 def _wer_goal(sets: Mapping, points: float) -> list[GoalCheck]:
     goal = f"real English speech WER of the reconstructions within {points:g} points of the originals'"
     out = []
@@ -97,7 +110,8 @@ def _wer_goal(sets: Mapping, points: float) -> list[GoalCheck]:
             f"{n}, {wer['clips']} clips / {wer['words']} words: original {100 * orig:.1f} %, LoSATok {100 * ours:.1f} %"
         )
         detail += "" if base is None else f", baseline {100 * base:.1f} %"
-        out.append(GoalCheck(goal, gap <= points, detail + f" (gap {gap:+.1f} points)"))
+        ci = _ci_text((wer.get("gap_ci") or {}).get("losatok"), scale=100)
+        out.append(GoalCheck(goal, gap <= points, detail + f" (gap {gap:+.1f} points{ci})"))
     return out or [GoalCheck(goal, None, "not measured (no English real speech with transcripts)")]
 
 
@@ -118,7 +132,10 @@ def _dnsmos_goal(sets: Mapping, drop: float) -> list[GoalCheck]:
             continue
         detail = f"{n}, {mos['original'].get('clips', '?')} {label}: original {orig:.2f}, LoSATok {ours:.2f}"
         detail += "" if base is None else f", baseline {base:.2f}"
-        out.append(GoalCheck(goal, orig - ours <= drop, detail + f" (difference {ours - orig:+.2f})"))
+        # the interval belongs to the WER clips' sample; the 12-clip "dnsmos" sample has none
+        cis = (sets[n].get("wer_dnsmos_gap_ci") or {}) if label == "WER clips" else {}
+        ci = _ci_text(cis.get("losatok"), fmt="+.2f")
+        out.append(GoalCheck(goal, orig - ours <= drop, detail + f" (difference {ours - orig:+.2f}{ci})"))
     return out or [GoalCheck(goal, None, "not measured (no real speech)")]
 
 

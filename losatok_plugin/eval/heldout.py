@@ -31,7 +31,15 @@ from ..fileio import atomic_write_text
 from . import speech_quality
 from .goals import GoalCheck, check_goals, goals_markdown
 from .recon import METRICS, evaluate_reconstruction
-from .speech_quality import DNSMOS_KEYS, dnsmos_by_system, plain_words, wer_by_system
+from .speech_quality import (
+    DNSMOS_KEYS,
+    dnsmos_by_system,
+    dnsmos_gap_ci,
+    dnsmos_per_clip,
+    plain_words,
+    summarise_dnsmos,
+    wer_by_system,
+)
 
 log = logging.getLogger(__name__)
 
@@ -271,8 +279,12 @@ def evaluate_set(
         with timing.part(f"{heldout.name}: WER (pocketsphinx)"):
             wer = wer_by_system([str(e.extra["text"]) for e in kept], systems, transcriber, progress)
         with timing.part(f"{heldout.name}: DNSMOS on the WER clips"):
-            result["wer_dnsmos"] = dnsmos_by_system(systems, scorer, progress)
+            mos = dnsmos_per_clip(systems, scorer, progress)
+        result["wer_dnsmos"] = summarise_dnsmos(mos)
+        # how far each gap to the originals could move with another draw of clips (eval/bootstrap.py)
+        result["wer_dnsmos_gap_ci"] = {s: dnsmos_gap_ci(mos, s).to_dict() for s in SYSTEMS}
         result["wer"] = {k: v for k, v in wer.to_dict().items() if k != "hypotheses"}
+        result["wer"]["gap_ci"] = {s: wer.gap_ci(s).to_dict() for s in SYSTEMS}
         result["wer"]["seconds"] = round(sum(len(x) for x in systems["original"]) / 16000, 1)
         result["wer_subset"] = {s: res[s][0].summary for s in SYSTEMS}
         rows = [

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from .bootstrap import GapCI, paired_gap_ci
+
 
 def _words(text: str) -> list[str]:
     return re.sub(r"[^a-z' ]+", " ", text.lower()).split()
@@ -81,12 +83,24 @@ class WERResult:
         clips: number of clips; words: reference words in all of them.
         wer: ``{system: total word edits / total reference words}`` (0.25 = 25 %).
         hypotheses: ``{system: [transcript per clip]}`` in clip order.
+        errors: ``{system: [word edits per clip]}``; ref_words: ``[reference words per clip]``, both in clip order
+            (what :meth:`gap_ci` resamples).
     """
 
     clips: int = 0
     words: int = 0
     wer: dict[str, float] = field(default_factory=dict)
     hypotheses: dict[str, list[str]] = field(default_factory=dict)
+    errors: dict[str, list[int]] = field(default_factory=dict)
+    ref_words: list[int] = field(default_factory=list)
+
+    def gap_ci(self, system: str, base: str = "original", **kwargs) -> GapCI:
+        """WER of ``system`` minus that of ``base`` (fractions) with its paired bootstrap interval over the
+        clips (:func:`~.bootstrap.paired_gap_ci`; ``kwargs``: ``n_boot``, ``level``, ``seed``)."""
+        for name in (system, base):
+            if name not in self.errors:
+                raise KeyError(f"no per-clip errors for {name!r} (systems: {', '.join(self.errors)})")
+        return paired_gap_ci(self.errors[base], self.errors[system], self.ref_words, **kwargs)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,15 +120,17 @@ def wer_by_system(
         transcriber: ``[N] -> text``; :func:`transcribe` (pocketsphinx) unless a test stubs it.
         progress: a progress bar per system (pocketsphinx takes about 2 s per clip).
     """
-    words = sum(len(_words(t)) for t in texts)
-    out = WERResult(clips=len(texts), words=words)
+    ref_words = [len(_words(t)) for t in texts]
+    words = sum(ref_words)
+    out = WERResult(clips=len(texts), words=words, ref_words=ref_words)
     for name, clips in systems.items():
         if len(clips) != len(texts):
             raise ValueError(f"{name}: {len(clips)} clips for {len(texts)} transcripts")
         hyps = [transcriber(x) for x in tqdm(clips, desc=f"WER {name}", unit="clip", disable=not progress)]
-        errors = sum(word_errors(ref, hyp)[0] for ref, hyp in zip(texts, hyps))
-        out.wer[name] = errors / max(words, 1)
+        errors = [word_errors(ref, hyp)[0] for ref, hyp in zip(texts, hyps)]
+        out.wer[name] = sum(errors) / max(words, 1)
         out.hypotheses[name] = hyps
+        out.errors[name] = errors
     return out
 
 
@@ -131,6 +147,47 @@ def dnsmos(audio: np.ndarray, sample_rate: int = 16000) -> dict[str, float]:
 DNSMOS_KEYS = ("ovrl", "sig", "bak")
 
 
+def dnsmos_per_clip(
+    systems: Mapping[str, Sequence[np.ndarray]],
+    scorer: Callable[[np.ndarray], dict[str, float]] = dnsmos,
+    progress: bool = False,
+) -> dict[str, list[dict[str, float]]]:
+    """DNSMOS of every clip of every system: ``{system: [{"ovrl", "sig", "bak"} per clip]}`` in clip order.
+
+    Args:
+        systems: ``{"original": [clip [N] at 16 kHz, ...], "losatok": [...], ...}``.
+        scorer: ``[N] -> {"ovrl", "sig", "bak"}``; :func:`dnsmos` unless a test stubs it.
+        progress: a progress bar per system (DNSMOS takes about 2 s per clip on this CPU).
+    """
+    return {
+        name: [scorer(x) for x in tqdm(clips, desc=f"DNSMOS {name}", unit="clip", disable=not progress)]
+        for name, clips in systems.items()
+    }
+
+
+def summarise_dnsmos(per_clip: Mapping[str, Sequence[Mapping[str, float]]]) -> dict[str, dict[str, float]]:
+    """Mean DNSMOS of each system: ``{system: {"ovrl", "sig", "bak", "clips"}}`` (only ``clips`` when empty)."""
+    out = {}
+    for name, scores in per_clip.items():
+        row: dict[str, float] = {"clips": len(scores)}
+        if scores:
+            row.update({k: float(np.mean([s[k] for s in scores])) for k in DNSMOS_KEYS})
+        out[name] = row
+    return out
+
+
+def dnsmos_gap_ci(
+    per_clip: Mapping[str, Sequence[Mapping[str, float]]],
+    system: str,
+    base: str = "original",
+    key: str = "ovrl",
+    **kwargs,
+) -> GapCI:
+    """Mean ``key`` of ``system`` minus that of ``base`` over the same clips, with its paired bootstrap interval
+    (:func:`~.bootstrap.paired_gap_ci`; ``kwargs``: ``n_boot``, ``level``, ``seed``)."""
+    return paired_gap_ci([s[key] for s in per_clip[base]], [s[key] for s in per_clip[system]], **kwargs)
+
+
 def dnsmos_by_system(
     systems: Mapping[str, Sequence[np.ndarray]],
     scorer: Callable[[np.ndarray], dict[str, float]] = dnsmos,
@@ -143,11 +200,4 @@ def dnsmos_by_system(
         scorer: ``[N] -> {"ovrl", "sig", "bak"}``; :func:`dnsmos` unless a test stubs it.
         progress: a progress bar per system (DNSMOS takes about 2 s per clip on this CPU).
     """
-    out = {}
-    for name, clips in systems.items():
-        scores = [scorer(x) for x in tqdm(clips, desc=f"DNSMOS {name}", unit="clip", disable=not progress)]
-        row: dict[str, float] = {"clips": len(scores)}
-        if scores:
-            row.update({k: float(np.mean([s[k] for s in scores])) for k in DNSMOS_KEYS})
-        out[name] = row
-    return out
+    return summarise_dnsmos(dnsmos_per_clip(systems, scorer, progress))

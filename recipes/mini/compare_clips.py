@@ -10,7 +10,10 @@ noise between harmonics raises it). ``--wer N`` (speech)
 adds the corpus WER of pocketsphinx on up to N whole English clips with plain-word transcripts, for the originals,
 each model and the baseline (the card's WER takes 100 clips, seed 0); ``N`` = 0 with ``--wer`` gives the WER alone.
 ``--dnsmos K`` adds DNSMOS OVRL / SIG / BAK (speechmos) of every system on the first K of those WER clips, each
-reconstruction cut to its original's length (about 2 s per clip and system on this CPU).
+reconstruction cut to its original's length (about 2 s per clip and system on this CPU). Each WER and DNSMOS OVRL
+gap comes with its 95 % paired bootstrap interval over the clips (``eval.bootstrap``): every system against the
+originals (``wer_gap_ci["original"]``), and with two or more models every further one against the first, the control
+(``wer_gap_ci[<first>]``); an interval that holds 0 says the clips cannot tell the two apart.
 
     python recipes/mini/compare_clips.py 60 v2.4=runs/mini_v24 v2.5=losatok_plugin/pretrained/losatok-mini \\
         --manifest data/corpus/test_real.jsonl --baseline --wer 60 --dnsmos 30 --out runs/compare_speech.json
@@ -22,6 +25,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 from pathlib import Path
 
 import torch
@@ -33,7 +37,14 @@ from losatok_plugin.eval.baseline import GriffinLimMel
 from losatok_plugin.eval.heldout import english_transcribed, shared_wavs, stratified_sample
 from losatok_plugin.eval.metrics import flatness_gap
 from losatok_plugin.eval.recon import clip_metrics
-from losatok_plugin.eval.speech_quality import dnsmos, dnsmos_by_system, transcribe, wer_by_system
+from losatok_plugin.eval.speech_quality import (
+    dnsmos,
+    dnsmos_gap_ci,
+    dnsmos_per_clip,
+    summarise_dnsmos,
+    transcribe,
+    wer_by_system,
+)
 from losatok_plugin.latent_file import fit_length
 
 BASELINE = "griffin_lim"
@@ -95,9 +106,21 @@ def compare_wer(
             systems[BASELINE].append(fit_length(_baseline(gl, audio), len(audio)).numpy())
     result = wer_by_system([str(e.extra["text"]) for e in chosen], systems, transcriber, progress=True)
     out = {"clips": result.clips, "words": result.words, "wer": {k: round(v, 4) for k, v in result.wer.items()}}
+    out["wer_gap_ci"] = _gap_cis(list(systems), list(loaded), lambda s, b: result.gap_ci(s, base=b))
     if dnsmos_clips > 0:
-        mos = dnsmos_by_system({k: v[:dnsmos_clips] for k, v in systems.items()}, scorer, progress=True)
+        per_clip = dnsmos_per_clip({k: v[:dnsmos_clips] for k, v in systems.items()}, scorer, progress=True)
+        mos = summarise_dnsmos(per_clip)
         out["dnsmos"] = {k: {m: round(x, 4) if m != "clips" else x for m, x in v.items()} for k, v in mos.items()}
+        out["dnsmos_gap_ci"] = _gap_cis(list(systems), list(loaded), lambda s, b: dnsmos_gap_ci(per_clip, s, base=b))
+    return out
+
+
+def _gap_cis(systems: list[str], models: list[str], ci) -> dict:
+    """Each system against the originals, and with two or more models each further model against the first
+    (a probe against its control): ``{"<base>": {system: GapCI dict}}``, ``ci(system, base) -> GapCI``."""
+    out = {"original": {s: ci(s, "original").to_dict() for s in systems if s != "original"}}
+    if len(models) > 1:
+        out[models[0]] = {s: ci(s, models[0]).to_dict() for s in systems if s not in ("original", models[0])}
     return out
 
 
@@ -190,6 +213,13 @@ def main() -> None:
     except (ValueError, FileNotFoundError) as e:  # a missing manifest or model folder, no clips of the domain
         ap.error(str(e))
     text = json.dumps(result, indent=1)
+    for base, rows in (result.get("wer", {}).get("wer_gap_ci") or {}).items():
+        for name, ci in rows.items():
+            print(
+                f"WER {name} - {base}: {100 * ci['gap']:+.1f} points "
+                f"(95 % CI {100 * ci['lo']:+.1f} to {100 * ci['hi']:+.1f}, {ci['clips']} clips)",
+                file=sys.stderr,
+            )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
