@@ -217,7 +217,7 @@ def main() -> None:
         for name, ci in rows.items():
             print(
                 f"WER {name} - {base}: {100 * ci['gap']:+.1f} points "
-                f"(95 % CI {100 * ci['lo']:+.1f} to {100 * ci['hi']:+.1f}, {ci['clips']} clips)",
+                f"({round(100 * ci['level'])} % CI {100 * ci['lo']:+.1f} to {100 * ci['hi']:+.1f}, {ci['clips']} clips)",
                 file=sys.stderr,
             )
     if args.out:
